@@ -1,0 +1,4 @@
+//! # bindfs-fuse
+//!
+//! The Linux side of bindfs-rs.
+#![deny(missing_docs)]

@@ -1,0 +1,4 @@
+//! # bindfs-winfsp
+//!
+//! The Windows side of bindfs-rs (WinFsp).
+#![deny(missing_docs)]
