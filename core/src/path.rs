@@ -445,6 +445,7 @@ pub fn vpath_lit(s: &str) -> VPath {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,78 @@
+//! Name reporting (rule 21) and attribute reporting: the one place that turns what a backing
+//! store returns into what the user sees at the virtual path.
+//!
+//! - Names: an entry opened through `V` is named by its virtual path, never by `B`'s. The
+//!   canonical spelling of each component is the link's or exception's own spelling for names
+//!   the link table holds, and the store's spelling for everything else (which matters on
+//!   case-insensitive views: `\FOO\cat.TXT` reports as `\Foo\Cat.txt`). On Linux the kernel
+//!   builds `/proc/self/fd`, `getcwd` and `realpath` from the view's own dentries, so names are
+//!   virtual by construction; the Windows backend reports [`View::canonical_path`] as the
+//!   normalized name. Directory entries keep the store's names; symlink text is never rewritten
+//!   (rule 24).
+//! - Attributes: entries from a read-only layer lose their write bits (rule 13).
+
+use crate::backing::{Attr, Backing, FileKind, Timestamp};
+use crate::error::{Error, Result};
+use crate::path::VPath;
+use crate::view::View;
+
+/// The attributes shown at a virtual path for what the store reported.
+pub fn attr(raw: Attr, writable: bool) -> Attr {
+    let mut shown = raw;
+    if !writable {
+        shown.perm &= !0o222;
+    }
+    shown
+}
+
+/// The attributes of a directory the view synthesizes to keep a deeper link reachable.
+pub fn synthetic_dir(time: Timestamp) -> Attr {
+    Attr {
+        kind: FileKind::Dir,
+        perm: 0o555,
+        nlink: 2,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        blocks: 0,
+        blksize: 4096,
+        rdev: 0,
+        dev: 0,
+        ino: 0,
+        atime: time,
+        mtime: time,
+        ctime: time,
+    }
+}
+
+impl<B: Backing> View<B> {
+    /// The name an entry reached at `path` reports: the same virtual path, each component
+    /// spelled as the view holds it (rule 21). Fails with [`Error::NotFound`] when `path` does
+    /// not exist.
+    pub fn canonical_path(&self, path: &VPath) -> Result<VPath> {
+        let mut out = VPath::root();
+        for name in path.names() {
+            let here = out.join(name);
+            let spelled = self.table().spelled(&here);
+            let stored = match spelled {
+                Some(n) => n,
+                None => self.stored_name_in(&out, name)?,
+            };
+            out = out.join(&stored);
+        }
+        self.lookup(&out)?;
+        Ok(out)
+    }
+
+    /// The store's spelling of `name` in the first layer of `dir` that holds it.
+    fn stored_name_in(&self, dir: &VPath, name: &crate::name::Name) -> Result<crate::name::Name> {
+        let resolution = self.resolve(dir)?;
+        for layer in &resolution.layers {
+            let Ok(node) = self.open_layer_node(layer) else { continue };
+            if self.backing().lookup(&node, name).is_ok() {
+                return self.backing().stored_name(&node, name);
+            }
+        }
+        Err(Error::NotFound)
+    }
+}

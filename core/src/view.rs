@@ -1,0 +1,526 @@
+//! The operations layer: every file-system call a view serves, on virtual paths, written once
+//! against the [`Backing`] port so that backends only translate requests.
+//!
+//! Each call resolves its path under a short read lock of the link table (rule 20: links are
+//! resolved when a path is used, never cached here), releases the lock, and then performs the
+//! storage calls on the layer the rules pick. Link changes take the write lock.
+//!
+//! Choices where the spec is silent (see also [`crate::merge`]):
+//! - A directory that exists only to keep a deeper link reachable is synthesized with mode
+//!   `0555`, owner 0, and the view's creation time as its times; it cannot be changed.
+//! - Renaming or removing the view root, a link's `V` (rename only: removing `V` acts on `B`,
+//!   rule 19), or a directory that holds a link's `V` fails with [`Error::Busy`], as renaming a
+//!   mount point does on Linux.
+//! - A hard link to an entry of a read-only layer fails with [`Error::ReadOnly`].
+
+use parking_lot::RwLock;
+
+use crate::backing::{
+    Attr, Backing, DirEntry, FileKind, OpenFlags, RenameFlags, SetAttr, StatFs, Timestamp, XattrMode,
+};
+use crate::error::{Error, Result};
+use crate::merge::{self, Anchor};
+use crate::name::{CasePolicy, Name};
+use crate::path::{AbsPath, VPath};
+use crate::report;
+use crate::resolve::{Layer, LayerRoot, Resolution};
+use crate::table::{Link, LinkId, LinkSpec, LinkTable, Probe};
+
+/// A live namespace: a link table over a backing store.
+#[derive(Debug)]
+pub struct View<B: Backing> {
+    backing: B,
+    table: RwLock<LinkTable>,
+    /// When the view was made: the times of synthesized directories.
+    born: Timestamp,
+}
+
+/// What a virtual path shows: its attributes as the user sees them, and where they come from.
+#[derive(Debug)]
+pub struct Found<N> {
+    /// Attributes as reported at the virtual path (write bits cleared on read-only entries).
+    pub attr: Attr,
+    /// The store handle; `None` for a synthesized directory.
+    pub node: Option<N>,
+    /// Index of the providing layer in `resolution.layers`; `None` when synthesized.
+    pub layer: Option<usize>,
+    /// Whether the entry may be changed through the view.
+    pub writable: bool,
+    /// The resolution the entry was found through.
+    pub resolution: Resolution,
+}
+
+impl<N> Found<N> {
+    fn layer_ref(&self) -> Option<&Layer> {
+        self.layer.and_then(|i| self.resolution.layers.get(i))
+    }
+}
+
+fn absent(e: &Error) -> bool {
+    matches!(e, Error::NotFound | Error::NotDir)
+}
+
+impl<B: Backing> View<B> {
+    /// A view over `backing` with no links, comparing names under `policy`.
+    pub fn new(backing: B, policy: CasePolicy) -> View<B> {
+        let since_epoch =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let born = Timestamp { secs: since_epoch.as_secs() as i64, nanos: since_epoch.subsec_nanos() };
+        View { backing, table: RwLock::new(LinkTable::new(policy)), born }
+    }
+
+    /// The backing store.
+    pub fn backing(&self) -> &B {
+        &self.backing
+    }
+
+    /// The case policy of the view.
+    pub fn policy(&self) -> CasePolicy {
+        self.table.read().policy()
+    }
+
+    /// The link table's generation (bumped by every link change).
+    pub fn generation(&self) -> u64 {
+        self.table.read().generation()
+    }
+
+    // ---- links
+
+    /// Creates a link (rules 1-11); the new link shows at once.
+    pub fn create_link(&self, spec: LinkSpec) -> Result<LinkId> {
+        let mut table = self.table.write();
+        table.create(spec, &ViewProbe(self))
+    }
+
+    /// Removes the link at `virt` (rule 17).
+    pub fn remove_link(&self, virt: &VPath) -> Result<Link> {
+        self.table.write().remove(virt)
+    }
+
+    /// Every link in creation order.
+    pub fn links(&self) -> Vec<Link> {
+        self.table.read().list().into_iter().cloned().collect()
+    }
+
+    /// The layers serving `path` now.
+    pub fn resolve(&self, path: &VPath) -> Result<Resolution> {
+        self.table.read().resolve(path)
+    }
+
+    // ---- lookups
+
+    /// What `path` shows: attributes and the providing layer.
+    pub fn lookup(&self, path: &VPath) -> Result<Found<B::Node>> {
+        let resolution = self.resolve(path)?;
+        self.find(resolution)
+    }
+
+    /// Attributes of `path` as the user sees them.
+    pub fn getattr(&self, path: &VPath) -> Result<Attr> {
+        Ok(self.lookup(path)?.attr)
+    }
+
+    fn lookup_in(&self, table: &LinkTable, path: &VPath) -> Result<Found<B::Node>> {
+        self.find(table.resolve(path)?)
+    }
+
+    fn find(&self, resolution: Resolution) -> Result<Found<B::Node>> {
+        let mut not_dir = false;
+        for (i, layer) in resolution.layers.iter().enumerate() {
+            match self.open_layer_node(layer) {
+                Ok(node) => {
+                    let raw = self.backing.stat(&node)?;
+                    let writable = layer.writable;
+                    return Ok(Found {
+                        attr: report::attr(raw, writable),
+                        node: Some(node),
+                        layer: Some(i),
+                        writable,
+                        resolution,
+                    });
+                }
+                Err(Error::NotDir) => not_dir = true,
+                Err(Error::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if resolution.holds_links {
+            return Ok(Found {
+                attr: report::synthetic_dir(self.born),
+                node: None,
+                layer: None,
+                writable: false,
+                resolution,
+            });
+        }
+        Err(if not_dir { Error::NotDir } else { Error::NotFound })
+    }
+
+    fn open_root(&self, root: &LayerRoot) -> Result<B::Node> {
+        match root {
+            LayerRoot::Disk => self.backing.open_disk_root(),
+            LayerRoot::Host(p) => self.backing.open_host(p),
+        }
+    }
+
+    pub(crate) fn open_layer_node(&self, layer: &Layer) -> Result<B::Node> {
+        let root = self.open_root(&layer.root)?;
+        if layer.rel.is_empty() { Ok(root) } else { self.backing.walk(&root, &layer.rel) }
+    }
+
+    /// The directory holding a layer's location and the name there: for a link's backing root,
+    /// the parent of `B` (rule 19: removing `V` acts on `B`).
+    fn location(&self, layer: &Layer) -> Result<(B::Node, Name)> {
+        match layer.rel.split_last() {
+            Some((name, dir)) => {
+                let root = self.open_root(&layer.root)?;
+                let node = if dir.is_empty() { root } else { self.backing.walk(&root, dir)? };
+                Ok((node, name.clone()))
+            }
+            None => match &layer.root {
+                LayerRoot::Disk => Err(Error::Busy),
+                LayerRoot::Host(p) => self.backing.open_host_parent(p),
+            },
+        }
+    }
+
+    /// Like [`View::location`], creating the directories the layer lacks below its root with
+    /// the modes the view shows for them (copy-up of directories, see [`crate::merge`]).
+    fn location_creating(&self, layer: &Layer, path: &VPath) -> Result<(B::Node, Name)> {
+        match self.location(layer) {
+            Err(e) if absent(&e) && !layer.rel.is_empty() => {}
+            other => return other,
+        }
+        let Some((name, dirs)) = layer.rel.split_last() else { return Err(Error::NotFound) };
+        let mut node = self.open_root(&layer.root)?;
+        for (i, dir) in dirs.iter().enumerate() {
+            node = match self.backing.lookup(&node, dir) {
+                Ok(n) => n,
+                Err(Error::NotFound) => {
+                    // The virtual directory this component corresponds to (rel is a path tail).
+                    let from_end = dirs.len() - i;
+                    let perm = path
+                        .depth()
+                        .checked_sub(from_end + 1)
+                        .map(|keep| VPath::from_names(path.names()[..=keep].to_vec()))
+                        .and_then(|v| self.getattr(&v).ok())
+                        .map_or(0o755, |a| a.perm | 0o200);
+                    self.backing.mkdir(&node, dir, perm & 0o7777)?
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok((node, name.clone()))
+    }
+
+    /// Checks that `path` can be created and returns where: the directory in the chosen layer
+    /// and the name (rules 12, 14).
+    fn plan_new(&self, path: &VPath) -> Result<(B::Node, Name)> {
+        if path.is_root() {
+            return Err(Error::Exists);
+        }
+        match self.lookup(path) {
+            Ok(_) => return Err(Error::Exists),
+            Err(Error::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+        let parent = path.parent().unwrap_or_default();
+        if self.lookup(&parent)?.attr.kind != FileKind::Dir {
+            return Err(Error::NotDir);
+        }
+        let resolution = self.resolve(path)?;
+        let layer = &resolution.layers[merge::create_layer(&resolution.layers)?];
+        self.location_creating(layer, path)
+    }
+
+    fn changeable(&self, path: &VPath) -> Result<(Found<B::Node>, B::Node)> {
+        let found = self.lookup(path)?;
+        match (&found.node, found.writable) {
+            (Some(node), true) => {
+                let node = node.clone();
+                Ok((found, node))
+            }
+            _ => Err(Error::ReadOnly),
+        }
+    }
+
+    fn node_of(&self, path: &VPath) -> Result<Option<B::Node>> {
+        Ok(self.lookup(path)?.node)
+    }
+
+    // ---- directories
+
+    /// The listing of directory `path`: the union of its layers plus synthesized entries.
+    pub fn readdir(&self, path: &VPath) -> Result<Vec<DirEntry>> {
+        let (resolution, anchors) = {
+            let table = self.table.read();
+            (table.resolve(path)?, table.anchors_below(path))
+        };
+        let policy = self.policy();
+        let mut listings = Vec::new();
+        let mut found = false;
+        for layer in &resolution.layers {
+            let node = match self.open_layer_node(layer) {
+                Ok(n) => n,
+                Err(e) if absent(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            let is_dir = self.backing.stat(&node)?.kind == FileKind::Dir;
+            if !found && !is_dir {
+                return Err(Error::NotDir);
+            }
+            found = true;
+            if is_dir {
+                listings.push(self.backing.read_dir(&node)?);
+            }
+        }
+        if !found && !resolution.holds_links {
+            return Err(Error::NotFound);
+        }
+        let mut listing = merge::union(policy, listings);
+        let mut overlays = Vec::with_capacity(anchors.len());
+        for (name, holds_link) in anchors {
+            let child = path.join(&name);
+            overlays.push(match self.lookup(&child) {
+                Ok(f) => Anchor::Shows(DirEntry { name, kind: f.attr.kind, ino: f.attr.ino }),
+                Err(e) if absent(&e) && !holds_link => Anchor::Hidden(name),
+                // A link whose target is gone or loops still has its name in the view.
+                Err(_) => Anchor::Shows(DirEntry { name, kind: FileKind::Dir, ino: 0 }),
+            });
+        }
+        merge::overlay(policy, &mut listing, overlays);
+        Ok(listing)
+    }
+
+    /// Creates directory `path`.
+    pub fn mkdir(&self, path: &VPath, perm: u32) -> Result<Attr> {
+        let (dir, name) = self.plan_new(path)?;
+        let node = self.backing.mkdir(&dir, &name, perm)?;
+        Ok(report::attr(self.backing.stat(&node)?, true))
+    }
+
+    /// Creates a special file (fifo, socket, device) at `path`.
+    pub fn mknod(&self, path: &VPath, kind: FileKind, perm: u32, rdev: u64) -> Result<Attr> {
+        let (dir, name) = self.plan_new(path)?;
+        let node = self.backing.mknod(&dir, &name, kind, perm, rdev)?;
+        Ok(report::attr(self.backing.stat(&node)?, true))
+    }
+
+    /// Creates symlink `path` holding `target` unchanged (rule 24).
+    pub fn symlink(&self, target: &[u8], path: &VPath) -> Result<Attr> {
+        let (dir, name) = self.plan_new(path)?;
+        let node = self.backing.symlink(&dir, &name, target)?;
+        Ok(report::attr(self.backing.stat(&node)?, true))
+    }
+
+    /// Removes the non-directory `path`, in the layer that provides it.
+    pub fn unlink(&self, path: &VPath) -> Result<()> {
+        self.remove(path, false)
+    }
+
+    /// Removes the empty directory `path`, in the layer that provides it.
+    pub fn rmdir(&self, path: &VPath) -> Result<()> {
+        self.remove(path, true)
+    }
+
+    fn remove(&self, path: &VPath, dir: bool) -> Result<()> {
+        if path.is_root() {
+            return Err(Error::Busy);
+        }
+        let found = self.lookup(path)?;
+        let Some(layer) = found.layer_ref() else {
+            // A synthesized directory: it holds a link, so it is not empty.
+            return Err(if dir { Error::NotEmpty } else { Error::IsDir });
+        };
+        if !found.writable {
+            return Err(Error::ReadOnly);
+        }
+        let is_dir = found.attr.kind == FileKind::Dir;
+        match (dir, is_dir) {
+            (true, false) => return Err(Error::NotDir),
+            (false, true) => return Err(Error::IsDir),
+            (true, true) if !self.readdir(path)?.is_empty() => return Err(Error::NotEmpty),
+            _ => {}
+        }
+        let (parent, name) = self.location(layer)?;
+        if dir { self.backing.rmdir(&parent, &name) } else { self.backing.unlink(&parent, &name) }
+    }
+
+    /// Renames `from` to `to` (see [`crate::merge`] for which layer the result lands in).
+    pub fn rename(&self, from: &VPath, to: &VPath, flags: RenameFlags) -> Result<()> {
+        {
+            let table = self.table.read();
+            for p in [from, to] {
+                let on = table.links_on(p);
+                if p.is_root() || on.exact.is_some() || on.holds_links {
+                    return Err(Error::Busy);
+                }
+            }
+        }
+        if from.names() == to.names() {
+            self.lookup(from)?;
+            return Ok(());
+        }
+        let src = self.lookup(from)?;
+        let Some(src_layer) = src.layer_ref() else { return Err(Error::Busy) };
+        if !src.writable {
+            return Err(Error::ReadOnly);
+        }
+        let (src_dir, src_name) = self.location(src_layer)?;
+        let same_entry = from.same(to, self.policy());
+        let dest = if same_entry { Err(Error::NotFound) } else { self.lookup(to) };
+        let (dst_dir, dst_name) = match dest {
+            Ok(found) => {
+                if flags.no_replace {
+                    return Err(Error::Exists);
+                }
+                let Some(layer) = found.layer_ref() else { return Err(Error::Busy) };
+                if !found.writable {
+                    return Err(Error::ReadOnly);
+                }
+                self.location(layer)?
+            }
+            Err(Error::NotFound) if !flags.exchange => {
+                let parent = to.parent().unwrap_or_default();
+                if self.lookup(&parent)?.attr.kind != FileKind::Dir {
+                    return Err(Error::NotDir);
+                }
+                let resolution = self.resolve(to)?;
+                let layer = &resolution.layers[merge::move_layer(&resolution.layers, src_layer)?];
+                self.location_creating(layer, to)?
+            }
+            Err(e) => return Err(e),
+        };
+        self.backing.rename(&src_dir, &src_name, &dst_dir, &dst_name, flags)
+    }
+
+    /// Makes `new` a hard link to `existing`.
+    pub fn link(&self, existing: &VPath, new: &VPath) -> Result<Attr> {
+        let src = self.lookup(existing)?;
+        let (Some(src_layer), Some(node)) = (src.layer_ref(), src.node.as_ref()) else {
+            return Err(Error::PermissionDenied);
+        };
+        if !src.writable {
+            return Err(Error::ReadOnly);
+        }
+        if new.is_root() || self.lookup(new).is_ok() {
+            return Err(Error::Exists);
+        }
+        let parent = new.parent().unwrap_or_default();
+        if self.lookup(&parent)?.attr.kind != FileKind::Dir {
+            return Err(Error::NotDir);
+        }
+        let resolution = self.resolve(new)?;
+        let layer = &resolution.layers[merge::move_layer(&resolution.layers, src_layer)?];
+        let (dir, name) = self.location_creating(layer, new)?;
+        let linked = self.backing.link(node, &dir, &name)?;
+        Ok(report::attr(self.backing.stat(&linked)?, true))
+    }
+
+    // ---- files
+
+    /// Opens `path` for I/O; opens that can modify are refused on read-only entries (rule 13).
+    pub fn open(&self, path: &VPath, flags: OpenFlags) -> Result<B::File> {
+        let found = self.lookup(path)?;
+        let Some(node) = &found.node else { return Err(Error::IsDir) };
+        if flags.modifies() && !found.writable {
+            return Err(Error::ReadOnly);
+        }
+        self.backing.open(node, flags)
+    }
+
+    /// Creates regular file `path` (failing if it exists) and opens it.
+    pub fn create(&self, path: &VPath, perm: u32, flags: OpenFlags) -> Result<(Attr, B::File)> {
+        let (dir, name) = self.plan_new(path)?;
+        let (node, file) = self.backing.create(&dir, &name, perm, flags)?;
+        Ok((report::attr(self.backing.stat(&node)?, true), file))
+    }
+
+    /// Reads from an open file.
+    pub fn read(&self, file: &B::File, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        self.backing.read(file, offset, buf)
+    }
+
+    /// Writes to an open file.
+    pub fn write(&self, file: &B::File, offset: u64, data: &[u8]) -> Result<usize> {
+        self.backing.write(file, offset, data)
+    }
+
+    /// Changes attributes (chmod, chown, truncate, utimens) of `path`.
+    pub fn setattr(&self, path: &VPath, changes: &SetAttr) -> Result<Attr> {
+        let (_, node) = self.changeable(path)?;
+        Ok(report::attr(self.backing.set_attr(&node, changes)?, true))
+    }
+
+    /// The target text of symlink `path`, unchanged (rule 24).
+    pub fn readlink(&self, path: &VPath) -> Result<Vec<u8>> {
+        match self.node_of(path)? {
+            Some(node) => self.backing.readlink(&node),
+            None => Err(Error::InvalidArgument),
+        }
+    }
+
+    /// File-system statistics of the store that provides `path`.
+    pub fn statfs(&self, path: &VPath) -> Result<StatFs> {
+        match self.node_of(path)? {
+            Some(node) => self.backing.statfs(&node),
+            None => self.backing.statfs(&self.backing.open_disk_root()?),
+        }
+    }
+
+    // ---- extended attributes
+
+    /// The value of extended attribute `name` of `path`.
+    pub fn getxattr(&self, path: &VPath, name: &[u8]) -> Result<Vec<u8>> {
+        match self.node_of(path)? {
+            Some(node) => self.backing.get_xattr(&node, name),
+            None => Err(Error::NoAttribute),
+        }
+    }
+
+    /// The extended attribute names of `path`.
+    pub fn listxattr(&self, path: &VPath) -> Result<Vec<Vec<u8>>> {
+        match self.node_of(path)? {
+            Some(node) => self.backing.list_xattr(&node),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Sets extended attribute `name` of `path`.
+    pub fn setxattr(&self, path: &VPath, name: &[u8], value: &[u8], mode: XattrMode) -> Result<()> {
+        let (_, node) = self.changeable(path)?;
+        self.backing.set_xattr(&node, name, value, mode)
+    }
+
+    /// Removes extended attribute `name` of `path`.
+    pub fn removexattr(&self, path: &VPath, name: &[u8]) -> Result<()> {
+        let (_, node) = self.changeable(path)?;
+        self.backing.remove_xattr(&node, name)
+    }
+
+    pub(crate) fn table(&self) -> parking_lot::RwLockReadGuard<'_, LinkTable> {
+        self.table.read()
+    }
+}
+
+/// Answers the link table's questions from the namespace as a given table shapes it.
+struct ViewProbe<'a, B: Backing>(&'a View<B>);
+
+impl<B: Backing> Probe for ViewProbe<'_, B> {
+    fn kind_in_view(&self, table: &LinkTable, path: &VPath) -> Result<Option<FileKind>> {
+        match self.0.lookup_in(table, path) {
+            Ok(found) => Ok(Some(found.attr.kind)),
+            Err(e) if absent(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn kind_on_host(&self, path: &AbsPath) -> Result<Option<FileKind>> {
+        let backing = &self.0.backing;
+        match backing.open_host(path).and_then(|n| backing.stat(&n)) {
+            Ok(attr) => Ok(Some(attr.kind)),
+            Err(e) if absent(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
