@@ -1,4 +1,17 @@
 //! # bindfs-fuse
 //!
 //! The Linux side of bindfs-rs.
+//!
+//! - [`backing`]: [`LinuxBacking`], the core's backing port over `O_PATH` handles and `openat2`.
+//! - [`errno`]: the one mapping between errnos and the core's error enum, in each direction.
 #![deny(missing_docs)]
+
+#[cfg(target_os = "linux")]
+pub mod backing;
+#[cfg(target_os = "linux")]
+pub mod errno;
+
+#[cfg(target_os = "linux")]
+pub use backing::{LinuxBacking, LinuxFile, LinuxNode};
+#[cfg(target_os = "linux")]
+pub use errno::{errno_of, map_errno};
