@@ -129,9 +129,11 @@ pub struct OpenFlags {
     pub write: bool,
     /// Truncate to zero length.
     pub truncate: bool,
-    /// Every write goes to the end.
+    /// Every write goes to the end (write access still comes from `write`, as with `O_APPEND`).
     pub append: bool,
-    /// Backend-specific flags passed to the store unchanged (e.g. `O_DIRECT`, `O_SYNC` on Linux).
+    /// Backend-specific flags for the store (e.g. `O_DIRECT`, `O_SYNC` on Linux). The store
+    /// strips any that would break its guarantees: creation, access mode, `O_PATH`,
+    /// `O_NOFOLLOW`, `O_TMPFILE`.
     pub raw: i32,
 }
 
@@ -145,7 +147,7 @@ impl OpenFlags {
 
     /// Whether this open can change the file (and so is refused on a read-only entry).
     pub fn modifies(&self) -> bool {
-        self.write || self.truncate || self.append
+        self.write || self.truncate
     }
 }
 
@@ -192,6 +194,9 @@ pub struct StatFs {
 }
 
 /// Access to real storage, by handle, one component at a time.
+///
+/// Modes given to creating calls are applied as given: the caller applies any umask first (a
+/// FUSE daemon clears its own umask at start).
 ///
 /// `Node` is a handle to an object (a directory, file, symlink ...) that stays valid while the
 /// object exists, even if it is renamed; `File` is an open file. Implementations return
@@ -249,7 +254,9 @@ pub trait Backing: Send + Sync {
     /// Every entry of directory `dir` except `.` and `..`.
     fn read_dir(&self, dir: &Self::Node) -> Result<Vec<DirEntry>>;
 
-    /// Changes attributes and returns the new ones.
+    /// Changes attributes and returns the new ones. Refusals that can be known up front (a
+    /// size on a directory ...) come before any change; a failure of a later change may leave
+    /// earlier ones (owner before mode, as `chown` then `chmod` would).
     fn set_attr(&self, node: &Self::Node, changes: &SetAttr) -> Result<Attr>;
 
     /// Opens `node` for I/O.

@@ -490,7 +490,7 @@ impl Backing for FakeBacking {
     }
 
     fn write(&self, file: &FakeFile, offset: u64, data: &[u8]) -> Result<usize> {
-        if !file.flags.write && !file.flags.append {
+        if !file.flags.write {
             return Err(Error::PermissionDenied);
         }
         let mut t = self.tree.lock();
