@@ -22,6 +22,7 @@
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -201,6 +202,23 @@ impl Backing for LinuxBacking {
         let fd = rfs::open(path.to_host_bytes(), OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
             .map_err(map_errno)?;
         Ok(LinuxNode::new(fd))
+    }
+
+    /// The directory holding the object `path` names and its name there. When `path` ends in
+    /// a symlink, that is the link's target: removing `V` acts on `B` itself (rule 19), never on
+    /// an alias of it.
+    fn open_host_parent(&self, path: &AbsPath) -> Result<(LinuxNode, Name)> {
+        if path.root != Root::Posix {
+            return Err(Error::NotSupported);
+        }
+        let host = std::ffi::OsStr::from_bytes(&path.to_host_bytes()).to_owned();
+        let real = std::fs::canonicalize(host).map_err(|e| map_io(&e))?;
+        let (Some(parent), Some(name)) = (real.parent(), real.file_name()) else {
+            return Err(Error::Busy); // `B` is the root directory itself
+        };
+        let fd = rfs::open(parent, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(map_errno)?;
+        Ok((LinuxNode::new(fd), Name::posix(name.as_bytes())?))
     }
 
     fn lookup(&self, dir: &LinuxNode, name: &Name) -> Result<LinuxNode> {
@@ -490,6 +508,14 @@ impl Backing for LinuxBacking {
 
     fn remove_xattr(&self, node: &LinuxNode, name: &[u8]) -> Result<()> {
         rfs::removexattr(proc_path(node.as_fd()), name).map_err(map_errno)
+    }
+}
+
+/// A `std::io::Error` from the standard library as a core error, through its errno.
+fn map_io(e: &std::io::Error) -> Error {
+    match e.raw_os_error() {
+        Some(code) => map_errno(Errno::from_raw_os_error(code)),
+        None => Error::Os(libc::EIO),
     }
 }
 

@@ -28,7 +28,8 @@ fn table(n: usize) -> LinkTable {
     for i in 0..n {
         let virt = VPath::parse(&format!("/dir{}/link{i}", i % 100)).unwrap();
         let merged = i % 10 == 0;
-        let exceptions = if merged { vec![virt.join_all(VPath::parse("/keep").unwrap().names())] } else { vec![] };
+        let exceptions =
+            if merged { vec![virt.join_all(VPath::parse("/keep").unwrap().names())] } else { vec![] };
         let spec = LinkSpec {
             virt,
             target: Target::host(&format!("/backing/b{i}")).unwrap(),

@@ -10,9 +10,11 @@
 //!   directories only; file contents are never copied).
 //! - Deletion (rule 12): acts on the layer that provides the visible entry only; a same-name
 //!   entry of a lower layer becomes visible again (there are no whiteouts).
-//! - Rename and hard link: stay in the source's layer when the destination can live there;
-//!   otherwise they go to the creation layer, and the store answers `EXDEV` if that crosses
-//!   file systems (rule 23).
+//! - Rename and hard link: stay in the source's layer when the destination can live there (for
+//!   a rename onto an existing name: when that layer is at or above the one showing the name, so
+//!   the result masks it and nothing below is overwritten); otherwise they go to the layer
+//!   showing the replaced name, or to the creation layer for a new name. The store answers
+//!   `EXDEV` if that crosses file systems (rule 23).
 
 use std::collections::HashSet;
 
@@ -68,6 +70,19 @@ pub fn overlay(policy: CasePolicy, listing: &mut Vec<DirEntry>, anchors: Vec<Anc
 /// The layer a new entry goes to: the first writable one (rules 12, 14).
 pub fn create_layer(layers: &[Layer]) -> Result<usize> {
     layers.iter().position(|l| l.writable).ok_or(Error::ReadOnly)
+}
+
+/// The layer a rename should target when the destination exists, provided by layer `shown`:
+/// the source's own layer if it is at or above `shown` among the destination's layers and
+/// writable (the result then masks or replaces the shown entry, and nothing below is touched),
+/// else the layer of the shown entry, which is replaced.
+pub fn replace_layer(dest_layers: &[Layer], shown: usize, source: &Layer) -> Result<usize> {
+    let own = dest_layers.iter().take(shown + 1).position(|l| l.writable && l.root == source.root);
+    match own {
+        Some(i) => Ok(i),
+        None if dest_layers.get(shown).is_some_and(|l| l.writable) => Ok(shown),
+        None => Err(Error::ReadOnly),
+    }
 }
 
 /// The layer a rename or hard link should target when the destination does not exist: the
@@ -129,6 +144,16 @@ mod tests {
         assert_eq!(create_layer(&[layer(false, host.clone()), layer(true, LayerRoot::Disk)]), Ok(1));
         assert_eq!(create_layer(&[layer(false, host.clone())]), Err(Error::ReadOnly));
         let src = layer(true, LayerRoot::Disk);
-        assert_eq!(move_layer(&[layer(true, host), layer(true, LayerRoot::Disk)], &src), Ok(1));
+        assert_eq!(move_layer(&[layer(true, host.clone()), layer(true, LayerRoot::Disk)], &src), Ok(1));
+        // A rename onto an entry shown from a lower layer stays in the source's upper layer ...
+        let upper = layer(true, host.clone());
+        let both = [layer(true, host.clone()), layer(true, LayerRoot::Disk)];
+        assert_eq!(replace_layer(&both, 1, &upper), Ok(0));
+        // ... and one from a lower layer onto an upper entry replaces the upper entry.
+        assert_eq!(replace_layer(&both, 0, &src), Ok(0));
+        assert_eq!(
+            replace_layer(&[layer(false, host), layer(true, LayerRoot::Disk)], 0, &src),
+            Err(Error::ReadOnly)
+        );
     }
 }

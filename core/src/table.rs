@@ -214,13 +214,10 @@ impl LinkTable {
     }
 
     /// Names directly below `dir` that lead to a link's `V` or an exception path, spelled as
-    /// the link or exception spelled them, with whether a link's `V` is at or below each.
-    pub fn anchors_below(&self, dir: &VPath) -> Vec<(Name, bool)> {
+    /// the link or exception spelled them.
+    pub fn anchors_below(&self, dir: &VPath) -> Vec<Name> {
         let Some(node) = self.node(dir) else { return Vec::new() };
-        node.children
-            .values()
-            .filter_map(|c| c.display.clone().map(|d| (d, c.link.is_some() || c.links_below > 0)))
-            .collect()
+        node.children.values().filter_map(|c| c.display.clone()).collect()
     }
 
     /// Creates a link after checking rules 2-8 and 11 against what `probe` sees; returns its id.

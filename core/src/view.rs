@@ -7,7 +7,11 @@
 //!
 //! Choices where the spec is silent (see also [`crate::merge`]):
 //! - A directory that exists only to keep a deeper link reachable is synthesized with mode
-//!   `0555`, owner 0, and the view's creation time as its times; it cannot be changed.
+//!   `0555`, owner 0, and the view's creation time as its times; it cannot be changed, and new
+//!   entries in it are refused with [`Error::ReadOnly`].
+//! - A name that leads to a link shows in its parent's listing only while it can be looked up:
+//!   a link whose backing is gone disappears from the listing (and `stat` says not found); one
+//!   that loops stays listed, as a dangling symlink does.
 //! - Renaming or removing the view root, a link's `V` (rename only: removing `V` acts on `B`,
 //!   rule 19), or a directory that holds a link's `V` fails with [`Error::Busy`], as renaming a
 //!   mount point does on Linux.
@@ -224,13 +228,22 @@ impl<B: Backing> View<B> {
             Err(Error::NotFound) => {}
             Err(e) => return Err(e),
         }
-        let parent = path.parent().unwrap_or_default();
-        if self.lookup(&parent)?.attr.kind != FileKind::Dir {
-            return Err(Error::NotDir);
-        }
+        self.check_new_parent(path)?;
         let resolution = self.resolve(path)?;
         let layer = &resolution.layers[merge::create_layer(&resolution.layers)?];
         self.location_creating(layer, path)
+    }
+
+    /// The parent of a new entry must be a directory the view can change: not a synthesized one.
+    fn check_new_parent(&self, path: &VPath) -> Result<()> {
+        let parent = self.lookup(&path.parent().unwrap_or_default())?;
+        if parent.attr.kind != FileKind::Dir {
+            return Err(Error::NotDir);
+        }
+        if parent.node.is_none() {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
     }
 
     fn changeable(&self, path: &VPath) -> Result<(Found<B::Node>, B::Node)> {
@@ -279,13 +292,19 @@ impl<B: Backing> View<B> {
         }
         let mut listing = merge::union(policy, listings);
         let mut overlays = Vec::with_capacity(anchors.len());
-        for (name, holds_link) in anchors {
+        for name in anchors {
             let child = path.join(&name);
             overlays.push(match self.lookup(&child) {
                 Ok(f) => Anchor::Shows(DirEntry { name, kind: f.attr.kind, ino: f.attr.ino }),
-                Err(e) if absent(&e) && !holds_link => Anchor::Hidden(name),
-                // A link whose target is gone or loops still has its name in the view.
-                Err(_) => Anchor::Shows(DirEntry { name, kind: FileKind::Dir, ino: 0 }),
+                // Listed names can be looked up: a link whose backing is gone does not show.
+                Err(e) if absent(&e) => Anchor::Hidden(name),
+                // One that fails otherwise (a cycle, a denied backing) shows, as a dangling
+                // symlink does, with the type its layers give the name, if any.
+                Err(_) => {
+                    let listed = listing.iter().find(|e| policy.same(e.name.as_bytes(), name.as_bytes()));
+                    let kind = listed.map_or(FileKind::Dir, |e| e.kind);
+                    Anchor::Shows(DirEntry { name, kind, ino: listed.map_or(0, |e| e.ino) })
+                }
             });
         }
         merge::overlay(policy, &mut listing, overlays);
@@ -374,17 +393,17 @@ impl<B: Backing> View<B> {
                 if flags.no_replace {
                     return Err(Error::Exists);
                 }
-                let Some(layer) = found.layer_ref() else { return Err(Error::Busy) };
-                if !found.writable {
-                    return Err(Error::ReadOnly);
+                let Some(shown) = found.layer else { return Err(Error::Busy) };
+                let layers = &found.resolution.layers;
+                let target = &layers[merge::replace_layer(layers, shown, src_layer)?];
+                if target == &layers[shown] {
+                    self.location(target)?
+                } else {
+                    self.location_creating(target, to)?
                 }
-                self.location(layer)?
             }
             Err(Error::NotFound) if !flags.exchange => {
-                let parent = to.parent().unwrap_or_default();
-                if self.lookup(&parent)?.attr.kind != FileKind::Dir {
-                    return Err(Error::NotDir);
-                }
+                self.check_new_parent(to)?;
                 let resolution = self.resolve(to)?;
                 let layer = &resolution.layers[merge::move_layer(&resolution.layers, src_layer)?];
                 self.location_creating(layer, to)?
@@ -406,10 +425,7 @@ impl<B: Backing> View<B> {
         if new.is_root() || self.lookup(new).is_ok() {
             return Err(Error::Exists);
         }
-        let parent = new.parent().unwrap_or_default();
-        if self.lookup(&parent)?.attr.kind != FileKind::Dir {
-            return Err(Error::NotDir);
-        }
+        self.check_new_parent(new)?;
         let resolution = self.resolve(new)?;
         let layer = &resolution.layers[merge::move_layer(&resolution.layers, src_layer)?];
         let (dir, name) = self.location_creating(layer, new)?;

@@ -149,7 +149,12 @@ fn build(ops: &[Op]) -> View<FakeBacking> {
             .map(|&e| VPath::parse(EXCEPTIONS[e]).unwrap())
             .filter(|e| e.depth() > virt.depth() && e.starts_with(&virt, CasePolicy::Sensitive))
             .collect();
-        let spec = LinkSpec { virt, target, flags: LinkFlags { merged: o.merged, read_only: o.read_only }, exceptions };
+        let spec = LinkSpec {
+            virt,
+            target,
+            flags: LinkFlags { merged: o.merged, read_only: o.read_only },
+            exceptions,
+        };
         // Many random specs break a rule; those must be refused without changing anything.
         let before = view.links().len();
         if view.create_link(spec).is_err() {
@@ -261,5 +266,8 @@ fn random_tables_hold_links_of_every_kind() {
         }
     }
     assert!(links > 200, "only {links} links in 200 tables");
-    assert!(merged > 20 && chained > 20 && with_exceptions > 20, "{merged} merged, {chained} chained, {with_exceptions} with exceptions");
+    assert!(
+        merged > 20 && chained > 20 && with_exceptions > 20,
+        "{merged} merged, {chained} chained, {with_exceptions} with exceptions"
+    );
 }

@@ -520,3 +520,57 @@ fn rule_24_hard_links_and_symlinks_behave_as_in_b() {
     let (a, b) = (v.getattr(&p("/Foo/Cat.txt")).unwrap(), v.getattr(&p("/Foo/Cat2.txt")).unwrap());
     assert_eq!((a.ino, a.nlink), (b.ino, 2));
 }
+
+#[test]
+fn rule_12_rename_onto_a_masked_name_stays_in_the_backing() {
+    // Regression: a rename of B's entry onto a name only V's on-disk content has must land in B
+    // (masking the on-disk entry), never overwrite the on-disk file.
+    let v = view();
+    v.create_link(merged("/Foo", "/t/Target")).unwrap();
+    v.rename(&p("/Foo/Cat.txt"), &p("/Foo/old.txt"), RenameFlags::default()).unwrap();
+    assert_eq!(cat(&v, "/Foo/old.txt"), "meow");
+    assert_eq!(v.backing().read_file("/vol/Foo/old.txt").unwrap(), b"on disk");
+    assert_eq!(v.backing().read_file("/t/Target/old.txt").unwrap(), b"meow");
+    // Moving B's entry away unmasks the on-disk one (rule 12).
+    v.rename(&p("/Foo/old.txt"), &p("/Foo/x.txt"), RenameFlags::default()).unwrap();
+    assert_eq!(cat(&v, "/Foo/old.txt"), "on disk");
+    // An on-disk entry renamed onto a name B shows replaces B's entry, so the result shows.
+    v.rename(&p("/Foo/old.txt"), &p("/Foo/shared.txt"), RenameFlags::default()).unwrap();
+    assert_eq!(cat(&v, "/Foo/shared.txt"), "on disk");
+    assert_eq!(v.backing().read_file("/t/Target/shared.txt").unwrap(), b"on disk");
+    assert_eq!(v.backing().read_file("/vol/Foo/shared.txt").unwrap(), b"disk version");
+    assert_eq!(v.getattr(&p("/Foo/old.txt")), Err(Error::NotFound));
+}
+
+#[test]
+fn rule_16_synthesized_directories_refuse_new_entries() {
+    // Regression: creating in a directory that exists only to hold a deeper link must not
+    // materialize it in another link's backing.
+    let s = store();
+    s.write_file("/vol/Foo/Mid/Deep/x", b"x");
+    let v = View::new(s, CasePolicy::Sensitive);
+    link(&v, "/Foo/Mid/Deep", "/t/Target");
+    link(&v, "/Foo", "/t/Target2");
+    assert_eq!(v.mkdir(&p("/Foo/Mid/d"), 0o755).map(|_| ()), Err(Error::ReadOnly));
+    assert_eq!(v.create(&p("/Foo/Mid/f"), 0o644, OpenFlags::READ_WRITE).map(|_| ()), Err(Error::ReadOnly));
+    assert_eq!(
+        v.rename(&p("/Foo/Dog.txt"), &p("/Foo/Mid/Dog.txt"), RenameFlags::default()),
+        Err(Error::ReadOnly)
+    );
+    assert_eq!(
+        v.setattr(&p("/Foo/Mid"), &SetAttr { perm: Some(0o777), ..SetAttr::default() }).map(|_| ()),
+        Err(Error::ReadOnly)
+    );
+    assert_eq!(v.backing().kind("/t/Target2/Mid"), None);
+}
+
+#[test]
+fn rule_20_a_link_whose_backing_is_gone_leaves_its_parent_listing() {
+    let v = view();
+    link(&v, "/New", "/t/Target");
+    v.backing().remove_all("/t/Target");
+    assert!(!ls(&v, "/").contains(&"New".to_string()));
+    assert_eq!(v.getattr(&p("/New")), Err(Error::NotFound));
+    v.backing().write_file("/t/Target/Cat.txt", b"back");
+    assert!(ls(&v, "/").contains(&"New".to_string()));
+}
