@@ -95,6 +95,13 @@ impl LinuxFile {
     }
 }
 
+impl LinuxFile {
+    /// The attributes of the open file itself (it may have no name left).
+    pub fn stat(&self) -> Result<Attr> {
+        attr_of(&rfs::fstat(&self.0).map_err(map_errno)?)
+    }
+}
+
 impl AsFd for LinuxFile {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()

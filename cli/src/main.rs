@@ -1,13 +1,17 @@
 //! `bindfs-rs`: Windows-style bind links (shadow, anchorless, merged, read-only) on any directory.
 //!
-//! Errors are reported in one place: one line on stderr naming the problem, exit status 1.
+//! Parsing is in two stages (clap's raw arguments, then checked requests); errors are reported
+//! in one place: one line on stderr naming the problem, exit status 1.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[cfg(target_os = "linux")]
 mod demo;
+#[cfg(target_os = "linux")]
+mod mount;
 
 /// Windows-style bind links on any directory.
 #[derive(Debug, Parser)]
@@ -19,18 +23,62 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Mount a view over MOUNTPOINT (its content stays visible as the on-disk layer) and create
+    /// its first links. Returns once the view is live; the daemon keeps serving.
+    Mount {
+        /// The directory to cover.
+        mountpoint: PathBuf,
+        /// A link VIRTUAL=BACKING (VIRTUAL inside the view, may be MOUNTPOINT itself).
+        #[arg(long = "link", value_name = "VIRTUAL=BACKING")]
+        links: Vec<String>,
+        /// A TOML file of links (`[[link]]` with virtual, backing, read_only, merged, except),
+        /// created in order before the --link ones.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Stay in the foreground, serving until unmounted.
+        #[arg(short, long)]
+        foreground: bool,
+        /// Mount options, comma-separated (ro, noexec, nosuid, nodev, noatime, ...).
+        #[arg(short = 'o', value_name = "OPTIONS")]
+        options: Option<String>,
+        /// How long the kernel may cache names and attributes, in seconds (0: exact).
+        #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+        cache_ttl: f64,
+    },
     /// Build a small tree in a temporary directory, make a shadow, a merged, a read-only and an
     /// anchorless link over it, and print what a user sees through them.
     Demo,
 }
 
+#[cfg(target_os = "linux")]
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        #[cfg(target_os = "linux")]
+        Command::Mount { mountpoint, links, config, foreground, options, cache_ttl } => {
+            if !(0.0..=3600.0).contains(&cache_ttl) {
+                return Err(format!("--cache-ttl {cache_ttl}: expected seconds from 0 to 3600"));
+            }
+            let mut all = match &config {
+                Some(file) => mount::read_config(file)?,
+                None => Vec::new(),
+            };
+            for l in &links {
+                all.push(mount::parse_link(l)?);
+            }
+            mount::run(mount::MountRequest {
+                mountpoint,
+                links: all,
+                foreground,
+                options,
+                cache_ttl: std::time::Duration::from_secs_f64(cache_ttl),
+            })
+        }
         Command::Demo => demo::run(&mut std::io::stdout().lock()),
-        #[cfg(not(target_os = "linux"))]
-        Command::Demo => Err("the demo needs the Linux backing store".into()),
     }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run(cli: Cli) -> Result<(), String> {
+    Err(format!("{:?}: this build has no backend for this system yet", cli.command))
 }
 
 fn main() -> ExitCode {

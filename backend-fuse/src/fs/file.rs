@@ -1,0 +1,230 @@
+//! Open files: open, create, and the I/O the daemon does itself when the kernel does not pass it
+//! through (read, write, fsync, fallocate, lseek, copy_file_range).
+//!
+//! With passthrough (kernel >= 6.9, daemon with CAP_SYS_ADMIN), the kernel reads, writes and maps
+//! the backing file directly and these handlers only see the opens: I/O runs at native speed.
+
+use std::ffi::OsStr;
+use std::sync::Arc;
+
+use bindfs_core::{Error, OpenFlags, Result, VPath};
+use fuser::{
+    FileHandle, FopenFlags, INodeNo, ReplyCreate, ReplyData, ReplyEmpty, ReplyLseek, ReplyOpen, ReplyWrite,
+    Request,
+};
+use rustix::fs::{FallocateFlags, SeekFrom};
+
+use super::{GENERATION, OpenFile, Shared, as_caller, errno};
+use crate::backing::LinuxFile;
+use crate::errno::map_errno;
+
+/// Open flags from the kernel as core flags; the rest travel in `raw` (the store filters them).
+fn open_flags(flags: i32) -> OpenFlags {
+    let acc = flags & libc::O_ACCMODE;
+    OpenFlags {
+        read: acc != libc::O_WRONLY,
+        write: acc != libc::O_RDONLY,
+        truncate: flags & libc::O_TRUNC != 0,
+        append: flags & libc::O_APPEND != 0,
+        raw: flags & !(libc::O_ACCMODE | libc::O_TRUNC | libc::O_APPEND),
+    }
+}
+
+/// The registered backing for node `ino`, registering `file` if the node has none yet.
+fn backing_for(
+    shared: &Shared,
+    ino: u64,
+    register: impl FnOnce() -> std::io::Result<fuser::BackingId>,
+) -> Option<Arc<fuser::BackingId>> {
+    let mut backings = shared.backings.lock();
+    if let Some((id, users)) = backings.get_mut(&ino) {
+        *users += 1;
+        return Some(Arc::clone(id));
+    }
+    match register() {
+        Ok(id) => {
+            let id = Arc::new(id);
+            backings.insert(ino, (Arc::clone(&id), 1));
+            Some(id)
+        }
+        Err(e) => {
+            tracing::debug!(ino, error = %e, "passthrough refused; the daemon does this file's I/O");
+            None
+        }
+    }
+}
+
+/// Keeps an open file and returns its handle.
+fn keep(shared: &Shared, file: LinuxFile, writable: bool, passthrough: Option<u64>) -> u64 {
+    let fh = shared.handle();
+    shared.files.lock().insert(fh, Arc::new(OpenFile { file, writable, passthrough }));
+    fh
+}
+
+pub(super) fn open(shared: &Shared, ino: INodeNo, flags: fuser::OpenFlags, reply: ReplyOpen) {
+    let opened = shared.path(ino).and_then(|path| {
+        let writable = shared.view.lookup(&path)?.writable;
+        Ok((shared.view.open(&path, open_flags(flags.0))?, writable))
+    });
+    let (file, writable) = match opened {
+        Ok(o) => o,
+        Err(e) => return reply.error(errno(&e)),
+    };
+    if shared.passthrough.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Some(id) = backing_for(shared, ino.0, || reply.open_backing(file.as_fd())) {
+            let fh = keep(shared, file, writable, Some(ino.0));
+            return reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
+        }
+    }
+    let fh = keep(shared, file, writable, None);
+    reply.opened(FileHandle(fh), FopenFlags::empty())
+}
+
+pub(super) fn create(
+    shared: &Shared,
+    req: &Request,
+    parent: INodeNo,
+    name: &OsStr,
+    mode: u32,
+    flags: i32,
+    reply: ReplyCreate,
+) {
+    let created = shared.child(parent, name).and_then(|path: VPath| {
+        let (_, file) = as_caller(req, || shared.view.create(&path, mode & 0o7777, open_flags(flags)))?;
+        let (ino, attr) = shared.entry(&path)?;
+        Ok((ino, attr, file))
+    });
+    let (ino, attr, file) = match created {
+        Ok(c) => c,
+        Err(e) => return reply.error(errno(&e)),
+    };
+    let ttl = shared.ttl();
+    if shared.passthrough.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Some(id) = backing_for(shared, ino, || reply.open_backing(file.as_fd())) {
+            let fh = keep(shared, file, true, Some(ino));
+            return reply.created_passthrough(
+                &ttl,
+                &attr,
+                GENERATION,
+                FileHandle(fh),
+                FopenFlags::empty(),
+                &id,
+            );
+        }
+    }
+    let fh = keep(shared, file, true, None);
+    reply.created(&ttl, &attr, GENERATION, FileHandle(fh), FopenFlags::empty())
+}
+
+pub(super) fn release(shared: &Shared, fh: FileHandle) {
+    let Some(open) = shared.files.lock().remove(&fh.0) else { return };
+    if let Some(ino) = open.passthrough {
+        let mut backings = shared.backings.lock();
+        if let Some((_, users)) = backings.get_mut(&ino) {
+            *users -= 1;
+            if *users == 0 {
+                backings.remove(&ino);
+            }
+        }
+    }
+}
+
+pub(super) fn read(shared: &Shared, fh: FileHandle, offset: u64, size: u32, reply: ReplyData) {
+    let done = shared.open_file(fh.0).and_then(|open| {
+        let mut buf = vec![0; size as usize];
+        let n = shared.view.read(&open.file, offset, &mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    });
+    match done {
+        Ok(data) => reply.data(&data),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
+pub(super) fn write(shared: &Shared, fh: FileHandle, offset: u64, data: &[u8], reply: ReplyWrite) {
+    match shared.open_file(fh.0).and_then(|open| shared.view.write(&open.file, offset, data)) {
+        Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
+fn with_fd(
+    shared: &Shared,
+    fh: FileHandle,
+    f: impl FnOnce(&LinuxFile) -> rustix::io::Result<()>,
+) -> Result<()> {
+    let open = shared.open_file(fh.0)?;
+    f(&open.file).map_err(map_errno)
+}
+
+fn reply_empty(done: Result<()>, reply: ReplyEmpty) {
+    match done {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
+pub(super) fn fsync(shared: &Shared, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+    let done = with_fd(shared, fh, |f| {
+        if datasync { rustix::fs::fdatasync(f.as_fd()) } else { rustix::fs::fsync(f.as_fd()) }
+    });
+    reply_empty(done, reply)
+}
+
+pub(super) fn fallocate(
+    shared: &Shared,
+    fh: FileHandle,
+    offset: u64,
+    length: u64,
+    mode: i32,
+    reply: ReplyEmpty,
+) {
+    let flags = FallocateFlags::from_bits_retain(mode as u32);
+    let done = with_fd(shared, fh, |f| rustix::fs::fallocate(f.as_fd(), flags, offset, length));
+    reply_empty(done, reply)
+}
+
+pub(super) fn lseek(shared: &Shared, fh: FileHandle, offset: i64, whence: i32, reply: ReplyLseek) {
+    let done = shared.open_file(fh.0).and_then(|open| {
+        let to = match (whence, u64::try_from(offset)) {
+            (libc::SEEK_DATA, Ok(o)) => SeekFrom::Data(o),
+            (libc::SEEK_HOLE, Ok(o)) => SeekFrom::Hole(o),
+            (libc::SEEK_SET, Ok(o)) => SeekFrom::Start(o),
+            (libc::SEEK_END, _) => SeekFrom::End(offset),
+            (libc::SEEK_CUR, _) => SeekFrom::Current(offset),
+            _ => return Err(Error::InvalidArgument),
+        };
+        rustix::fs::seek(open.file.as_fd(), to).map_err(map_errno)
+    });
+    match done {
+        Ok(at) => reply.offset(i64::try_from(at).unwrap_or(i64::MAX)),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
+pub(super) fn copy_file_range(
+    shared: &Shared,
+    from: (FileHandle, u64),
+    to: (FileHandle, u64),
+    len: u64,
+    reply: ReplyWrite,
+) {
+    let done = shared.open_file(from.0.0).and_then(|src| {
+        let dst = shared.open_file(to.0.0)?;
+        let (mut off_in, mut off_out) = (from.1, to.1);
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        rustix::fs::copy_file_range(
+            src.file.as_fd(),
+            Some(&mut off_in),
+            dst.file.as_fd(),
+            Some(&mut off_out),
+            len,
+        )
+        .map_err(map_errno)
+    });
+    match done {
+        Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
+        Err(e) => reply.error(errno(&e)),
+    }
+}

@@ -1,0 +1,586 @@
+//! The FUSE view: `fuser::Filesystem` over the core's operations layer.
+//!
+//! Thin by design: each request is decoded (node id to virtual path, `OsStr` to [`Name`]),
+//! handed to [`View`], and the answer encoded. The rules live in the core; this layer only
+//! adds what FUSE needs: node ids ([`crate::inodes`]), open file and directory handles, kernel
+//! caching with a time to live, kernel cache invalidation when links change, passthrough of open
+//! files to the kernel, and the caller's credentials for requests that create or change things.
+//!
+//! One file per family of operations: `entry` (names), `attr` (attributes, statfs), `dir`
+//! (listings), `file` (open files) and `xattr`.
+
+mod attr;
+mod dir;
+mod entry;
+mod file;
+mod xattr;
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bindfs_core::{Attr, DirEntry, Error, FileKind, LinkId, LinkSpec, Name, Result, Timestamp, VPath, View};
+use fuser::{FileAttr, FileType, Filesystem, Generation, INodeNo, KernelConfig, Notifier, Request};
+use parking_lot::Mutex;
+
+use crate::LinuxBacking;
+use crate::backing::LinuxFile;
+use crate::creds::Credentials;
+use crate::errno::errno_of;
+use crate::inodes::Inodes;
+
+/// How the view is served.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// How long the kernel may cache names and attributes (0: ask every time).
+    pub cache_ttl: Duration,
+    /// Hand open files to the kernel (`FUSE_PASSTHROUGH`) when it and the privileges allow.
+    pub passthrough: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { cache_ttl: Duration::from_secs(1), passthrough: true }
+    }
+}
+
+/// An open file.
+#[derive(Debug)]
+struct OpenFile {
+    file: LinuxFile,
+    /// Whether it came through a writable layer (for the mode `fstat` reports).
+    writable: bool,
+    /// The node whose registered backing file the kernel does this file's I/O on, if any.
+    passthrough: Option<u64>,
+}
+
+/// State shared by the FUSE workers and the control side.
+#[derive(Debug)]
+pub struct Shared {
+    view: View<LinuxBacking>,
+    inodes: Inodes,
+    files: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    dirs: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    /// Backing files registered for passthrough, one per node (the kernel requires every open
+    /// of an inode to name the same one), with the number of open files using each.
+    backings: Mutex<HashMap<u64, (Arc<fuser::BackingId>, usize)>>,
+    next_handle: AtomicU64,
+    options: Options,
+    /// Whether the kernel agreed to passthrough at `init`.
+    passthrough: AtomicBool,
+    notifier: OnceLock<Notifier>,
+}
+
+/// The handle the daemon keeps to change links on a live view.
+#[derive(Clone, Debug)]
+pub struct ViewHandle(Arc<Shared>);
+
+/// The `fuser` file system.
+#[derive(Debug)]
+pub struct BindFs(Arc<Shared>);
+
+impl BindFs {
+    /// A FUSE file system serving `view`, and a handle to change its links while it runs.
+    pub fn new(view: View<LinuxBacking>, options: Options) -> (BindFs, ViewHandle) {
+        let shared = Arc::new(Shared {
+            view,
+            inodes: Inodes::new(),
+            files: Mutex::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            backings: Mutex::new(HashMap::new()),
+            next_handle: AtomicU64::new(1),
+            options,
+            passthrough: AtomicBool::new(false),
+            notifier: OnceLock::new(),
+        });
+        (BindFs(Arc::clone(&shared)), ViewHandle(shared))
+    }
+}
+
+impl ViewHandle {
+    /// The view being served.
+    pub fn view(&self) -> &View<LinuxBacking> {
+        &self.0.view
+    }
+
+    /// Gives the handle the session's notifier, so link changes reach the kernel's caches.
+    pub fn set_notifier(&self, notifier: Notifier) {
+        let _ = self.0.notifier.set(notifier);
+    }
+
+    /// Creates a link and makes the kernel forget what it cached about its path.
+    pub fn create_link(&self, spec: LinkSpec) -> Result<LinkId> {
+        let virt = spec.virt.clone();
+        let id = self.0.view.create_link(spec)?;
+        self.0.invalidate(&virt);
+        Ok(id)
+    }
+
+    /// Removes a link and makes the kernel forget what it cached about its path.
+    pub fn remove_link(&self, virt: &VPath) -> Result<bindfs_core::Link> {
+        let link = self.0.view.remove_link(virt)?;
+        self.0.invalidate(virt);
+        Ok(link)
+    }
+}
+
+impl Shared {
+    /// Drops the kernel's cached entry for `virt` (and so everything cached below it) and the
+    /// parent's cached listing, so a link change shows at once.
+    fn invalidate(&self, virt: &VPath) {
+        let Some(notifier) = self.notifier.get() else { return };
+        let entries = match (virt.parent(), virt.file_name()) {
+            (Some(parent), Some(name)) => {
+                self.inodes.dir_ino(&parent).map(|ino| vec![(ino, name.clone())]).unwrap_or_default()
+            }
+            // A link at the root: every name the kernel knows below it.
+            _ => self.inodes.children_of(virt).into_iter().map(|(_, n)| (crate::inodes::ROOT, n)).collect(),
+        };
+        for (parent, name) in entries {
+            // ENOENT: the kernel had nothing cached there; nothing to drop.
+            let _ = notifier.inval_entry(INodeNo(parent), OsStr::from_bytes(name.as_bytes()));
+        }
+        let dir = virt.parent().unwrap_or_default();
+        if let Some(ino) = self.inodes.dir_ino(&dir) {
+            let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
+        }
+        if virt.is_root() {
+            let _ = notifier.inval_inode(INodeNo(crate::inodes::ROOT), 0, 0);
+        }
+    }
+
+    fn ttl(&self) -> Duration {
+        self.options.cache_ttl
+    }
+
+    /// The virtual path of node `ino`.
+    fn path(&self, ino: INodeNo) -> Result<VPath> {
+        self.inodes.path(ino.0).ok_or(Error::NotFound)
+    }
+
+    /// The virtual path of `name` in directory node `parent`.
+    fn child(&self, parent: INodeNo, name: &OsStr) -> Result<VPath> {
+        let name = Name::posix(name.as_bytes()).map_err(|_| Error::InvalidArgument)?;
+        Ok(self.path(parent)?.join(&name))
+    }
+
+    /// Looks `path` up, counts a kernel reference, and returns its node id and attributes.
+    fn entry(&self, path: &VPath) -> Result<(u64, FileAttr)> {
+        let found = self.view.lookup(path)?;
+        let ino = self.inodes.remember(path, &found.attr, found.node.is_none(), found.writable);
+        Ok((ino, file_attr(ino, &found.attr)))
+    }
+
+    fn handle(&self) -> u64 {
+        self.next_handle.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn open_file(&self, fh: u64) -> Result<Arc<OpenFile>> {
+        self.files.lock().get(&fh).cloned().ok_or(Error::Os(libc::EBADF))
+    }
+}
+
+/// A core error as the errno FUSE returns.
+fn errno(e: &Error) -> fuser::Errno {
+    fuser::Errno::from_i32(errno_of(e))
+}
+
+/// Runs `f` with the caller's credentials (for requests that create or change things).
+fn as_caller<T>(req: &Request, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let _guard = Credentials::become_caller(req.uid(), req.gid(), req.pid())?;
+    f()
+}
+
+fn system_time(t: Timestamp) -> SystemTime {
+    let nanos = Duration::from_nanos(u64::from(t.nanos));
+    match u64::try_from(t.secs) {
+        Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs) + nanos,
+        Err(_) => UNIX_EPOCH - Duration::from_secs(t.secs.unsigned_abs()) + nanos,
+    }
+}
+
+fn file_type(kind: FileKind) -> FileType {
+    match kind {
+        FileKind::File => FileType::RegularFile,
+        FileKind::Dir => FileType::Directory,
+        FileKind::Symlink => FileType::Symlink,
+        FileKind::Fifo => FileType::NamedPipe,
+        FileKind::Socket => FileType::Socket,
+        FileKind::CharDevice => FileType::CharDevice,
+        FileKind::BlockDevice => FileType::BlockDevice,
+    }
+}
+
+/// Core attributes as FUSE attributes of node `ino`. fuser sends `attr.ino` as the node id, so
+/// `st_ino` is the view's node id: unique in the view, shared by hard links (see
+/// [`crate::inodes`]).
+fn file_attr(ino: u64, a: &Attr) -> FileAttr {
+    FileAttr {
+        ino: INodeNo(ino),
+        size: a.size,
+        blocks: a.blocks,
+        atime: system_time(a.atime),
+        mtime: system_time(a.mtime),
+        ctime: system_time(a.ctime),
+        crtime: system_time(a.ctime),
+        kind: file_type(a.kind),
+        perm: (a.perm & 0o7777) as u16,
+        nlink: u32::try_from(a.nlink).unwrap_or(u32::MAX),
+        uid: a.uid,
+        gid: a.gid,
+        rdev: a.rdev as u32,
+        blksize: a.blksize,
+        flags: 0,
+    }
+}
+
+const GENERATION: Generation = Generation(0);
+
+impl Filesystem for BindFs {
+    fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        use fuser::InitFlags as F;
+        let wanted = F::FUSE_ASYNC_READ
+            | F::FUSE_PARALLEL_DIROPS
+            | F::FUSE_DO_READDIRPLUS
+            | F::FUSE_READDIRPLUS_AUTO
+            | F::FUSE_CACHE_SYMLINKS
+            | F::FUSE_ATOMIC_O_TRUNC
+            | F::FUSE_BIG_WRITES
+            | F::FUSE_MAX_PAGES;
+        let _ = config.add_capabilities(wanted & config.capabilities());
+        let _ = config.set_max_write(1 << 20);
+        let _ = config.set_max_readahead(1 << 20);
+        if self.0.options.passthrough
+            && config.capabilities().contains(F::FUSE_PASSTHROUGH)
+            && config.add_capabilities(F::FUSE_PASSTHROUGH).is_ok()
+            // Backing files may sit on one stacked file system (overlayfs, another FUSE).
+            && config.set_max_stack_depth(2).is_ok()
+        {
+            self.0.passthrough.store(true, Ordering::Relaxed);
+            tracing::info!("open files pass through to the kernel");
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: fuser::ReplyEntry) {
+        entry::lookup(&self.0, parent, name, reply)
+    }
+
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.0.inodes.forget(ino.0, nlookup)
+    }
+
+    fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<fuser::FileHandle>, reply: fuser::ReplyAttr) {
+        attr::getattr(&self.0, ino, fh, reply)
+    }
+
+    fn setattr(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
+        atime: Option<fuser::TimeOrNow>,
+        mtime: Option<fuser::TimeOrNow>,
+        _ctime: Option<SystemTime>,
+        fh: Option<fuser::FileHandle>,
+        _crtime: Option<SystemTime>,
+        _chgtime: Option<SystemTime>,
+        _bkuptime: Option<SystemTime>,
+        _flags: Option<fuser::BsdFileFlags>,
+        reply: fuser::ReplyAttr,
+    ) {
+        let changes = attr::changes(mode, uid, gid, size, atime, mtime);
+        attr::setattr(&self.0, req, ino, changes, fh, reply)
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: fuser::ReplyData) {
+        match self.0.path(ino).and_then(|p| self.0.view.readlink(&p)) {
+            Ok(target) => reply.data(&target),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn mknod(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        rdev: u32,
+        reply: fuser::ReplyEntry,
+    ) {
+        entry::mknod(&self.0, req, parent, name, mode, rdev, reply)
+    }
+
+    fn mkdir(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        reply: fuser::ReplyEntry,
+    ) {
+        entry::mkdir(&self.0, req, parent, name, mode, reply)
+    }
+
+    fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: fuser::ReplyEmpty) {
+        entry::remove(&self.0, req, parent, name, false, reply)
+    }
+
+    fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: fuser::ReplyEmpty) {
+        entry::remove(&self.0, req, parent, name, true, reply)
+    }
+
+    fn symlink(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        link_name: &OsStr,
+        target: &std::path::Path,
+        reply: fuser::ReplyEntry,
+    ) {
+        entry::symlink(&self.0, req, parent, link_name, target, reply)
+    }
+
+    fn rename(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: fuser::RenameFlags,
+        reply: fuser::ReplyEmpty,
+    ) {
+        entry::rename(&self.0, req, (parent, name), (newparent, newname), flags, reply)
+    }
+
+    fn link(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        newparent: INodeNo,
+        newname: &OsStr,
+        reply: fuser::ReplyEntry,
+    ) {
+        entry::link(&self.0, req, ino, newparent, newname, reply)
+    }
+
+    fn open(&self, _req: &Request, ino: INodeNo, flags: fuser::OpenFlags, reply: fuser::ReplyOpen) {
+        file::open(&self.0, ino, flags, reply)
+    }
+
+    fn read(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: fuser::FileHandle,
+        offset: u64,
+        size: u32,
+        _flags: fuser::OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: fuser::ReplyData,
+    ) {
+        file::read(&self.0, fh, offset, size, reply)
+    }
+
+    fn write(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: fuser::FileHandle,
+        offset: u64,
+        data: &[u8],
+        _write_flags: fuser::WriteFlags,
+        _flags: fuser::OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        reply: fuser::ReplyWrite,
+    ) {
+        file::write(&self.0, fh, offset, data, reply)
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: fuser::FileHandle,
+        _lock_owner: fuser::LockOwner,
+        reply: fuser::ReplyEmpty,
+    ) {
+        // Data goes to the backing file at each write; locks are the kernel's (no lock ops).
+        reply.ok()
+    }
+
+    fn release(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: fuser::FileHandle,
+        _flags: fuser::OpenFlags,
+        _lock_owner: Option<fuser::LockOwner>,
+        _flush: bool,
+        reply: fuser::ReplyEmpty,
+    ) {
+        file::release(&self.0, fh);
+        reply.ok()
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: fuser::FileHandle,
+        datasync: bool,
+        reply: fuser::ReplyEmpty,
+    ) {
+        file::fsync(&self.0, fh, datasync, reply)
+    }
+
+    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: fuser::OpenFlags, reply: fuser::ReplyOpen) {
+        dir::opendir(&self.0, ino, reply)
+    }
+
+    fn readdir(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: fuser::FileHandle,
+        offset: u64,
+        reply: fuser::ReplyDirectory,
+    ) {
+        dir::readdir(&self.0, ino, fh, offset, reply)
+    }
+
+    fn readdirplus(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: fuser::FileHandle,
+        offset: u64,
+        reply: fuser::ReplyDirectoryPlus,
+    ) {
+        dir::readdirplus(&self.0, ino, fh, offset, reply)
+    }
+
+    fn releasedir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: fuser::FileHandle,
+        _flags: fuser::OpenFlags,
+        reply: fuser::ReplyEmpty,
+    ) {
+        self.0.dirs.lock().remove(&fh.0);
+        reply.ok()
+    }
+
+    fn fsyncdir(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: fuser::FileHandle,
+        _datasync: bool,
+        reply: fuser::ReplyEmpty,
+    ) {
+        reply.ok()
+    }
+
+    fn statfs(&self, _req: &Request, ino: INodeNo, reply: fuser::ReplyStatfs) {
+        attr::statfs(&self.0, ino, reply)
+    }
+
+    fn setxattr(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        value: &[u8],
+        flags: i32,
+        _position: u32,
+        reply: fuser::ReplyEmpty,
+    ) {
+        xattr::set(&self.0, req, ino, name, value, flags, reply)
+    }
+
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: fuser::ReplyXattr) {
+        xattr::get(&self.0, ino, name, size, reply)
+    }
+
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: fuser::ReplyXattr) {
+        xattr::list(&self.0, ino, size, reply)
+    }
+
+    fn removexattr(&self, req: &Request, ino: INodeNo, name: &OsStr, reply: fuser::ReplyEmpty) {
+        xattr::remove(&self.0, req, ino, name, reply)
+    }
+
+    fn access(&self, _req: &Request, ino: INodeNo, _mask: fuser::AccessFlags, reply: fuser::ReplyEmpty) {
+        // Permissions are the kernel's (default_permissions); this only says the path exists.
+        match self.0.path(ino).and_then(|p| self.0.view.getattr(&p)) {
+            Ok(_) => reply.ok(),
+            Err(e) => reply.error(errno(&e)),
+        }
+    }
+
+    fn create(
+        &self,
+        req: &Request,
+        parent: INodeNo,
+        name: &OsStr,
+        mode: u32,
+        _umask: u32,
+        flags: i32,
+        reply: fuser::ReplyCreate,
+    ) {
+        file::create(&self.0, req, parent, name, mode, flags, reply)
+    }
+
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: fuser::FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: fuser::ReplyEmpty,
+    ) {
+        file::fallocate(&self.0, fh, offset, length, mode, reply)
+    }
+
+    fn lseek(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: fuser::FileHandle,
+        offset: i64,
+        whence: i32,
+        reply: fuser::ReplyLseek,
+    ) {
+        file::lseek(&self.0, fh, offset, whence, reply)
+    }
+
+    fn copy_file_range(
+        &self,
+        _req: &Request,
+        _ino_in: INodeNo,
+        fh_in: fuser::FileHandle,
+        offset_in: u64,
+        _ino_out: INodeNo,
+        fh_out: fuser::FileHandle,
+        offset_out: u64,
+        len: u64,
+        _flags: fuser::CopyFileRangeFlags,
+        reply: fuser::ReplyWrite,
+    ) {
+        file::copy_file_range(&self.0, (fh_in, offset_in), (fh_out, offset_out), len, reply)
+    }
+}

@@ -1,0 +1,72 @@
+//! Extended attributes.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use bindfs_core::{Error, XattrMode};
+use fuser::{INodeNo, ReplyEmpty, ReplyXattr, Request};
+
+use super::{Shared, as_caller, errno};
+
+/// Answers a size query (`size == 0`) with the length, else the data if it fits.
+fn reply_sized(data: &[u8], size: u32, reply: ReplyXattr) {
+    match u32::try_from(data.len()) {
+        Ok(len) if size == 0 => reply.size(len),
+        Ok(len) if len <= size => reply.data(data),
+        _ => reply.error(fuser::Errno::from_i32(libc::ERANGE)),
+    }
+}
+
+pub(super) fn get(shared: &Shared, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+    match shared.path(ino).and_then(|p| shared.view.getxattr(&p, name.as_bytes())) {
+        Ok(value) => reply_sized(&value, size, reply),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
+pub(super) fn list(shared: &Shared, ino: INodeNo, size: u32, reply: ReplyXattr) {
+    match shared.path(ino).and_then(|p| shared.view.listxattr(&p)) {
+        Ok(names) => {
+            let mut packed = Vec::new();
+            for name in names {
+                packed.extend_from_slice(&name);
+                packed.push(0);
+            }
+            reply_sized(&packed, size, reply)
+        }
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
+pub(super) fn set(
+    shared: &Shared,
+    req: &Request,
+    ino: INodeNo,
+    name: &OsStr,
+    value: &[u8],
+    flags: i32,
+    reply: ReplyEmpty,
+) {
+    let mode = match flags {
+        0 => Ok(XattrMode::Any),
+        libc::XATTR_CREATE => Ok(XattrMode::Create),
+        libc::XATTR_REPLACE => Ok(XattrMode::Replace),
+        _ => Err(Error::InvalidArgument),
+    };
+    let done = mode.and_then(|mode| {
+        let path = shared.path(ino)?;
+        as_caller(req, || shared.view.setxattr(&path, name.as_bytes(), value, mode))
+    });
+    match done {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
+pub(super) fn remove(shared: &Shared, req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+    let done = shared.path(ino).and_then(|p| as_caller(req, || shared.view.removexattr(&p, name.as_bytes())));
+    match done {
+        Ok(()) => reply.ok(),
+        Err(e) => reply.error(errno(&e)),
+    }
+}

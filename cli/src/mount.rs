@@ -1,0 +1,252 @@
+//! `bindfs-rs mount`: a view over a directory, with its first links.
+//!
+//! Every link is checked and created on the view *before* the mount, so a bad link fails the
+//! command with one line and nothing is mounted. Without `-f` the command starts a detached copy
+//! of itself in the foreground mode and returns once that copy reports the view live (or prints
+//! its error and fails).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bindfs_core::{AbsPath, LinkFlags, LinkSpec, Syntax, Target, VPath};
+use bindfs_fuse::mount::{self, MountConfig};
+
+/// What `mount` was asked for, checked.
+#[derive(Debug)]
+pub struct MountRequest {
+    /// The directory to cover.
+    pub mountpoint: PathBuf,
+    /// Links to create first, in order.
+    pub links: Vec<LinkArg>,
+    /// Stay in the foreground.
+    pub foreground: bool,
+    /// `-o` options.
+    pub options: Option<String>,
+    /// Kernel cache time to live.
+    pub cache_ttl: Duration,
+}
+
+/// One link as given on the command line or in a config file.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkArg {
+    /// The virtual path (absolute, or relative to the working directory).
+    #[serde(rename = "virtual")]
+    pub virt: PathBuf,
+    /// The backing path.
+    pub backing: PathBuf,
+    /// Rule 13.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Rule 11.
+    #[serde(default)]
+    pub merged: bool,
+    /// Exception paths (rule 8).
+    #[serde(default)]
+    pub except: Vec<PathBuf>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    link: Vec<LinkArg>,
+}
+
+/// Parses `VIRTUAL=BACKING` (split at the first `=`).
+pub fn parse_link(text: &str) -> Result<LinkArg, String> {
+    let (virt, backing) =
+        text.split_once('=').ok_or_else(|| format!("--link {text:?}: expected VIRTUAL=BACKING"))?;
+    if virt.is_empty() || backing.is_empty() {
+        return Err(format!("--link {text:?}: expected VIRTUAL=BACKING"));
+    }
+    Ok(LinkArg {
+        virt: virt.into(),
+        backing: backing.into(),
+        read_only: false,
+        merged: false,
+        except: vec![],
+    })
+}
+
+/// The links of a TOML config file: `[[link]]` tables with `virtual`, `backing`, and optional
+/// `read_only`, `merged`, `except`.
+pub fn read_config(path: &Path) -> Result<Vec<LinkArg>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
+    let parsed: ConfigFile = toml::from_str(&text)
+        .map_err(|e| format!("config {}: {}", path.display(), e.message().replace('\n', " ")))?;
+    Ok(parsed.link)
+}
+
+/// An absolute, lexically normalized path (relative ones are taken from the working directory).
+pub fn absolute(path: &Path) -> Result<AbsPath, String> {
+    use std::os::unix::ffi::OsStrExt;
+    let cwd = std::env::current_dir().map_err(|e| format!("working directory: {e}"))?;
+    let base = AbsPath::parse_bytes(cwd.as_os_str().as_bytes(), Syntax::Posix)
+        .map_err(|e| format!("working directory {}: {e}", cwd.display()))?;
+    base.join_input(path.as_os_str().as_bytes(), Syntax::Posix)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A link argument as a core link spec in the view mounted at `mountpoint`.
+pub fn link_spec(mountpoint: &AbsPath, link: &LinkArg) -> Result<LinkSpec, String> {
+    let inside = |p: &Path, what: &str| -> Result<VPath, String> {
+        let abs = absolute(p)?;
+        abs.strip_prefix(mountpoint, bindfs_core::CasePolicy::Sensitive)
+            .ok_or_else(|| format!("{what} {} is not inside the view at {mountpoint}", p.display()))
+    };
+    let virt = inside(&link.virt, "virtual path")?;
+    let exceptions = link.except.iter().map(|e| inside(e, "exception")).collect::<Result<Vec<_>, _>>()?;
+    // The backing as the administrator meant it: symlinks in its path resolved now. One inside
+    // the view becomes a chain (rule 9), so the daemon never reaches into its own mount.
+    let backing = match std::fs::canonicalize(&link.backing) {
+        Ok(real) => absolute(&real)?,
+        Err(_) => absolute(&link.backing)?,
+    };
+    let target = match backing.strip_prefix(mountpoint, bindfs_core::CasePolicy::Sensitive) {
+        Some(rel) => Target::View(rel),
+        None => Target::Host(Arc::new(backing)),
+    };
+    Ok(LinkSpec {
+        virt,
+        target,
+        flags: LinkFlags { read_only: link.read_only, merged: link.merged },
+        exceptions,
+    })
+}
+
+/// The line the foreground copy prints once the view is live.
+const READY: &str = "bindfs-rs: ready";
+
+/// Runs `mount`.
+pub fn run(request: MountRequest) -> Result<(), String> {
+    if !request.foreground {
+        return spawn_daemon();
+    }
+    let meta = std::fs::metadata(&request.mountpoint)
+        .map_err(|e| format!("mount point {}: {e}", request.mountpoint.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("mount point {} is not a directory", request.mountpoint.display()));
+    }
+    let real = std::fs::canonicalize(&request.mountpoint)
+        .map_err(|e| format!("mount point {}: {e}", request.mountpoint.display()))?;
+    let mountpoint = absolute(&real)?;
+    let mut config = MountConfig::new(&real);
+    config.options.cache_ttl = request.cache_ttl;
+    if let Some(o) = &request.options {
+        config.extra = mount::parse_mount_options(o);
+    }
+    let view = mount::open_view(&config).map_err(|e| format!("mount point {}: {e}", real.display()))?;
+    for link in &request.links {
+        let spec = link_spec(&mountpoint, link)?;
+        view.create_link(spec).map_err(|e| format!("link {}: {e}", link.virt.display()))?;
+    }
+    let (session, _handle) =
+        mount::mount(view, &config).map_err(|e| format!("mounting on {}: {e}", real.display()))?;
+    if std::env::var_os(NOTIFY_ENV).is_some() {
+        println!("{READY}");
+        detach_stdio();
+    }
+    session.run().map_err(|e| format!("serving {}: {e}", real.display()))
+}
+
+/// Set for the foreground copy a `mount` without `-f` starts.
+const NOTIFY_ENV: &str = "BINDFS_RS_NOTIFY_READY";
+
+/// Starts this command again with `-f` in a new session, and waits until it reports the view
+/// live or fails.
+fn spawn_daemon() -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let mut child = Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .arg("--foreground")
+        .env(NOTIFY_ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start the daemon: {e}"))?;
+    let mut first = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut first);
+    }
+    if first.trim_end() == READY {
+        return Ok(());
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let _ = child.wait();
+    let line = err.lines().map(|l| l.trim_start_matches("bindfs-rs: ")).find(|l| !l.is_empty());
+    Err(line.unwrap_or("the daemon exited before the view was live").to_string())
+}
+
+/// The daemon's stdout and stderr go to /dev/null once it is live (its parent has returned).
+fn detach_stdio() {
+    let _ = rustix::process::setsid();
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+    }
+}
+
+use std::os::unix::process::CommandExt;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_arguments_split_at_the_first_equals_sign() {
+        let l = parse_link("/mnt/v/a=/srv/b=c").unwrap();
+        assert_eq!((l.virt, l.backing), (PathBuf::from("/mnt/v/a"), PathBuf::from("/srv/b=c")));
+        assert!(parse_link("/mnt/v/a").is_err());
+        assert!(parse_link("=/srv").is_err());
+    }
+
+    #[test]
+    fn virtual_paths_must_be_inside_the_view_and_backings_inside_it_chain() {
+        let mnt = AbsPath::parse("/mnt/view", Syntax::Posix).unwrap();
+        let arg = |v: &str, b: &str| LinkArg {
+            virt: v.into(),
+            backing: b.into(),
+            read_only: false,
+            merged: false,
+            except: vec![],
+        };
+        let root = link_spec(&mnt, &arg("/mnt/view", "/nonexistent/b")).unwrap();
+        assert!(root.virt.is_root());
+        assert!(matches!(root.target, Target::Host(_)));
+        let chain = link_spec(&mnt, &arg("/mnt/view/a", "/mnt/view/x/../b")).unwrap();
+        assert_eq!(chain.target, Target::View(VPath::parse("/b").unwrap()));
+        let outside = link_spec(&mnt, &arg("/mnt/other", "/srv")).unwrap_err();
+        assert!(outside.contains("not inside the view"), "{outside}");
+    }
+
+    #[test]
+    fn config_files_list_links_and_refuse_unknown_keys() {
+        let dir = std::env::temp_dir().join(format!("bindfs-rs-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(
+            &good,
+            "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nmerged = true\nexcept = [\"/m/a/keep\"]\n",
+        )
+        .unwrap();
+        let links = read_config(&good).unwrap();
+        assert_eq!(links.len(), 1);
+        assert!(links[0].merged && !links[0].read_only);
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nreadonly = true\n")
+            .unwrap();
+        let err = read_config(&bad).unwrap_err();
+        assert!(err.contains("readonly") && !err.contains('\n'), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
