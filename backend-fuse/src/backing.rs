@@ -50,9 +50,12 @@ const HERE: &CStr = c"";
 const PATH_MAX: usize = libc::PATH_MAX as usize;
 
 /// Open flags the caller may not pass through [`OpenFlags::raw`]: creation belongs to
-/// [`Backing::create`], the access mode to `read`/`write`, and `O_PATH`/`O_NOFOLLOW` would break
+/// [`Backing::create`], the access mode to `read`/`write`, truncation and appending to
+/// `truncate`/`append` (so the core's read-only check sees every open that can change a file), and `O_PATH`/`O_NOFOLLOW` would break
 /// the reopen through `/proc/self/fd`.
 const STRIPPED_RAW: i32 = libc::O_ACCMODE
+    | libc::O_TRUNC
+    | libc::O_APPEND
     | libc::O_CREAT
     | libc::O_EXCL
     | libc::O_NOCTTY

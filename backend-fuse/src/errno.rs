@@ -52,6 +52,7 @@ pub fn errno_of(e: &Error) -> i32 {
         }
         Error::ExceptionOutsideLink { .. }
         | Error::ExceptionsOnAnchorless(_)
+        | Error::ExceptionsNeedDirectory(_)
         | Error::NoSuchLink(_)
         | Error::OutsideView(_) => libc::EINVAL,
         Error::HasNestedLinks { .. } => libc::EBUSY,

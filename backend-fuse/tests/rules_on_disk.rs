@@ -721,3 +721,18 @@ fn security_directory_swapped_for_a_symlink_in_b_is_not_followed() {
         assert_eq!(ns.cat("/V/moved/passwd"), "backing content", "{mode}");
     }
 }
+
+#[test]
+fn rule_13_no_open_flag_slips_past_read_only() {
+    // Regression: O_TRUNC (or O_APPEND) passed among the raw flags of a read-open reached the
+    // store, which truncated a file of a read-only link.
+    let ns = Ns::new();
+    ns.view.create_link(ns.flagged("/RO", "Target", true, false)).unwrap();
+    for raw in [libc::O_TRUNC, libc::O_APPEND | libc::O_TRUNC, libc::O_RDWR | libc::O_TRUNC] {
+        let flags = OpenFlags { read: true, raw, ..OpenFlags::default() };
+        if let Ok(f) = ns.view.open(&p("/RO/Cat.txt"), flags) {
+            assert!(ns.view.write(&f, 0, b"x").is_err(), "raw {raw:#x} opened for writing");
+        }
+        assert_eq!(read(&ns.t.join("Target/Cat.txt")), "meow", "raw {raw:#x}");
+    }
+}

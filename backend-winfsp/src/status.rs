@@ -67,6 +67,7 @@ pub fn ntstatus_of(e: &Error) -> i32 {
         Error::EscapesRoot(_) | Error::NotAbsolute(_) | Error::BadPrefix(_) => OBJECT_PATH_SYNTAX_BAD,
         Error::ExceptionOutsideLink { .. }
         | Error::ExceptionsOnAnchorless(_)
+        | Error::ExceptionsNeedDirectory(_)
         | Error::OutsideView(_)
         | Error::InvalidArgument => INVALID_PARAMETER,
         Error::NoSuchLink(_) => NOT_FOUND,

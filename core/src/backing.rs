@@ -132,8 +132,9 @@ pub struct OpenFlags {
     /// Every write goes to the end (write access still comes from `write`, as with `O_APPEND`).
     pub append: bool,
     /// Backend-specific flags for the store (e.g. `O_DIRECT`, `O_SYNC` on Linux). The store
-    /// strips any that would break its guarantees: creation, access mode, `O_PATH`,
-    /// `O_NOFOLLOW`, `O_TMPFILE`.
+    /// strips any that would break its guarantees: creation, access mode, truncation and
+    /// appending (which only `truncate`/`append` may ask for, so the read-only check sees them),
+    /// `O_PATH`, `O_NOFOLLOW`, `O_TMPFILE`.
     pub raw: i32,
 }
 

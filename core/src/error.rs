@@ -65,6 +65,9 @@ pub enum Error {
     /// Rule 8: exceptions on a link whose virtual path did not exist.
     #[error("{0} does not exist, so the link is anchorless and cannot have exceptions")]
     ExceptionsOnAnchorless(VPath),
+    /// Rule 8: exceptions need a directory as backing (a file has nothing below it).
+    #[error("link {0} has a non-directory backing, so it cannot have exceptions")]
+    ExceptionsNeedDirectory(VPath),
     /// Rule 11: a merged link needs an existing directory at V and a directory as backing.
     #[error("merged link {0} needs an existing directory at the virtual path and a directory as backing")]
     MergedNeedsDirectory(VPath),

@@ -166,6 +166,17 @@ impl Tree {
         Ok(id)
     }
 
+    /// Whether directory `dir` is `ancestor` or lies below it.
+    fn is_within(&self, dir: u64, ancestor: u64) -> bool {
+        if dir == ancestor {
+            return true;
+        }
+        match self.children(ancestor) {
+            Ok(children) => children.values().any(|(_, c)| self.is_within(dir, *c)),
+            Err(_) => false,
+        }
+    }
+
     fn kind(&self, id: u64) -> Result<FileKind> {
         Ok(match &self.obj(id)?.content {
             Content::Dir(_) => FileKind::Dir,
@@ -502,10 +513,11 @@ impl Backing for FakeBacking {
         } else {
             usize::try_from(offset).map_err(|_| Error::InvalidArgument)?
         };
-        if d.len() < start + data.len() {
-            d.resize(start + data.len(), 0);
+        let end = start.checked_add(data.len()).ok_or(Error::InvalidArgument)?;
+        if d.len() < end {
+            d.resize(end, 0);
         }
-        d[start..start + data.len()].copy_from_slice(data);
+        d[start..end].copy_from_slice(data);
         o.mtime = now;
         Ok(data.len())
     }
@@ -601,9 +613,17 @@ impl Backing for FakeBacking {
             Err(e) => return Err(e),
         };
         if dst == Some(src) {
-            // Same object (or a case-only rename on an insensitive store): respell the name.
-            t.detach(policy, dir.0, name)?;
-            return t.attach(policy, new_dir.0, new_name, src);
+            let same_name = dir == new_dir && policy.same(name.as_bytes(), new_name.as_bytes());
+            if same_name && name != new_name {
+                // A case-only rename on an insensitive store: respell the name.
+                t.detach(policy, dir.0, name)?;
+                return t.attach(policy, new_dir.0, new_name, src);
+            }
+            // Two names of one file (hard links): POSIX says do nothing.
+            return Ok(());
+        }
+        if t.kind(src)? == FileKind::Dir && t.is_within(new_dir.0, src) {
+            return Err(Error::InvalidArgument); // a directory into itself
         }
         if flags.exchange {
             let Some(dst) = dst else { return Err(Error::NotFound) };

@@ -67,24 +67,28 @@ pub struct Resolution {
     pub link: Option<LinkId>,
     /// The link whose `V` is exactly this path, if any.
     pub link_root: Option<LinkId>,
-    /// Some link's `V` lies below this path: if no layer holds it, the view synthesizes a
-    /// directory so that the deeper link stays reachable (rules 15, 16).
-    pub holds_links: bool,
+    /// A link's `V` or an exception lies below this path (or below a path a chain led to): if
+    /// no layer holds a directory here, the view synthesizes one so that what lies below stays
+    /// reachable (rules 8, 15, 16).
+    pub holds_anchors: bool,
+    /// The virtual paths chains led to (rule 9), whose own links and exceptions show here too.
+    pub chased: Vec<VPath>,
 }
 
 impl LinkTable {
     /// Resolves a virtual path to the layers that serve it.
     pub fn resolve(&self, path: &VPath) -> Result<Resolution> {
         let on = self.links_on(path);
-        let mut layers = Vec::with_capacity(2);
-        let mut steps = 0;
-        self.push_layers(path, &on, usize::MAX, false, 0, &mut steps, &mut layers)?;
-        Ok(Resolution {
-            layers,
+        let mut out = Resolution {
+            layers: Vec::with_capacity(2),
             link: on.applicable.first().map(|&(_, id)| id),
             link_root: on.exact,
-            holds_links: on.holds_links,
-        })
+            holds_anchors: on.holds_anchors,
+            chased: Vec::new(),
+        };
+        let mut steps = 0;
+        self.push_layers(path, &on, usize::MAX, false, 0, &mut steps, &mut out)?;
+        Ok(out)
     }
 
     /// Appends the layers of `path` considering only links whose `V` is shallower than `below`.
@@ -97,14 +101,14 @@ impl LinkTable {
         read_only: bool,
         chain: usize,
         steps: &mut usize,
-        out: &mut Vec<Layer>,
+        out: &mut Resolution,
     ) -> Result<()> {
         *steps += 1;
         if chain > MAX_CHAIN || *steps > MAX_STEPS {
             return Err(Error::Loop);
         }
         let Some(&(depth, id)) = on.applicable.iter().find(|(d, _)| *d < below) else {
-            out.push(Layer {
+            out.layers.push(Layer {
                 origin: Origin::OnDisk,
                 root: LayerRoot::Disk,
                 rel: path.names().to_vec(),
@@ -116,7 +120,7 @@ impl LinkTable {
         let rel = &path.names()[depth..];
         let link_ro = read_only || link.flags.read_only;
         match &link.target {
-            Target::Host(root) => out.push(Layer {
+            Target::Host(root) => out.layers.push(Layer {
                 origin: Origin::Backing(id),
                 root: LayerRoot::Host(Arc::clone(root)),
                 rel: rel.to_vec(),
@@ -125,11 +129,13 @@ impl LinkTable {
             Target::View(target) => {
                 let next = target.join_all(rel);
                 let next_on = self.links_on(&next);
-                let start = out.len();
+                out.holds_anchors |= next_on.holds_anchors;
+                let start = out.layers.len();
                 self.push_layers(&next, &next_on, usize::MAX, link_ro, chain + 1, steps, out)?;
-                for layer in &mut out[start..] {
+                for layer in &mut out.layers[start..] {
                     layer.origin = Origin::Backing(id);
                 }
+                out.chased.push(next);
             }
         }
         if link.flags.merged {

@@ -103,6 +103,8 @@ struct TrieNode {
     exception_of: Vec<LinkId>,
     /// Number of link virtual paths strictly below this node.
     links_below: usize,
+    /// Number of link virtual paths and exception paths strictly below this node.
+    anchors_below: usize,
 }
 
 impl TrieNode {
@@ -119,8 +121,8 @@ pub struct PathLinks {
     pub applicable: Vec<(usize, LinkId)>,
     /// The link whose `V` is exactly the path.
     pub exact: Option<LinkId>,
-    /// Whether some link's `V` lies strictly below the path.
-    pub holds_links: bool,
+    /// Whether some link's `V` or some exception path lies strictly below the path.
+    pub holds_anchors: bool,
 }
 
 /// The set of links of one view.
@@ -207,10 +209,10 @@ impl LinkTable {
             }
         }
         let exact = if reached { node.link } else { None };
-        let holds_links = reached && node.links_below > 0;
+        let holds_anchors = reached && node.anchors_below > 0;
         found.retain(|(_, id)| !excepted.contains(id));
         found.reverse();
-        PathLinks { applicable: found, exact, holds_links }
+        PathLinks { applicable: found, exact, holds_anchors }
     }
 
     /// Names directly below `dir` that lead to a link's `V` or an exception path, spelled as
@@ -246,6 +248,15 @@ impl LinkTable {
         if virt.is_root() && target_kind != FileKind::Dir {
             return Err(Error::RootNeedsDirectory);
         }
+        // Rule 16: a later link never hides an earlier link's V, so a non-directory cannot go
+        // where links lie below (the reverse order fails the same way, at rule 4).
+        if target_kind != FileKind::Dir {
+            if let Some(nested) =
+                self.node(&virt).and_then(first_link_below).and_then(|id| self.links.get(&id))
+            {
+                return Err(Error::ParentNotDirectory(nested.virt.clone()));
+            }
+        }
         // Rules 5/6: anchorless when nothing is at V now.
         let existing = probe.kind_in_view(self, &virt)?;
         let anchorless = existing.is_none();
@@ -256,6 +267,9 @@ impl LinkTable {
         let mut excs: Vec<VPath> = Vec::new();
         if !exceptions.is_empty() && anchorless {
             return Err(Error::ExceptionsOnAnchorless(virt));
+        }
+        if !exceptions.is_empty() && target_kind != FileKind::Dir {
+            return Err(Error::ExceptionsNeedDirectory(virt));
         }
         for e in exceptions {
             if e.depth() <= virt.depth() || !e.starts_with(&virt, self.policy) {
@@ -307,6 +321,7 @@ impl LinkTable {
             if counting_link {
                 node.links_below += 1;
             }
+            node.anchors_below += 1;
             let key: Box<[u8]> = policy.key(name.as_bytes()).into_owned().into();
             node = node.children.entry(key).or_default();
             if node.display.is_none() {
@@ -370,6 +385,7 @@ fn prune(
     if link {
         node.links_below = node.links_below.saturating_sub(1);
     }
+    node.anchors_below = node.anchors_below.saturating_sub(1);
     let key = policy.key(first.as_bytes());
     let mut empty = false;
     if let Some(child) = node.children.get_mut(key.as_ref()) {

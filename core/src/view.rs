@@ -128,36 +128,42 @@ impl<B: Backing> View<B> {
         self.find(table.resolve(path)?)
     }
 
+    /// The first layer holding the path. A layer where an ancestor of the path is not a
+    /// directory masks every layer below it (rule 11: what a file hides stays hidden). A path
+    /// that holds links or exceptions below it is a directory whatever the layers hold there:
+    /// synthesized if they hold none (rules 8, 15, 16).
     fn find(&self, resolution: Resolution) -> Result<Found<B::Node>> {
-        let mut not_dir = false;
+        let mut outcome = Err(Error::NotFound);
         for (i, layer) in resolution.layers.iter().enumerate() {
             match self.open_layer_node(layer) {
                 Ok(node) => {
-                    let raw = self.backing.stat(&node)?;
-                    let writable = layer.writable;
-                    return Ok(Found {
-                        attr: report::attr(raw, writable),
-                        node: Some(node),
-                        layer: Some(i),
-                        writable,
-                        resolution,
-                    });
+                    outcome = Ok((i, node));
+                    break;
                 }
-                Err(Error::NotDir) => not_dir = true,
                 Err(Error::NotFound) => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
             }
         }
-        if resolution.holds_links {
-            return Ok(Found {
-                attr: report::synthetic_dir(self.born),
-                node: None,
-                layer: None,
-                writable: false,
-                resolution,
-            });
+        match outcome {
+            Ok((i, node)) => {
+                let raw = self.backing.stat(&node)?;
+                if raw.kind == FileKind::Dir || !resolution.holds_anchors {
+                    let writable = resolution.layers[i].writable;
+                    let attr = report::attr(raw, writable);
+                    return Ok(Found { attr, node: Some(node), layer: Some(i), writable, resolution });
+                }
+            }
+            Err(e) if absent(&e) && resolution.holds_anchors => {}
+            Err(e) => return Err(e),
         }
-        Err(if not_dir { Error::NotDir } else { Error::NotFound })
+        if resolution.holds_anchors {
+            let attr = report::synthetic_dir(self.born);
+            return Ok(Found { attr, node: None, layer: None, writable: false, resolution });
+        }
+        Err(Error::NotFound)
     }
 
     fn open_root(&self, root: &LayerRoot) -> Result<B::Node> {
@@ -208,7 +214,8 @@ impl<B: Backing> View<B> {
                         .checked_sub(from_end + 1)
                         .map(|keep| VPath::from_names(path.names()[..=keep].to_vec()))
                         .and_then(|v| self.getattr(&v).ok())
-                        .map_or(0o755, |a| a.perm | 0o200);
+                        // No virtual counterpart (a chain's longer layer path): owner only.
+                        .map_or(0o700, |a| a.perm | 0o200);
                     self.backing.mkdir(&node, dir, perm & 0o7777)?
                 }
                 Err(e) => return Err(e),
@@ -275,11 +282,16 @@ impl<B: Backing> View<B> {
         for layer in &resolution.layers {
             let node = match self.open_layer_node(layer) {
                 Ok(n) => n,
-                Err(e) if absent(&e) => continue,
+                Err(Error::NotFound) => continue,
+                // An ancestor that is not a directory here masks the layers below (see find).
+                Err(Error::NotDir) => break,
                 Err(e) => return Err(e),
             };
             let is_dir = self.backing.stat(&node)?.kind == FileKind::Dir;
             if !found && !is_dir {
+                if resolution.holds_anchors {
+                    break; // synthesized: only what lies below shows
+                }
                 return Err(Error::NotDir);
             }
             found = true;
@@ -287,8 +299,20 @@ impl<B: Backing> View<B> {
                 listings.push(self.backing.read_dir(&node)?);
             }
         }
-        if !found && !resolution.holds_links {
+        if !found && !resolution.holds_anchors {
             return Err(Error::NotFound);
+        }
+        // Names a chain leads to show too (rule 9): the chased paths' own links and exceptions.
+        let mut anchors = anchors;
+        {
+            let table = self.table.read();
+            for chased in &resolution.chased {
+                for name in table.anchors_below(chased) {
+                    if !anchors.iter().any(|a| policy.same(a.as_bytes(), name.as_bytes())) {
+                        anchors.push(name);
+                    }
+                }
+            }
         }
         let mut listing = merge::union(policy, listings);
         let mut overlays = Vec::with_capacity(anchors.len());
@@ -371,7 +395,7 @@ impl<B: Backing> View<B> {
             let table = self.table.read();
             for p in [from, to] {
                 let on = table.links_on(p);
-                if p.is_root() || on.exact.is_some() || on.holds_links {
+                if p.is_root() || on.exact.is_some() || on.holds_anchors {
                     return Err(Error::Busy);
                 }
             }
@@ -387,6 +411,9 @@ impl<B: Backing> View<B> {
         }
         let (src_dir, src_name) = self.location(src_layer)?;
         let same_entry = from.same(to, self.policy());
+        if to.starts_with(from, self.policy()) && !same_entry {
+            return Err(Error::InvalidArgument); // a directory into itself
+        }
         let dest = if same_entry { Err(Error::NotFound) } else { self.lookup(to) };
         let (dst_dir, dst_name) = match dest {
             Ok(found) => {
@@ -395,11 +422,27 @@ impl<B: Backing> View<B> {
                 }
                 let Some(shown) = found.layer else { return Err(Error::Busy) };
                 let layers = &found.resolution.layers;
-                let target = &layers[merge::replace_layer(layers, shown, src_layer)?];
-                if target == &layers[shown] {
-                    self.location(target)?
+                if flags.exchange {
+                    // Both names keep their layers: each entry moves to where the other was.
+                    if !found.writable {
+                        return Err(Error::ReadOnly);
+                    }
+                    self.location(&layers[shown])?
                 } else {
-                    self.location_creating(target, to)?
+                    // The replaced entry may live in another layer than the result: check what
+                    // replacing it means here, as the store would in one layer.
+                    match (src.attr.kind == FileKind::Dir, found.attr.kind == FileKind::Dir) {
+                        (true, false) => return Err(Error::NotDir),
+                        (false, true) => return Err(Error::IsDir),
+                        (true, true) if !self.readdir(to)?.is_empty() => return Err(Error::NotEmpty),
+                        _ => {}
+                    }
+                    let target = &layers[merge::replace_layer(layers, shown, src_layer)?];
+                    if target == &layers[shown] {
+                        self.location(target)?
+                    } else {
+                        self.location_creating(target, to)?
+                    }
                 }
             }
             Err(Error::NotFound) if !flags.exchange => {

@@ -574,3 +574,125 @@ fn rule_20_a_link_whose_backing_is_gone_leaves_its_parent_listing() {
     v.backing().write_file("/t/Target/Cat.txt", b"back");
     assert!(ls(&v, "/").contains(&"New".to_string()));
 }
+
+// ---- Regressions from the core review (each failed before its fix).
+
+#[test]
+fn rule_11_what_a_file_masks_stays_unreachable() {
+    let s = store();
+    s.write_file("/t/Target/x", b"file in B");
+    s.write_file("/vol/Foo/x/y", b"masked on-disk data");
+    let v = View::new(s, CasePolicy::Sensitive);
+    v.create_link(merged("/Foo", "/t/Target")).unwrap();
+    assert_eq!(v.getattr(&p("/Foo/x")).unwrap().kind, FileKind::File);
+    assert_eq!(v.getattr(&p("/Foo/x/y")).map(|a| a.kind), Err(Error::NotDir));
+    assert_eq!(v.unlink(&p("/Foo/x/y")), Err(Error::NotDir));
+    assert_eq!(v.open(&p("/Foo/x/y"), OpenFlags::READ).map(|_| ()), Err(Error::NotDir));
+    assert_eq!(v.backing().read_file("/vol/Foo/x/y").unwrap(), b"masked on-disk data");
+}
+
+#[test]
+fn rule_12_renames_across_layers_check_what_they_replace() {
+    let s = store();
+    s.write_file("/vol/Foo/dir/inside.txt", b"inside");
+    s.write_file("/t/Target/src/a.txt", b"a");
+    let v = View::new(s, CasePolicy::Sensitive);
+    v.create_link(merged("/Foo", "/t/Target")).unwrap();
+    let plain = RenameFlags::default();
+    assert_eq!(v.rename(&p("/Foo/Cat.txt"), &p("/Foo/dir"), plain), Err(Error::IsDir));
+    assert_eq!(v.rename(&p("/Foo/src"), &p("/Foo/dir"), plain), Err(Error::NotEmpty));
+    assert_eq!(v.rename(&p("/Foo/src"), &p("/Foo/old.txt"), plain), Err(Error::NotDir));
+    assert_eq!(ls(&v, "/Foo/dir"), ["inside.txt"]);
+    // RENAME_EXCHANGE works both ways between layers, each entry landing where the other was.
+    let ex = RenameFlags { exchange: true, no_replace: false };
+    v.rename(&p("/Foo/old.txt"), &p("/Foo/Cat.txt"), ex).unwrap();
+    assert_eq!((cat(&v, "/Foo/Cat.txt"), cat(&v, "/Foo/old.txt")), ("on disk".into(), "meow".into()));
+    v.rename(&p("/Foo/Cat.txt"), &p("/Foo/old.txt"), ex).unwrap();
+    assert_eq!((cat(&v, "/Foo/Cat.txt"), cat(&v, "/Foo/old.txt")), ("meow".into(), "on disk".into()));
+    assert_eq!(v.backing().read_file("/vol/Foo/old.txt").unwrap(), b"on disk");
+}
+
+#[test]
+fn rule_08_deep_exceptions_are_reachable_and_need_a_directory_backing() {
+    let s = store();
+    s.write_file("/vol/Foo/a/b/x.txt", b"kept");
+    let v = View::new(s, CasePolicy::Sensitive);
+    let mut sp = spec("/Foo", "/t/Target");
+    sp.exceptions = vec![p("/Foo/a/b")];
+    v.create_link(sp).unwrap();
+    assert_eq!(cat(&v, "/Foo/a/b/x.txt"), "kept");
+    assert_eq!(v.getattr(&p("/Foo/a")).map(|a| a.kind), Ok(FileKind::Dir));
+    assert_eq!(ls(&v, "/Foo"), ["Cat.txt", "a", "shared.txt"]);
+    let mut file = spec("/Foo/a/b/x.txt", "/t/file.txt");
+    file.exceptions = vec![p("/Foo/a/b/x.txt/y")];
+    assert_eq!(v.create_link(file), Err(Error::ExceptionsNeedDirectory(p("/Foo/a/b/x.txt"))));
+}
+
+#[test]
+fn rule_09_a_chain_lists_what_it_resolves() {
+    let v = view();
+    link(&v, "/Foo", "/t/Target");
+    link(&v, "/Foo/Bar", "/t/Target2");
+    link(&v, "/Foo/Mid", "/t/Empty");
+    link(&v, "/Foo/Mid/Deep", "/t/Target2");
+    v.backing().remove_all("/t/Empty"); // /Foo/Mid is now synthesized
+    v.create_link(LinkSpec { target: Target::View(p("/Foo")), ..spec("/C", "/t") }).unwrap();
+    assert_eq!(ls(&v, "/C"), ["Bar", "Cat.txt", "Mid", "shared.txt"]);
+    assert_eq!(cat(&v, "/C/Bar/Dog.txt"), "woof");
+    assert_eq!(v.getattr(&p("/C/Mid")).map(|a| a.kind), Ok(FileKind::Dir));
+    assert_eq!(cat(&v, "/C/Mid/Deep/Dog.txt"), "woof");
+}
+
+#[test]
+fn rule_16_no_link_hides_an_earlier_v_whatever_the_order() {
+    // A file in a later link's backing where an earlier V's parent is: a synthesized directory.
+    let s = store();
+    s.write_file("/vol/Foo/Mid/Deep/x", b"x");
+    s.write_file("/t/WithMid/Mid", b"a file named Mid");
+    let v = View::new(s, CasePolicy::Sensitive);
+    link(&v, "/Foo/Mid/Deep", "/t/Target");
+    link(&v, "/Foo", "/t/WithMid");
+    assert_eq!(v.getattr(&p("/Foo/Mid")).map(|a| a.kind), Ok(FileKind::Dir));
+    assert_eq!(ls(&v, "/Foo/Mid"), ["Deep"]);
+    assert_eq!(cat(&v, "/Foo/Mid/Deep/Cat.txt"), "meow");
+    // A file link over an earlier V is refused, as the reverse order is.
+    let a = view();
+    link(&a, "/Foo/Bar", "/t/Target");
+    let over = a.create_link(spec("/Foo", "/t/file.txt"));
+    let b = view();
+    link(&b, "/Foo", "/t/file.txt");
+    let under = b.create_link(spec("/Foo/Bar", "/t/Target"));
+    assert_eq!(over, Err(Error::ParentNotDirectory(p("/Foo/Bar"))));
+    assert_eq!(over, under);
+    assert_eq!(ls(&a, "/Foo"), ["Bar", "old.txt", "shared.txt"]);
+}
+
+#[test]
+fn rule_19_renames_behave_as_posix_says() {
+    let s = store();
+    s.write_file("/vol/d/sub/f.txt", b"precious");
+    let v = View::new(s, CasePolicy::Sensitive);
+    assert_eq!(v.rename(&p("/d"), &p("/d/sub/d2"), RenameFlags::default()), Err(Error::InvalidArgument));
+    assert_eq!(cat(&v, "/d/sub/f.txt"), "precious");
+    // Renaming one hard link onto another of the same file does nothing.
+    v.link(&p("/top.txt"), &p("/twin.txt")).unwrap();
+    v.rename(&p("/top.txt"), &p("/twin.txt"), RenameFlags::default()).unwrap();
+    assert_eq!(ls(&v, "/"), ["Foo", "d", "top.txt", "twin.txt"]);
+    assert_eq!(v.getattr(&p("/twin.txt")).unwrap().nlink, 2);
+    // A write far past any size is refused, not a crash.
+    let f = v.open(&p("/top.txt"), OpenFlags::READ_WRITE).unwrap();
+    assert_eq!(v.write(&f, u64::MAX - 1, b"xy"), Err(Error::InvalidArgument));
+}
+
+#[test]
+fn rule_12_copy_up_never_widens_a_directory_mode() {
+    let s = store();
+    s.mkdir_p("/vol/M/a/b");
+    s.set_perm("/vol/M/a", 0o700);
+    let v = View::new(s, CasePolicy::Sensitive);
+    v.create_link(merged("/M", "/t/Empty")).unwrap();
+    v.create_link(LinkSpec { target: Target::View(p("/M/a/b")), ..spec("/C", "/t") }).unwrap();
+    v.create(&p("/C/new"), 0o600, OpenFlags::READ_WRITE).unwrap();
+    assert_eq!(v.backing().kind("/t/Empty/a/b/new"), Some(FileKind::File));
+    assert_eq!(v.backing().attr_of("/t/Empty/a").unwrap().perm, 0o700);
+}
