@@ -5,11 +5,14 @@
 //! - [`backing`]: [`LinuxBacking`], the core's backing port over `O_PATH` handles and `openat2`.
 //! - [`errno`]: the one mapping between errnos and the core's error enum, in each direction.
 //! - [`fs`]: the FUSE view over the core's operations layer; [`inodes`]: its node ids;
-//!   [`creds`]: requests run with their caller's credentials; [`mount`]: mounting a view.
+//!   [`creds`]: requests run with their caller's credentials; [`mount`]: mounting a view;
+//!   [`control`]: the control socket through which links change on a live view.
 #![deny(missing_docs)]
 
 #[cfg(target_os = "linux")]
 pub mod backing;
+#[cfg(target_os = "linux")]
+pub mod control;
 #[cfg(target_os = "linux")]
 pub mod creds;
 #[cfg(target_os = "linux")]

@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 #[cfg(target_os = "linux")]
 mod demo;
 #[cfg(target_os = "linux")]
+mod link;
+#[cfg(target_os = "linux")]
 mod mount;
 
 /// Windows-style bind links on any directory.
@@ -45,9 +47,52 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 1.0)]
         cache_ttl: f64,
     },
+    /// Create, remove or list links of live views.
+    #[command(subcommand)]
+    Link(LinkCommand),
+    /// Unmount a view (also one whose daemon died) and remove its control socket.
+    Unmount {
+        /// The view's mount point.
+        mountpoint: PathBuf,
+    },
     /// Build a small tree in a temporary directory, make a shadow, a merged, a read-only and an
     /// anchorless link over it, and print what a user sees through them.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum LinkCommand {
+    /// Make BACKING's tree visible at VIRTUAL, a path inside a live view.
+    Create {
+        /// The virtual path (absolute, or relative to the working directory).
+        #[arg(value_name = "VIRTUAL")]
+        virt: PathBuf,
+        /// The backing path: any directory or file, on any file system, or a path inside a view.
+        backing: PathBuf,
+        /// Refuse every change through the link (the backing stays writable directly).
+        #[arg(long)]
+        read_only: bool,
+        /// Show the union of VIRTUAL's own content and BACKING (BACKING wins on a clash).
+        #[arg(long)]
+        merged: bool,
+        /// A path below VIRTUAL where the link does not apply (repeatable).
+        #[arg(long = "except", value_name = "PATH")]
+        except: Vec<PathBuf>,
+    },
+    /// Remove the link at VIRTUAL (links below it first).
+    Remove {
+        /// The virtual path of the link.
+        #[arg(value_name = "VIRTUAL")]
+        virt: PathBuf,
+    },
+    /// List the links of one view, or of every view.
+    List {
+        /// The view's mount point (every view when left out).
+        mountpoint: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[cfg(target_os = "linux")]
@@ -72,6 +117,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 cache_ttl: std::time::Duration::from_secs_f64(cache_ttl),
             })
         }
+        Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {
+            link::create(&virt, &backing, read_only, merged, &except)
+        }
+        Command::Link(LinkCommand::Remove { virt }) => link::remove(&virt),
+        Command::Link(LinkCommand::List { mountpoint, json }) => {
+            link::list(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
+        }
+        Command::Unmount { mountpoint } => link::unmount(&mountpoint),
         Command::Demo => demo::run(&mut std::io::stdout().lock()),
     }
 }

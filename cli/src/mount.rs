@@ -8,10 +8,10 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use bindfs_core::{AbsPath, LinkFlags, LinkSpec, Syntax, Target, VPath};
+use bindfs_core::{AbsPath, LinkFlags, LinkSpec, Syntax};
+use bindfs_fuse::control;
 use bindfs_fuse::mount::{self, MountConfig};
 
 /// What `mount` was asked for, checked.
@@ -91,31 +91,25 @@ pub fn absolute(path: &Path) -> Result<AbsPath, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The absolute path string of `path` (lexically normalized).
+pub fn abs_string(path: &Path) -> Result<String, String> {
+    Ok(absolute(path)?.to_string())
+}
+
+/// A backing path as the daemon takes it: absolute, with symlinks resolved when it exists (so
+/// one leading into a view is recognized as a chain).
+pub fn backing_string(path: &Path) -> Result<String, String> {
+    match std::fs::canonicalize(path) {
+        Ok(real) => abs_string(&real),
+        Err(_) => abs_string(path),
+    }
+}
+
 /// A link argument as a core link spec in the view mounted at `mountpoint`.
 pub fn link_spec(mountpoint: &AbsPath, link: &LinkArg) -> Result<LinkSpec, String> {
-    let inside = |p: &Path, what: &str| -> Result<VPath, String> {
-        let abs = absolute(p)?;
-        abs.strip_prefix(mountpoint, bindfs_core::CasePolicy::Sensitive)
-            .ok_or_else(|| format!("{what} {} is not inside the view at {mountpoint}", p.display()))
-    };
-    let virt = inside(&link.virt, "virtual path")?;
-    let exceptions = link.except.iter().map(|e| inside(e, "exception")).collect::<Result<Vec<_>, _>>()?;
-    // The backing as the administrator meant it: symlinks in its path resolved now. One inside
-    // the view becomes a chain (rule 9), so the daemon never reaches into its own mount.
-    let backing = match std::fs::canonicalize(&link.backing) {
-        Ok(real) => absolute(&real)?,
-        Err(_) => absolute(&link.backing)?,
-    };
-    let target = match backing.strip_prefix(mountpoint, bindfs_core::CasePolicy::Sensitive) {
-        Some(rel) => Target::View(rel),
-        None => Target::Host(Arc::new(backing)),
-    };
-    Ok(LinkSpec {
-        virt,
-        target,
-        flags: LinkFlags { read_only: link.read_only, merged: link.merged },
-        exceptions,
-    })
+    let except = link.except.iter().map(|e| abs_string(e)).collect::<Result<Vec<_>, _>>()?;
+    let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
+    control::link_spec(mountpoint, &abs_string(&link.virt)?, &backing_string(&link.backing)?, flags, &except)
 }
 
 /// The line the foreground copy prints once the view is live.
@@ -144,13 +138,33 @@ pub fn run(request: MountRequest) -> Result<(), String> {
         let spec = link_spec(&mountpoint, link)?;
         view.create_link(spec).map_err(|e| format!("link {}: {e}", link.virt.display()))?;
     }
-    let (session, _handle) =
+    let (mut session, handle) =
         mount::mount(view, &config).map_err(|e| format!("mounting on {}: {e}", real.display()))?;
+    let _control = control::Server::start(handle, mountpoint.clone())
+        .map_err(|e| format!("control socket for {}: {e}", real.display()))?;
+    stop_on_signals(&mut session)?;
     if std::env::var_os(NOTIFY_ENV).is_some() {
         println!("{READY}");
         detach_stdio();
     }
     session.run().map_err(|e| format!("serving {}: {e}", real.display()))
+}
+
+/// SIGTERM, SIGINT and SIGHUP unmount the view, so the daemon ends cleanly.
+fn stop_on_signals(session: &mut fuser::Session<bindfs_fuse::BindFs>) -> Result<(), String> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| format!("signal handlers: {e}"))?;
+    let mut unmounter = session.unmount_callable();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = unmounter.unmount();
+            }
+        })
+        .map_err(|e| format!("signal thread: {e}"))?;
+    Ok(())
 }
 
 /// Set for the foreground copy a `mount` without `-f` starts.
@@ -212,6 +226,7 @@ mod tests {
 
     #[test]
     fn virtual_paths_must_be_inside_the_view_and_backings_inside_it_chain() {
+        use bindfs_core::{Target, VPath};
         let mnt = AbsPath::parse("/mnt/view", Syntax::Posix).unwrap();
         let arg = |v: &str, b: &str| LinkArg {
             virt: v.into(),

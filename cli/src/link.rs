@@ -1,0 +1,172 @@
+//! `bindfs-rs link create|remove|list` and `bindfs-rs unmount`: changing live views.
+//!
+//! A path names its view: the deepest bindfs-rs mount (from `/proc/self/mountinfo`) that holds
+//! it. Changes go to that view's daemon over its control socket.
+
+use std::path::{Path, PathBuf};
+
+use bindfs_fuse::control::{self, LinkInfo, Request};
+
+use crate::mount::{abs_string, absolute, backing_string};
+
+/// The source name bindfs-rs views show in the mount table (type `fuse`, or `fuse.bindfs-rs`
+/// where the subtype reaches the kernel).
+const SOURCE: &str = "bindfs-rs";
+
+/// Undoes the octal escapes of `/proc/self/mountinfo` (`\040` for a space ...).
+fn unescape(field: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u8::from_str_radix(d, 8).ok());
+        match (bytes[i], octal) {
+            (b'\\', Some(b)) => {
+                out.push(b);
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// The mount points of every bindfs-rs view on this system.
+pub fn views() -> Result<Vec<PathBuf>, String> {
+    let table =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    Ok(table
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mountpoint = left.split(' ').nth(4)?;
+            let mut fields = right.split(' ');
+            let (fstype, source) = (fields.next()?, fields.next()?);
+            (fstype.starts_with("fuse") && source == SOURCE).then(|| unescape(mountpoint))
+        })
+        .collect())
+}
+
+/// The mount point of the view holding `path` (absolute).
+fn view_of(path: &str) -> Result<PathBuf, String> {
+    let target = Path::new(path);
+    views()?
+        .into_iter()
+        .filter(|m| target.starts_with(m))
+        .max_by_key(|m| m.as_os_str().len())
+        .ok_or_else(|| format!("{path} is not inside a bindfs-rs view"))
+}
+
+fn call(mountpoint: &Path, request: &Request) -> Result<control::Reply, String> {
+    let reply = control::call(mountpoint, request)?;
+    match reply.error {
+        Some(e) => Err(e),
+        None => Ok(reply),
+    }
+}
+
+/// `link create`.
+pub fn create(
+    virt: &Path,
+    backing: &Path,
+    read_only: bool,
+    merged: bool,
+    except: &[PathBuf],
+) -> Result<(), String> {
+    let virt = abs_string(virt)?;
+    let mountpoint = view_of(&virt)?;
+    let except = except.iter().map(|e| abs_string(e)).collect::<Result<Vec<_>, _>>()?;
+    let request = Request::Create { virt, backing: backing_string(backing)?, read_only, merged, except };
+    call(&mountpoint, &request).map(|_| ())
+}
+
+/// `link remove`.
+pub fn remove(virt: &Path) -> Result<(), String> {
+    let virt = abs_string(virt)?;
+    let mountpoint = view_of(&virt)?;
+    call(&mountpoint, &Request::Remove { virt }).map(|_| ())
+}
+
+/// `link list`: the links of one view, or of every view.
+pub fn list(mountpoint: Option<&Path>, json: bool, out: &mut dyn std::io::Write) -> Result<(), String> {
+    let mountpoints = match mountpoint {
+        Some(m) => {
+            let abs = abs_string(m)?;
+            let real = std::fs::canonicalize(&abs).map(|p| p.to_string_lossy().into_owned()).unwrap_or(abs);
+            if !views()?.iter().any(|v| v.as_os_str() == real.as_str()) {
+                return Err(format!("{real} is not a bindfs-rs view"));
+            }
+            vec![PathBuf::from(real)]
+        }
+        None => views()?,
+    };
+    let mut all: Vec<LinkInfo> = Vec::new();
+    for m in &mountpoints {
+        all.extend(call(m, &Request::List)?.links);
+    }
+    let io = |e: std::io::Error| format!("stdout: {e}");
+    if json {
+        let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+        return writeln!(out, "{text}").map_err(io);
+    }
+    for l in &all {
+        let mut flags = Vec::new();
+        if l.read_only {
+            flags.push("read-only".to_string());
+        }
+        if l.merged {
+            flags.push("merged".to_string());
+        }
+        if l.anchorless {
+            flags.push("anchorless".to_string());
+        }
+        flags.extend(l.except.iter().map(|e| format!("except {e}")));
+        let flags = if flags.is_empty() { String::new() } else { format!("  ({})", flags.join(", ")) };
+        writeln!(out, "{} -> {}{flags}", l.virt, l.backing).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// `unmount`: unmounts a view, also one whose daemon died ("transport endpoint is not
+/// connected"), and removes its control socket.
+pub fn unmount(mountpoint: &Path) -> Result<(), String> {
+    let abs = absolute(mountpoint)?.to_string();
+    if !views()?.iter().any(|v| v.as_os_str() == abs.as_str()) {
+        return Err(format!("{abs} is not a bindfs-rs view"));
+    }
+    if rustix::process::geteuid().is_root() {
+        rustix::mount::unmount(abs.as_str(), rustix::mount::UnmountFlags::empty()).map_err(|e| match e {
+            rustix::io::Errno::BUSY => format!("{abs} is busy (a process uses it)"),
+            e => format!("unmounting {abs}: {e}"),
+        })?;
+    } else {
+        let status = std::process::Command::new("fusermount3")
+            .args(["-u", "--", abs.as_str()])
+            .status()
+            .map_err(|e| format!("fusermount3: {e}"))?;
+        if !status.success() {
+            return Err(format!("fusermount3 could not unmount {abs}"));
+        }
+    }
+    let _ = std::fs::remove_file(control::socket_path(Path::new(&abs)));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape("/mnt/my\\040view"), PathBuf::from("/mnt/my view"));
+        assert_eq!(unescape("/a\\134b"), PathBuf::from("/a\\b"));
+        assert_eq!(unescape("/plain"), PathBuf::from("/plain"));
+    }
+}
