@@ -1,1 +1,163 @@
-//! Shared harness for the end-to-end tests of bindfs-rs.
+//! Shared harness for the end-to-end tests of bindfs-rs: each test gets a fresh directory with
+//! an on-disk tree (`disk/`, the mount point) and backing trees (`t/`), mounts a real view over
+//! `disk/` with the `bindfs-rs` binary, and unmounts it when dropped.
+//!
+//! Mount tests need `/dev/fuse`. Where it is missing they skip (printing why), unless
+//! `BINDFS_REQUIRE_FUSE=1` is set, as `.ci/run` does: then a missing `/dev/fuse` fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `bindfs-rs` binary next to the test executable (`target/<profile>/bindfs-rs`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("bindfs-rs");
+    assert!(bin.exists(), "{} not found: build it first (cargo build -p bindfs-rs)", bin.display());
+    bin
+}
+
+/// Whether mount tests can run here; panics when they must (`BINDFS_REQUIRE_FUSE=1`) but cannot.
+pub fn fuse_available() -> bool {
+    let present = Path::new("/dev/fuse").exists();
+    if !present {
+        assert!(
+            std::env::var_os("BINDFS_REQUIRE_FUSE").is_none(),
+            "/dev/fuse is missing, and BINDFS_REQUIRE_FUSE forbids skipping mount tests"
+        );
+        eprintln!("skipped: /dev/fuse is missing");
+    }
+    present
+}
+
+/// Runs `bindfs-rs` with `args`.
+pub fn bindfs(args: &[&str]) -> Output {
+    Command::new(binary()).args(args).output().expect("run bindfs-rs")
+}
+
+/// Runs `bindfs-rs` and panics with its stderr unless it succeeds.
+pub fn bindfs_ok(args: &[&str]) {
+    let out = bindfs(args);
+    assert!(out.status.success(), "bindfs-rs {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Writes `data` at `path`, creating missing directories.
+pub fn put(path: &Path, data: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+/// The names in a directory, sorted.
+pub fn ls(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The content of a file.
+pub fn cat(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The errno of a failed call, for asserting on it.
+pub fn errno<T: std::fmt::Debug>(r: std::io::Result<T>) -> i32 {
+    r.expect_err("call should fail").raw_os_error().unwrap_or(0)
+}
+
+/// A fresh tree, and a view mounted over its `disk/` directory.
+#[derive(Debug)]
+pub struct Env {
+    tmp: tempfile::TempDir,
+    mounted: bool,
+}
+
+impl Env {
+    /// A fresh tree: `disk/` (the mount point, with whatever `setup` puts there) and `t/`.
+    /// `None` when mount tests cannot run here (see [`fuse_available`]).
+    pub fn new() -> Option<Env> {
+        if !fuse_available() {
+            return None;
+        }
+        // Under /tmp so that other users (rule 22 tests) can reach it.
+        let tmp = tempfile::Builder::new().prefix("bindfs-e2e-").tempdir_in("/tmp").unwrap();
+        std::fs::create_dir_all(tmp.path().join("disk")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("t")).unwrap();
+        Some(Env { tmp, mounted: false })
+    }
+
+    /// The temporary root.
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The mount point (also the on-disk content before mounting).
+    pub fn mnt(&self) -> PathBuf {
+        self.tmp.path().join("disk")
+    }
+
+    /// A path inside the view (`rel` without a leading slash; "" for the root).
+    pub fn v(&self, rel: &str) -> PathBuf {
+        if rel.is_empty() { self.mnt() } else { self.mnt().join(rel) }
+    }
+
+    /// A path in the backing trees.
+    pub fn t(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join("t").join(rel)
+    }
+
+    /// Mounts the view with extra `mount` arguments (e.g. `--cache-ttl 0`).
+    pub fn mount(&mut self, extra: &[&str]) {
+        let mnt = self.mnt();
+        let mut args = vec!["mount", mnt.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        bindfs_ok(&args);
+        self.mounted = true;
+    }
+
+    /// `bindfs-rs link create VIRTUAL BACKING [flags...]`; the result.
+    pub fn try_link(&self, virt: &Path, backing: &Path, flags: &[&str]) -> Output {
+        let mut args = vec!["link", "create", virt.to_str().unwrap(), backing.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        bindfs(&args)
+    }
+
+    /// Like [`Env::try_link`], panicking on failure.
+    pub fn link(&self, virt: &Path, backing: &Path, flags: &[&str]) {
+        let out = self.try_link(virt, backing, flags);
+        assert!(
+            out.status.success(),
+            "link {virt:?} -> {backing:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `bindfs-rs link remove VIRTUAL`; the result.
+    pub fn try_unlink(&self, virt: &Path) -> Output {
+        bindfs(&["link", "remove", virt.to_str().unwrap()])
+    }
+
+    /// Unmounts the view now.
+    pub fn unmount(&mut self) {
+        if self.mounted {
+            bindfs_ok(&["unmount", self.mnt().to_str().unwrap()]);
+            self.mounted = false;
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if self.mounted {
+            let mnt = self.mnt();
+            let done = bindfs(&["unmount", mnt.to_str().unwrap_or_default()]);
+            if !done.status.success() {
+                // Busy (a failed test left a file open): detach, so the tree can go.
+                let _ = Command::new("umount").arg("-l").arg(&mnt).status();
+            }
+        }
+    }
+}
