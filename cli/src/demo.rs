@@ -1,18 +1,18 @@
 //! `bindfs-rs demo`: the bind-link kinds on a small tree, shown as a user sees them.
 //!
-//! The view is served by the core over the Linux backing store, in process: no mount is needed,
-//! so the demo runs anywhere (CI without /dev/fuse included). Everything is made below a fresh
-//! temporary directory and removed at the end, whatever happens.
+//! It mounts a real view over a fresh temporary directory (in this process), creates a shadow, a
+//! merged, a read-only and an anchorless link while it is live, shows the tree through ordinary
+//! file-system calls, unmounts, and removes everything, whatever happens. (For the library
+//! without a mount, see `cargo run -p bindfs-fuse --example namespace`.)
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use bindfs_core::{
-    AbsPath, Backing, CasePolicy, Error, FileKind, LinkFlags, LinkSpec, OpenFlags, Syntax, Target, VPath,
-    View,
-};
-use bindfs_fuse::LinuxBacking;
+use bindfs_core::{AbsPath, Error, LinkFlags, LinkSpec, Syntax, Target, VPath};
+use bindfs_fuse::ViewHandle;
+use bindfs_fuse::mount::{self, MountConfig};
 
 /// Removes the demo tree when dropped.
 struct Scratch(PathBuf);
@@ -58,37 +58,28 @@ fn make_tree(root: &Path) -> Result<(), String> {
     fs::create_dir_all(root.join("disk/Manuals")).map_err(|e| io("disk/Manuals", e))
 }
 
-/// Prints the view below `dir` as an indented tree, files with their first line.
-fn print_tree<B: Backing>(
-    view: &View<B>,
-    out: &mut dyn Write,
-    dir: &VPath,
-    indent: usize,
-) -> Result<(), String> {
-    let mut entries = view.readdir(dir).map_err(|e| core(&dir.to_string(), e))?;
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
+/// Prints the tree below `dir` as a user sees it (ordinary file-system calls), files with
+/// their first line and every entry with its mode.
+fn print_tree(out: &mut dyn Write, dir: &Path, indent: usize) -> Result<(), String> {
+    let mut entries: Vec<_> =
+        fs::read_dir(dir).map_err(|e| io(&dir.display().to_string(), e))?.filter_map(|e| e.ok()).collect();
+    entries.sort_by_key(|e| e.file_name());
     for entry in entries {
-        let path = dir.join(&entry.name);
+        let path = entry.path();
+        let meta = fs::metadata(&path).map_err(|e| io(&path.display().to_string(), e))?;
         let pad = "  ".repeat(indent);
-        let attr = view.getattr(&path).map_err(|e| core(&path.to_string(), e))?;
-        let mode = format!("{:o}", attr.perm);
-        if entry.kind == FileKind::Dir {
-            writeln!(out, "{pad}{}/  ({mode})", entry.name).map_err(|e| io("stdout", e))?;
-            print_tree(view, out, &path, indent + 1)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let mode = format!("{:o}", meta.permissions().mode() & 0o7777);
+        if meta.is_dir() {
+            writeln!(out, "{pad}{name}/  ({mode})").map_err(|e| io("stdout", e))?;
+            print_tree(out, &path, indent + 1)?;
         } else {
-            let text = read_all(view, &path)?;
+            let text = fs::read_to_string(&path).map_err(|e| io(&path.display().to_string(), e))?;
             let first = text.lines().next().unwrap_or("");
-            writeln!(out, "{pad}{}  ({mode})  \"{first}\"", entry.name).map_err(|e| io("stdout", e))?;
+            writeln!(out, "{pad}{name}  ({mode})  \"{first}\"").map_err(|e| io("stdout", e))?;
         }
     }
     Ok(())
-}
-
-fn read_all<B: Backing>(view: &View<B>, path: &VPath) -> Result<String, String> {
-    let file = view.open(path, OpenFlags::READ).map_err(|e| core(&path.to_string(), e))?;
-    let mut buf = vec![0; 4096];
-    let n = view.read(&file, 0, &mut buf).map_err(|e| core(&path.to_string(), e))?;
-    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
 fn host(root: &Path, rel: &str) -> Result<Target, String> {
@@ -100,57 +91,68 @@ fn host(root: &Path, rel: &str) -> Result<Target, String> {
 
 /// Runs the demo, writing what a user sees to `out`.
 pub fn run(out: &mut dyn Write) -> Result<(), String> {
+    if !Path::new("/dev/fuse").exists() {
+        return Err("the demo mounts a view and needs /dev/fuse (load the fuse module: modprobe fuse)".into());
+    }
     let root = std::env::temp_dir().join(format!("bindfs-rs-demo-{}", std::process::id()));
     let _cleanup = Scratch(root.clone());
     make_tree(&root)?;
-    let backing = LinuxBacking::open(&root.join("disk")).map_err(|e| core("disk", e))?;
-    let view = View::new(backing, CasePolicy::Sensitive);
+    let mnt = root.join("disk");
     let say = |out: &mut dyn Write, text: &str| writeln!(out, "{text}").map_err(|e| io("stdout", e));
 
-    say(out, &format!("On disk, before any link ({}):", root.join("disk").display()))?;
-    print_tree(&view, out, &VPath::root(), 1)?;
+    say(out, &format!("On disk, before any link ({}):", mnt.display()))?;
+    print_tree(out, &mnt, 1)?;
 
+    let mut config = MountConfig::new(&mnt);
+    config.threads = 2;
+    let view = mount::open_view(&config).map_err(|e| core("disk", e))?;
+    let (session, handle) =
+        mount::mount(view, &config).map_err(|e| io(&format!("mounting {}", mnt.display()), e))?;
+    let session = session.spawn().map_err(|e| io("serving the view", e))?;
+    let shown = show_links(out, &root, &mnt, &handle);
+    let unmounted = session.umount_and_join().map_err(|e| io(&format!("unmounting {}", mnt.display()), e));
+    shown?;
+    unmounted?;
+
+    say(out, "\nUnmounted: the on-disk content is back unchanged:")?;
+    print_tree(out, &mnt, 1)
+}
+
+/// The part of the demo that runs while the view is mounted.
+fn show_links(out: &mut dyn Write, root: &Path, mnt: &Path, handle: &ViewHandle) -> Result<(), String> {
+    let say = |out: &mut dyn Write, text: &str| writeln!(out, "{text}").map_err(|e| io("stdout", e));
     let links = [
         ("shadow", "/Projects", "store/projects-v2", LinkFlags::default(), vec!["/Projects/keep"]),
         ("merged", "/Shared", "store/team", LinkFlags { merged: true, read_only: false }, vec![]),
         ("read-only", "/Manuals", "store/manuals", LinkFlags { read_only: true, merged: false }, vec![]),
         ("anchorless", "/Tools", "store/tools", LinkFlags::default(), vec![]),
     ];
-    say(out, "\nLinks:")?;
+    say(out, "\nMounted a view over it, and linked (live, no remount):")?;
     for (kind, virt, backing, flags, exceptions) in links {
         let exceptions = exceptions.into_iter().map(vp).collect::<Result<Vec<_>, _>>()?;
         let note = if exceptions.is_empty() { String::new() } else { " (except /Projects/keep)".into() };
-        let spec = LinkSpec { virt: vp(virt)?, target: host(&root, backing)?, flags, exceptions };
-        view.create_link(spec).map_err(|e| core(virt, e))?;
+        let spec = LinkSpec { virt: vp(virt)?, target: host(root, backing)?, flags, exceptions };
+        handle.create_link(spec).map_err(|e| core(virt, e))?;
         say(out, &format!("  {kind:<10} {virt} -> {backing}{note}"))?;
     }
 
-    say(out, "\nThrough the view:")?;
-    print_tree(&view, out, &VPath::root(), 1)?;
+    say(out, "\nWhat every program sees in the view:")?;
+    print_tree(out, mnt, 1)?;
 
     say(out, "\nWhat the rules do with changes:")?;
-    let refused = view.open(&vp("/Manuals/install.md")?, OpenFlags::READ_WRITE).err();
-    say(
-        out,
-        &format!(
-            "  write /Manuals/install.md      -> {}",
-            refused.map_or("allowed?!".into(), |e| e.to_string())
-        ),
-    )?;
-    let (_, file) = view
-        .create(&vp("/Shared/new.txt")?, 0o644, OpenFlags::READ_WRITE)
-        .map_err(|e| core("/Shared/new.txt", e))?;
-    view.write(&file, 0, b"created through the merged link").map_err(|e| core("/Shared/new.txt", e))?;
+    let refused = fs::OpenOptions::new().write(true).open(mnt.join("Manuals/install.md")).err();
+    let refused = refused.map_or("allowed?!".into(), |e| e.to_string());
+    say(out, &format!("  write Manuals/install.md   -> {refused}"))?;
+    fs::write(mnt.join("Shared/new.txt"), "created through the merged link")
+        .map_err(|e| io("Shared/new.txt", e))?;
     let landed = root.join("store/team/new.txt").exists();
-    say(out, &format!("  create /Shared/new.txt         -> lands in store/team: {landed}"))?;
-    view.unlink(&vp("/Shared/readme.txt")?).map_err(|e| core("/Shared/readme.txt", e))?;
-    let now = read_all(&view, &vp("/Shared/readme.txt")?)?;
-    say(out, &format!("  delete /Shared/readme.txt      -> the on-disk one shows again: \"{now}\""))?;
+    say(out, &format!("  create Shared/new.txt      -> lands in store/team: {landed}"))?;
+    fs::remove_file(mnt.join("Shared/readme.txt")).map_err(|e| io("Shared/readme.txt", e))?;
+    let now = fs::read_to_string(mnt.join("Shared/readme.txt")).map_err(|e| io("Shared/readme.txt", e))?;
+    say(out, &format!("  delete Shared/readme.txt   -> the on-disk one shows again: \"{now}\""))?;
 
-    for link in view.links().into_iter().rev() {
-        view.remove_link(&link.virt).map_err(|e| core(&link.virt.to_string(), e))?;
+    for link in handle.view().links().into_iter().rev() {
+        handle.remove_link(&link.virt).map_err(|e| core(&link.virt.to_string(), e))?;
     }
-    say(out, "\nAfter removing every link, the on-disk content is back unchanged:")?;
-    print_tree(&view, out, &VPath::root(), 1)?;
     Ok(())
 }
