@@ -222,6 +222,9 @@ fn serve_one(
     stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
     let peer = rustix::net::sockopt::socket_peercred(&stream)?;
     let mut writer = stream.try_clone()?;
+    // The request is read in every case, so a refused client reads its answer, not EPIPE.
+    let mut line = String::new();
+    BufReader::new((&stream).take(MAX_REQUEST)).read_line(&mut line)?;
     let reply = if !peer.uid.is_root() && peer.uid != owner {
         Reply {
             mountpoint: mountpoint.to_string(),
@@ -229,8 +232,6 @@ fn serve_one(
             links: Vec::new(),
         }
     } else {
-        let mut line = String::new();
-        BufReader::new((&stream).take(MAX_REQUEST)).read_line(&mut line)?;
         match serde_json::from_str::<Request>(&line) {
             Ok(request) => handle(view, mountpoint, request),
             Err(e) => Reply {
@@ -268,10 +269,17 @@ pub fn call(mountpoint: &Path, request: &Request) -> Result<Reply, String> {
     stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
     let mut text = serde_json::to_string(request).map_err(|e| e.to_string())?;
     text.push('\n');
-    (&stream).write_all(text.as_bytes()).map_err(io)?;
+    // A daemon that refuses may close before reading all of it: its answer still says why.
+    let sent = (&stream).write_all(text.as_bytes());
     let mut line = String::new();
     BufReader::new(&stream).read_line(&mut line).map_err(io)?;
-    serde_json::from_str(&line).map_err(|_| format!("the daemon of {} gave no answer", mountpoint.display()))
+    match serde_json::from_str(&line) {
+        Ok(reply) => Ok(reply),
+        Err(_) => Err(match sent {
+            Err(e) => io(e),
+            Ok(()) => format!("the daemon of {} gave no answer", mountpoint.display()),
+        }),
+    }
 }
 
 #[cfg(test)]
