@@ -246,6 +246,11 @@ impl Backing for LinuxBacking {
         Ok(node)
     }
 
+    fn stat_child(&self, dir: &LinuxNode, name: &Name) -> Result<Attr> {
+        // One component, AT_SYMLINK_NOFOLLOW: nothing is followed.
+        attr_of(&rfs::statat(dir.as_fd(), name.as_bytes(), AtFlags::SYMLINK_NOFOLLOW).map_err(map_errno)?)
+    }
+
     fn stat(&self, node: &LinuxNode) -> Result<Attr> {
         attr_of(&stat_fd(node.as_fd())?)
     }

@@ -252,6 +252,12 @@ pub trait Backing: Send + Sync {
     /// Attributes of `node`.
     fn stat(&self, node: &Self::Node) -> Result<Attr>;
 
+    /// Attributes of the entry `name` of directory `dir`, not following it (a listing's
+    /// entries stat'ed in one call each). The default looks it up, then stats it.
+    fn stat_child(&self, dir: &Self::Node, name: &Name) -> Result<Attr> {
+        self.stat(&self.lookup(dir, name)?)
+    }
+
     /// Every entry of directory `dir` except `.` and `..`.
     fn read_dir(&self, dir: &Self::Node) -> Result<Vec<DirEntry>>;
 

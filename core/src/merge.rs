@@ -25,13 +25,22 @@ use crate::resolve::Layer;
 
 /// The ordered union of listings, highest precedence first; the first entry of a name wins.
 pub fn union(policy: CasePolicy, listings: Vec<Vec<DirEntry>>) -> Vec<DirEntry> {
-    let mut iter = listings.into_iter();
-    let Some(mut out) = iter.next() else { return Vec::new() };
-    let mut seen: HashSet<Vec<u8>> = out.iter().map(|e| policy.key(e.name.as_bytes()).into_owned()).collect();
-    for listing in iter {
+    union_indexed(policy, listings).into_iter().map(|(_, e)| e).collect()
+}
+
+/// Like [`union`], each entry with the index of the listing it comes from.
+pub fn union_indexed(policy: CasePolicy, listings: Vec<Vec<DirEntry>>) -> Vec<(usize, DirEntry)> {
+    let mut out = Vec::with_capacity(listings.first().map_or(0, Vec::len));
+    if listings.len() == 1 {
+        // One layer: its names are distinct already.
+        out.extend(listings.into_iter().flatten().map(|e| (0, e)));
+        return out;
+    }
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    for (i, listing) in listings.into_iter().enumerate() {
         for entry in listing {
             if seen.insert(policy.key(entry.name.as_bytes()).into_owned()) {
-                out.push(entry);
+                out.push((i, entry));
             }
         }
     }

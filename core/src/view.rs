@@ -64,6 +64,42 @@ fn absent(e: &Error) -> bool {
     matches!(e, Error::NotFound | Error::NotDir)
 }
 
+/// One entry of a listing with what a lookup of it shows ([`View::readdir_plus`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedEntry {
+    /// The entry.
+    pub entry: DirEntry,
+    /// Its attributes as the user sees them; `None` when a lookup fails (a looping link).
+    pub attr: Option<Attr>,
+    /// Whether it may be changed through the view.
+    pub writable: bool,
+    /// Whether it is a directory the view synthesizes.
+    pub synthesized: bool,
+}
+
+/// What [`View::readdir`] and [`View::readdir_plus`] are made of.
+struct Gathered<N> {
+    dirs: Vec<(N, bool)>,
+    union: Vec<(usize, DirEntry)>,
+    anchors: Vec<(Name, Result<Found<N>>)>,
+}
+
+/// How the name of a link or exception shows in a listing, given what its lookup found.
+fn anchor<N>(listing: &[DirEntry], policy: CasePolicy, name: Name, found: Result<Found<N>>) -> Anchor {
+    match found {
+        Ok(f) => Anchor::Shows(DirEntry { name, kind: f.attr.kind, ino: f.attr.ino }),
+        // Listed names can be looked up: a link whose backing is gone does not show.
+        Err(e) if absent(&e) => Anchor::Hidden(name),
+        // One that fails otherwise (a cycle, a denied backing) shows, as a dangling symlink
+        // does, with the type its layers give the name, if any.
+        Err(_) => {
+            let listed = listing.iter().find(|e| policy.same(e.name.as_bytes(), name.as_bytes()));
+            let kind = listed.map_or(FileKind::Dir, |e| e.kind);
+            Anchor::Shows(DirEntry { name, kind, ino: listed.map_or(0, |e| e.ino) })
+        }
+    }
+}
+
 impl<B: Backing> View<B> {
     /// A view over `backing` with no links, comparing names under `policy`.
     pub fn new(backing: B, policy: CasePolicy) -> View<B> {
@@ -272,11 +308,68 @@ impl<B: Backing> View<B> {
 
     /// The listing of directory `path`: the union of its layers plus synthesized entries.
     pub fn readdir(&self, path: &VPath) -> Result<Vec<DirEntry>> {
-        let (resolution, anchors) = {
+        let gathered = self.gather(path)?;
+        let policy = self.policy();
+        let mut listing: Vec<DirEntry> = gathered.union.into_iter().map(|(_, e)| e).collect();
+        let overlays =
+            gathered.anchors.into_iter().map(|(name, found)| anchor(&listing, policy, name, found)).collect();
+        merge::overlay(policy, &mut listing, overlays);
+        Ok(listing)
+    }
+
+    /// Like [`View::readdir`], with what a lookup of each entry would show (readdirplus). Plain
+    /// entries are stat'ed in the layer that lists them (one call each, no new resolution: a
+    /// name that is not a link's `V` or an exception resolves through its directory's layers);
+    /// names of links and exceptions get their own lookup.
+    pub fn readdir_plus(&self, path: &VPath) -> Result<Vec<ListedEntry>> {
+        let gathered = self.gather(path)?;
+        let policy = self.policy();
+        let mut out: Vec<ListedEntry> = Vec::with_capacity(gathered.union.len());
+        for (layer, entry) in gathered.union {
+            let anchored =
+                gathered.anchors.iter().any(|(n, _)| policy.same(n.as_bytes(), entry.name.as_bytes()));
+            if anchored {
+                continue;
+            }
+            let (dir, writable) = &gathered.dirs[layer];
+            match self.backing.stat_child(dir, &entry.name) {
+                Ok(raw) => out.push(ListedEntry {
+                    attr: Some(report::attr(raw, *writable)),
+                    writable: *writable,
+                    synthesized: false,
+                    entry,
+                }),
+                Err(e) if absent(&e) => {} // gone since it was listed
+                Err(e) => return Err(e),
+            }
+        }
+        let names: Vec<DirEntry> = out.iter().map(|l| l.entry.clone()).collect();
+        for (name, found) in gathered.anchors {
+            let shown = match &found {
+                Ok(f) => Some((f.attr, f.writable, f.node.is_none())),
+                Err(_) => None,
+            };
+            if let Anchor::Shows(entry) = anchor(&names, policy, name, found) {
+                let (attr, writable, synthesized) = match shown {
+                    Some((a, w, s)) => (Some(a), w, s),
+                    None => (None, false, false),
+                };
+                out.push(ListedEntry { entry, attr, writable, synthesized });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The directories of `path`'s layers (with their writability), the union of their
+    /// listings (each entry with the index of its directory), and the names of links and
+    /// exceptions below `path` with what a lookup of each finds.
+    fn gather(&self, path: &VPath) -> Result<Gathered<B::Node>> {
+        let (resolution, mut anchors) = {
             let table = self.table.read();
             (table.resolve(path)?, table.anchors_below(path))
         };
         let policy = self.policy();
+        let mut dirs = Vec::new();
         let mut listings = Vec::new();
         let mut found = false;
         for layer in &resolution.layers {
@@ -297,13 +390,13 @@ impl<B: Backing> View<B> {
             found = true;
             if is_dir {
                 listings.push(self.backing.read_dir(&node)?);
+                dirs.push((node, layer.writable));
             }
         }
         if !found && !resolution.holds_anchors {
             return Err(Error::NotFound);
         }
         // Names a chain leads to show too (rule 9): the chased paths' own links and exceptions.
-        let mut anchors = anchors;
         {
             let table = self.table.read();
             for chased in &resolution.chased {
@@ -314,25 +407,15 @@ impl<B: Backing> View<B> {
                 }
             }
         }
-        let mut listing = merge::union(policy, listings);
-        let mut overlays = Vec::with_capacity(anchors.len());
-        for name in anchors {
-            let child = path.join(&name);
-            overlays.push(match self.lookup(&child) {
-                Ok(f) => Anchor::Shows(DirEntry { name, kind: f.attr.kind, ino: f.attr.ino }),
-                // Listed names can be looked up: a link whose backing is gone does not show.
-                Err(e) if absent(&e) => Anchor::Hidden(name),
-                // One that fails otherwise (a cycle, a denied backing) shows, as a dangling
-                // symlink does, with the type its layers give the name, if any.
-                Err(_) => {
-                    let listed = listing.iter().find(|e| policy.same(e.name.as_bytes(), name.as_bytes()));
-                    let kind = listed.map_or(FileKind::Dir, |e| e.kind);
-                    Anchor::Shows(DirEntry { name, kind, ino: listed.map_or(0, |e| e.ino) })
-                }
-            });
-        }
-        merge::overlay(policy, &mut listing, overlays);
-        Ok(listing)
+        let union = merge::union_indexed(policy, listings);
+        let anchors = anchors
+            .into_iter()
+            .map(|name| {
+                let found = self.lookup(&path.join(&name));
+                (name, found)
+            })
+            .collect();
+        Ok(Gathered { dirs, union, anchors })
     }
 
     /// Creates directory `path`.

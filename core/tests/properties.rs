@@ -208,6 +208,36 @@ proptest! {
     }
 
     #[test]
+    fn a_listing_with_attributes_agrees_with_lookups(ops in prop::collection::vec(op(), 1..8)) {
+        let view = build(&ops);
+        let mut all = Vec::new();
+        snapshot(&view, &VPath::root(), 4, &mut all);
+        let dirs = std::iter::once("/".to_string()).chain(all.iter().filter(|(_, k)| k == "Dir").map(|(p, _)| p.clone()));
+        for dir in dirs {
+            let dir = VPath::parse(&dir).unwrap();
+            let Ok(plain) = view.readdir(&dir) else { continue };
+            let plus = view.readdir_plus(&dir).unwrap();
+            let mut a: Vec<String> = plain.iter().map(|e| e.name.to_string()).collect();
+            let mut b: Vec<String> = plus.iter().map(|e| e.entry.name.to_string()).collect();
+            a.sort();
+            b.sort();
+            prop_assert_eq!(a, b, "names of {}", dir);
+            for listed in plus {
+                let looked = view.lookup(&dir.join(&listed.entry.name));
+                match (listed.attr, looked) {
+                    (Some(attr), Ok(found)) => {
+                        prop_assert_eq!(attr, found.attr, "{}/{}", dir, listed.entry.name);
+                        prop_assert_eq!(listed.writable, found.writable);
+                        prop_assert_eq!(listed.synthesized, found.node.is_none());
+                    }
+                    (None, Err(_)) => {}
+                    (a, b) => prop_assert!(false, "{}/{}: plus {:?}, lookup {:?}", dir, listed.entry.name, a, b.map(|f| f.attr)),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn an_exception_always_shows_the_on_disk_content(ops in prop::collection::vec(op(), 1..8)) {
         let view = build(&ops);
         let links = view.links();

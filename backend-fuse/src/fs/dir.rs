@@ -1,28 +1,89 @@
-//! Directory listings: opendir takes a snapshot of the merged listing, readdir and readdirplus
-//! page through it (offset n = the n-th entry, `.` and `..` first).
+//! Directory listings: the first read of an open directory takes a snapshot of the merged
+//! listing, readdir and readdirplus page through it (offset n = the n-th entry, `.` and `..`
+//! first).
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
+use bindfs_core::{DirEntry, Error, FileKind, ListedEntry, Result, VPath};
 use fuser::{FileHandle, FileType, FopenFlags, INodeNo, ReplyDirectory, ReplyDirectoryPlus, ReplyOpen};
 
 use super::{GENERATION, Shared, errno, file_type};
 
+/// An open directory: its listing is taken at the first read, not at open, so an open the
+/// kernel answers from its own directory cache costs no listing.
+#[derive(Debug)]
+pub(super) struct DirHandle {
+    path: VPath,
+    listing: Option<Arc<Vec<DirEntry>>>,
+    plus: Option<Arc<Vec<ListedEntry>>>,
+}
+
+/// The listing with attributes of open directory `fh`, taken now if not yet.
+fn listing_plus(shared: &Shared, fh: FileHandle) -> Result<Arc<Vec<ListedEntry>>> {
+    let path = match shared.dirs.lock().get(&fh.0) {
+        Some(DirHandle { plus: Some(l), .. }) => return Ok(Arc::clone(l)),
+        Some(DirHandle { path, .. }) => path.clone(),
+        None => return Err(Error::Os(libc::EBADF)),
+    };
+    let entries = Arc::new(shared.view.readdir_plus(&path)?);
+    if let Some(handle) = shared.dirs.lock().get_mut(&fh.0) {
+        handle.plus = Some(Arc::clone(&entries));
+    }
+    Ok(entries)
+}
+
+/// The listing of open directory `fh`, taken now if not yet.
+fn listing(shared: &Shared, fh: FileHandle) -> Result<Arc<Vec<DirEntry>>> {
+    let path = match shared.dirs.lock().get(&fh.0) {
+        Some(DirHandle { listing: Some(l), .. }) => return Ok(Arc::clone(l)),
+        Some(DirHandle { path, .. }) => path.clone(),
+        None => return Err(Error::Os(libc::EBADF)),
+    };
+    let entries = Arc::new(shared.view.readdir(&path)?);
+    if let Some(handle) = shared.dirs.lock().get_mut(&fh.0) {
+        handle.listing = Some(Arc::clone(&entries));
+    }
+    Ok(entries)
+}
+
 pub(super) fn opendir(shared: &Shared, ino: INodeNo, reply: ReplyOpen) {
-    match shared.path(ino).and_then(|p| shared.view.readdir(&p)) {
-        Ok(entries) => {
+    let opened = shared.path(ino).and_then(|path| {
+        let found = shared.view.lookup(&path)?;
+        if found.attr.kind != FileKind::Dir {
+            return Err(Error::NotDir);
+        }
+        // The kernel may keep a directory's listing while its mtime holds, which it re-reads at
+        // each attribute refresh (so staleness stays within the cache TTL): only for directories
+        // one layer serves, whose mtime says when the listing changed.
+        let r = &found.resolution;
+        let cacheable = !shared.ttl().is_zero()
+            && r.layers.len() == 1
+            && r.chased.is_empty()
+            && !r.holds_anchors
+            && found.node.is_some();
+        Ok((path, cacheable))
+    });
+    match opened {
+        Ok((path, cacheable)) => {
             let fh = shared.handle();
-            shared.dirs.lock().insert(fh, Arc::new(entries));
-            reply.opened(FileHandle(fh), FopenFlags::empty())
+            shared.dirs.lock().insert(fh, DirHandle { path, listing: None, plus: None });
+            let flags = if cacheable {
+                FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE
+            } else {
+                FopenFlags::empty()
+            };
+            reply.opened(FileHandle(fh), flags)
         }
         Err(e) => reply.error(errno(&e)),
     }
 }
 
 pub(super) fn readdir(shared: &Shared, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-    let Some(entries) = shared.dirs.lock().get(&fh.0).cloned() else {
-        return reply.error(fuser::Errno::EBADF);
+    let entries = match listing(shared, fh) {
+        Ok(l) => l,
+        Err(e) => return reply.error(errno(&e)),
     };
     let dots = [(".", FileType::Directory), ("..", FileType::Directory)];
     let start = usize::try_from(offset).unwrap_or(usize::MAX);
@@ -53,8 +114,9 @@ pub(super) fn readdirplus(
     offset: u64,
     mut reply: ReplyDirectoryPlus,
 ) {
-    let Some(entries) = shared.dirs.lock().get(&fh.0).cloned() else {
-        return reply.error(fuser::Errno::EBADF);
+    let entries = match listing_plus(shared, fh) {
+        Ok(l) => l,
+        Err(e) => return reply.error(errno(&e)),
     };
     let dir = match shared.path(ino) {
         Ok(p) => p,
@@ -75,22 +137,47 @@ pub(super) fn readdirplus(
         }
     }
     for i in start.max(2)..entries.len() + 2 {
-        let e = &entries[i - 2];
-        let path = dir.join(&e.name);
-        // An entry that vanished since opendir is skipped, as a fresh listing would.
-        let Ok((node, attr)) = shared.entry(&path) else { continue };
-        if reply.add(
-            INodeNo(node),
-            i as u64 + 1,
-            OsStr::from_bytes(e.name.as_bytes()),
-            &ttl,
-            &attr,
-            GENERATION,
-        ) {
-            // Not sent: give back the reference the lookup counted.
-            shared.inodes.forget(node, 1);
+        let listed = &entries[i - 2];
+        let name = OsStr::from_bytes(listed.entry.name.as_bytes());
+        let (node, attr) = match &listed.attr {
+            Some(a) => {
+                let path = dir.join(&listed.entry.name);
+                let node = shared.inodes.remember(&path, a, listed.synthesized, listed.writable);
+                (node, super::file_attr(node, a))
+            }
+            // No attributes (a looping link): listed without a node; the kernel looks it up
+            // itself if asked, and gets the error.
+            None => (0, unlinked_attr(listed.entry.kind)),
+        };
+        if reply.add(INodeNo(node), i as u64 + 1, name, &ttl, &attr, GENERATION) {
+            // Not sent: give back the reference counted for it.
+            if node != 0 {
+                shared.inodes.forget(node, 1);
+            }
             break;
         }
     }
     reply.ok()
+}
+
+/// Attributes for an entry listed without a node (node id 0: the kernel keeps nothing).
+fn unlinked_attr(kind: FileKind) -> fuser::FileAttr {
+    let t = std::time::UNIX_EPOCH;
+    fuser::FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: t,
+        mtime: t,
+        ctime: t,
+        crtime: t,
+        kind: file_type(kind),
+        perm: 0,
+        nlink: 1,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 4096,
+        flags: 0,
+    }
 }

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bindfs_core::{Attr, DirEntry, Error, FileKind, LinkId, LinkSpec, Name, Result, Timestamp, VPath, View};
+use bindfs_core::{Attr, Error, FileKind, LinkId, LinkSpec, Name, Result, Timestamp, VPath, View};
 use fuser::{FileAttr, FileType, Filesystem, Generation, INodeNo, KernelConfig, Notifier, Request};
 use parking_lot::Mutex;
 
@@ -63,7 +63,7 @@ pub struct Shared {
     view: View<LinuxBacking>,
     inodes: Inodes,
     files: Mutex<HashMap<u64, Arc<OpenFile>>>,
-    dirs: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    dirs: Mutex<HashMap<u64, dir::DirHandle>>,
     /// Backing files registered for passthrough, one per node (the kernel requires every open
     /// of an inode to name the same one), with the number of open files using each.
     backings: Mutex<HashMap<u64, (Arc<fuser::BackingId>, usize)>>,
