@@ -95,7 +95,95 @@ pub fn mount(
     fuse_config.n_threads = Some(config.threads.max(1));
     fuse_config.clone_fd = true;
     let (fs, handle) = BindFs::new(view, config.options);
-    let session = Session::new(fs, &config.mountpoint, &fuse_config)?;
+    let session = if root {
+        Session::new(fs, &config.mountpoint, &fuse_config)?
+    } else {
+        let mut options =
+            vec!["default_permissions".to_string(), "fsname=bindfs-rs".into(), "subtype=bindfs-rs".into()];
+        options.extend(config.extra.iter().filter_map(option_text));
+        let fd = fusermount(&config.mountpoint, &options.join(","))?;
+        Session::from_fd(fs, fd, SessionACL::Owner, fuse_config)?
+    };
     handle.set_notifier(session.notifier());
     Ok((session, handle))
+}
+
+/// A mount option as `mount -o` writes it (for fusermount3).
+fn option_text(o: &MountOption) -> Option<String> {
+    Some(match o {
+        MountOption::RO => "ro".into(),
+        MountOption::RW => "rw".into(),
+        MountOption::Dev => "dev".into(),
+        MountOption::NoDev => "nodev".into(),
+        MountOption::Suid => "suid".into(),
+        MountOption::NoSuid => "nosuid".into(),
+        MountOption::Exec => "exec".into(),
+        MountOption::NoExec => "noexec".into(),
+        MountOption::Atime => "atime".into(),
+        MountOption::NoAtime => "noatime".into(),
+        MountOption::Sync => "sync".into(),
+        MountOption::Async => "async".into(),
+        MountOption::DirSync => "dirsync".into(),
+        MountOption::CUSTOM(text) => text.clone(),
+        _ => return None,
+    })
+}
+
+/// Mounts through the setuid helper `fusermount3`, for a daemon that is not root: it opens
+/// `/dev/fuse`, mounts, and hands the descriptor back over a socket (`_FUSE_COMMFD`,
+/// `SCM_RIGHTS`). Done here rather than left to fuser, which gives up when the user cannot open
+/// `/dev/fuse` itself (a mode-0600 device, as in some containers).
+fn fusermount(mountpoint: &Path, options: &str) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::io::IoSliceMut;
+    use std::mem::MaybeUninit;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::process::{Command, Stdio};
+
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+
+    let (ours, theirs) = UnixStream::pair()?;
+    // The helper's end must survive its exec.
+    rustix::io::fcntl_setfd(&theirs, rustix::io::FdFlags::empty())?;
+    let child = Command::new("fusermount3")
+        .arg("-o")
+        .arg(options)
+        .arg("--")
+        .arg(mountpoint)
+        .env("_FUSE_COMMFD", theirs.as_raw_fd().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("fusermount3: {e} (install fuse3)")))?;
+    drop(theirs);
+    let mut byte = [0u8; 1];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let received =
+        rustix::net::recvmsg(&ours, &mut [IoSliceMut::new(&mut byte)], &mut control, RecvFlags::CMSG_CLOEXEC);
+    let fd = match received {
+        Ok(_) => control.drain().find_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+            _ => None,
+        }),
+        Err(_) => None,
+    };
+    let output = child.wait_with_output()?;
+    fd.ok_or_else(|| {
+        let text = String::from_utf8_lossy(&output.stderr);
+        let line =
+            text.lines().next().unwrap_or("no descriptor received").trim_start_matches("fusermount3: ");
+        std::io::Error::other(format!("fusermount3: {line}"))
+    })
+}
+
+/// Unmounts the view at `mountpoint` as its daemon may: `umount2` as root, `fusermount3 -u`
+/// otherwise.
+pub fn unmount(mountpoint: &Path) -> std::io::Result<()> {
+    if rustix::process::geteuid().is_root() {
+        return rustix::mount::unmount(mountpoint, rustix::mount::UnmountFlags::empty()).map_err(Into::into);
+    }
+    let status = std::process::Command::new("fusermount3").arg("-u").arg("--").arg(mountpoint).status()?;
+    if status.success() { Ok(()) } else { Err(std::io::Error::other("fusermount3 -u failed")) }
 }

@@ -147,20 +147,12 @@ pub fn unmount(mountpoint: &Path) -> Result<(), String> {
     if !views()?.iter().any(|v| v.as_os_str() == abs.as_str()) {
         return Err(format!("{abs} is not a bindfs-rs view"));
     }
-    if rustix::process::geteuid().is_root() {
-        rustix::mount::unmount(abs.as_str(), rustix::mount::UnmountFlags::empty()).map_err(|e| match e {
-            rustix::io::Errno::BUSY => format!("{abs} is busy (a process uses it)"),
-            e => format!("unmounting {abs}: {e}"),
-        })?;
-    } else {
-        let status = std::process::Command::new("fusermount3")
-            .args(["-u", "--", abs.as_str()])
-            .status()
-            .map_err(|e| format!("fusermount3: {e}"))?;
-        if !status.success() {
-            return Err(format!("fusermount3 could not unmount {abs}"));
+    bindfs_fuse::mount::unmount(Path::new(&abs)).map_err(|e| match e.raw_os_error() {
+        Some(libc_busy) if libc_busy == rustix::io::Errno::BUSY.raw_os_error() => {
+            format!("{abs} is busy (a process uses it)")
         }
-    }
+        _ => format!("unmounting {abs}: {e}"),
+    })?;
     let _ = std::fs::remove_file(control::socket_path(Path::new(&abs)));
     Ok(())
 }

@@ -142,7 +142,7 @@ pub fn run(request: MountRequest) -> Result<(), String> {
         mount::mount(view, &config).map_err(|e| format!("mounting on {}: {e}", real.display()))?;
     let _control = control::Server::start(handle, mountpoint.clone())
         .map_err(|e| format!("control socket for {}: {e}", real.display()))?;
-    stop_on_signals(&mut session)?;
+    stop_on_signals(&mut session, &real)?;
     if std::env::var_os(NOTIFY_ENV).is_some() {
         println!("{READY}");
         detach_stdio();
@@ -151,16 +151,22 @@ pub fn run(request: MountRequest) -> Result<(), String> {
 }
 
 /// SIGTERM, SIGINT and SIGHUP unmount the view, so the daemon ends cleanly.
-fn stop_on_signals(session: &mut fuser::Session<bindfs_fuse::BindFs>) -> Result<(), String> {
+fn stop_on_signals(
+    session: &mut fuser::Session<bindfs_fuse::BindFs>,
+    mountpoint: &Path,
+) -> Result<(), String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(|e| format!("signal handlers: {e}"))?;
     let mut unmounter = session.unmount_callable();
+    let mountpoint = mountpoint.to_path_buf();
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             if signals.forever().next().is_some() {
+                // A session fuser mounted unmounts itself; one fusermount3 mounted needs it.
                 let _ = unmounter.unmount();
+                let _ = mount::unmount(&mountpoint);
             }
         })
         .map_err(|e| format!("signal thread: {e}"))?;
