@@ -56,18 +56,19 @@ pub enum Anchor {
     Hidden(Name),
 }
 
-/// Overlays anchored names on a merged listing: an anchor replaces a same-name entry in place,
-/// or is appended; a hidden anchor removes the name.
-pub fn overlay(policy: CasePolicy, listing: &mut Vec<DirEntry>, anchors: Vec<Anchor>) {
-    for anchor in anchors {
+/// Overlays anchored names on a merged listing whose entries each carry a payload `T` (say,
+/// where they come from): an anchor replaces a same-name entry in place, or is appended; a
+/// hidden anchor removes the name.
+pub fn overlay<T>(policy: CasePolicy, listing: &mut Vec<(DirEntry, T)>, anchors: Vec<(Anchor, T)>) {
+    for (anchor, payload) in anchors {
         let name = match &anchor {
             Anchor::Shows(e) => &e.name,
             Anchor::Hidden(n) => n,
         };
-        let pos = listing.iter().position(|e| policy.same(e.name.as_bytes(), name.as_bytes()));
+        let pos = listing.iter().position(|(e, _)| policy.same(e.name.as_bytes(), name.as_bytes()));
         match (anchor, pos) {
-            (Anchor::Shows(e), Some(i)) => listing[i] = e,
-            (Anchor::Shows(e), None) => listing.push(e),
+            (Anchor::Shows(e), Some(i)) => listing[i] = (e, payload),
+            (Anchor::Shows(e), None) => listing.push((e, payload)),
             (Anchor::Hidden(_), Some(i)) => {
                 listing.remove(i);
             }
@@ -128,18 +129,18 @@ mod tests {
 
     #[test]
     fn overlay_replaces_appends_and_hides() {
-        let mut l = vec![e("x", 1), e("y", 2)];
+        let mut l = vec![(e("x", 1), 'a'), (e("y", 2), 'a')];
         overlay(
             CasePolicy::Sensitive,
             &mut l,
             vec![
-                Anchor::Shows(e("y", 9)),
-                Anchor::Shows(e("z", 8)),
-                Anchor::Hidden(Name::posix("x").unwrap()),
+                (Anchor::Shows(e("y", 9)), 'b'),
+                (Anchor::Shows(e("z", 8)), 'c'),
+                (Anchor::Hidden(Name::posix("x").unwrap()), 'd'),
             ],
         );
-        let got: Vec<(String, u64)> = l.iter().map(|d| (d.name.to_string(), d.ino)).collect();
-        assert_eq!(got, vec![("y".into(), 9), ("z".into(), 8)]);
+        let got: Vec<(String, u64, char)> = l.iter().map(|(d, t)| (d.name.to_string(), d.ino, *t)).collect();
+        assert_eq!(got, vec![("y".into(), 9, 'b'), ("z".into(), 8, 'c')]);
     }
 
     #[test]

@@ -77,7 +77,28 @@ pub struct ListedEntry {
     pub synthesized: bool,
 }
 
-/// What [`View::readdir`] and [`View::readdir_plus`] are made of.
+/// A directory listing; see [`View::list`].
+#[derive(Debug)]
+pub struct Listing<N> {
+    /// The entries, as [`View::readdir`] returns them.
+    pub entries: Vec<DirEntry>,
+    /// Where each entry comes from, in the same order.
+    sources: Vec<Source>,
+    /// The directory of each listed layer, with its writability.
+    dirs: Vec<(N, bool)>,
+}
+
+/// Where a listed entry comes from.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    /// A layer's directory (index into `Listing::dirs`).
+    Layer(usize),
+    /// The name of a link or exception, with what its lookup showed (attributes, writable,
+    /// synthesized), if it succeeded.
+    Anchor(Option<(Attr, bool, bool)>),
+}
+
+/// What [`View::list`] is made of.
 struct Gathered<N> {
     dirs: Vec<(N, bool)>,
     union: Vec<(usize, DirEntry)>,
@@ -308,56 +329,75 @@ impl<B: Backing> View<B> {
 
     /// The listing of directory `path`: the union of its layers plus synthesized entries.
     pub fn readdir(&self, path: &VPath) -> Result<Vec<DirEntry>> {
-        let gathered = self.gather(path)?;
-        let policy = self.policy();
-        let mut listing: Vec<DirEntry> = gathered.union.into_iter().map(|(_, e)| e).collect();
-        let overlays =
-            gathered.anchors.into_iter().map(|(name, found)| anchor(&listing, policy, name, found)).collect();
-        merge::overlay(policy, &mut listing, overlays);
-        Ok(listing)
+        Ok(self.list(path)?.entries)
     }
 
-    /// Like [`View::readdir`], with what a lookup of each entry would show (readdirplus). Plain
-    /// entries are stat'ed in the layer that lists them (one call each, no new resolution: a
-    /// name that is not a link's `V` or an exception resolves through its directory's layers);
-    /// names of links and exceptions get their own lookup.
+    /// Like [`View::readdir`], with what a lookup of each entry would show (readdirplus);
+    /// entries gone since they were listed are left out.
     pub fn readdir_plus(&self, path: &VPath) -> Result<Vec<ListedEntry>> {
-        let gathered = self.gather(path)?;
-        let policy = self.policy();
-        let mut out: Vec<ListedEntry> = Vec::with_capacity(gathered.union.len());
-        for (layer, entry) in gathered.union {
-            let anchored =
-                gathered.anchors.iter().any(|(n, _)| policy.same(n.as_bytes(), entry.name.as_bytes()));
-            if anchored {
-                continue;
-            }
-            let (dir, writable) = &gathered.dirs[layer];
-            match self.backing.stat_child(dir, &entry.name) {
-                Ok(raw) => out.push(ListedEntry {
-                    attr: Some(report::attr(raw, *writable)),
-                    writable: *writable,
-                    synthesized: false,
-                    entry,
-                }),
-                Err(e) if absent(&e) => {} // gone since it was listed
-                Err(e) => return Err(e),
-            }
-        }
-        let names: Vec<DirEntry> = out.iter().map(|l| l.entry.clone()).collect();
-        for (name, found) in gathered.anchors {
-            let shown = match &found {
-                Ok(f) => Some((f.attr, f.writable, f.node.is_none())),
-                Err(_) => None,
-            };
-            if let Anchor::Shows(entry) = anchor(&names, policy, name, found) {
-                let (attr, writable, synthesized) = match shown {
-                    Some((a, w, s)) => (Some(a), w, s),
-                    None => (None, false, false),
-                };
-                out.push(ListedEntry { entry, attr, writable, synthesized });
-            }
+        let listing = self.list(path)?;
+        let mut out = Vec::with_capacity(listing.entries.len());
+        for i in 0..listing.entries.len() {
+            out.extend(self.listed(&listing, i)?);
         }
         Ok(out)
+    }
+
+    /// The listing of directory `path`, able to tell entry by entry what a lookup would show
+    /// ([`View::listed`]), so a reader that wants attributes for part of it pays for that part.
+    pub fn list(&self, path: &VPath) -> Result<Listing<B::Node>> {
+        let gathered = self.gather(path)?;
+        let policy = self.policy();
+        let mut listing: Vec<(DirEntry, Source)> =
+            gathered.union.into_iter().map(|(layer, e)| (e, Source::Layer(layer))).collect();
+        let names: Vec<DirEntry> = if gathered.anchors.is_empty() {
+            Vec::new()
+        } else {
+            listing.iter().map(|(e, _)| e.clone()).collect()
+        };
+        let overlays = gathered
+            .anchors
+            .into_iter()
+            .map(|(name, found)| {
+                let shown = found.as_ref().ok().map(|f| (f.attr, f.writable, f.node.is_none()));
+                (anchor(&names, policy, name, found), Source::Anchor(shown))
+            })
+            .collect();
+        merge::overlay(policy, &mut listing, overlays);
+        let (entries, sources) = listing.into_iter().unzip();
+        Ok(Listing { entries, sources, dirs: gathered.dirs })
+    }
+
+    /// What a lookup of entry `i` of `listing` shows, `None` if it is gone since. A plain entry
+    /// is stat'ed in the layer that lists it (one call, no new resolution: a name that is not a
+    /// link's `V` or an exception resolves through its directory's layers); the names of links
+    /// and exceptions were looked up when listed.
+    pub fn listed(&self, listing: &Listing<B::Node>, i: usize) -> Result<Option<ListedEntry>> {
+        let (Some(entry), Some(source)) = (listing.entries.get(i), listing.sources.get(i)) else {
+            return Ok(None);
+        };
+        let entry = entry.clone();
+        match *source {
+            Source::Layer(layer) => {
+                let Some((dir, writable)) = listing.dirs.get(layer) else { return Ok(None) };
+                match self.backing.stat_child(dir, &entry.name) {
+                    Ok(raw) => Ok(Some(ListedEntry {
+                        attr: Some(report::attr(raw, *writable)),
+                        writable: *writable,
+                        synthesized: false,
+                        entry,
+                    })),
+                    Err(e) if absent(&e) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            Source::Anchor(Some((attr, writable, synthesized))) => {
+                Ok(Some(ListedEntry { entry, attr: Some(attr), writable, synthesized }))
+            }
+            Source::Anchor(None) => {
+                Ok(Some(ListedEntry { entry, attr: None, writable: false, synthesized: false }))
+            }
+        }
     }
 
     /// The directories of `path`'s layers (with their writability), the union of their

@@ -6,46 +6,32 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use bindfs_core::{DirEntry, Error, FileKind, ListedEntry, Result, VPath};
+use bindfs_core::{Error, FileKind, Listing, Result, VPath};
 use fuser::{FileHandle, FileType, FopenFlags, INodeNo, ReplyDirectory, ReplyDirectoryPlus, ReplyOpen};
 
 use super::{GENERATION, Shared, errno, file_type};
+use crate::LinuxNode;
 
 /// An open directory: its listing is taken at the first read, not at open, so an open the
 /// kernel answers from its own directory cache costs no listing.
 #[derive(Debug)]
 pub(super) struct DirHandle {
     path: VPath,
-    listing: Option<Arc<Vec<DirEntry>>>,
-    plus: Option<Arc<Vec<ListedEntry>>>,
-}
-
-/// The listing with attributes of open directory `fh`, taken now if not yet.
-fn listing_plus(shared: &Shared, fh: FileHandle) -> Result<Arc<Vec<ListedEntry>>> {
-    let path = match shared.dirs.lock().get(&fh.0) {
-        Some(DirHandle { plus: Some(l), .. }) => return Ok(Arc::clone(l)),
-        Some(DirHandle { path, .. }) => path.clone(),
-        None => return Err(Error::Os(libc::EBADF)),
-    };
-    let entries = Arc::new(shared.view.readdir_plus(&path)?);
-    if let Some(handle) = shared.dirs.lock().get_mut(&fh.0) {
-        handle.plus = Some(Arc::clone(&entries));
-    }
-    Ok(entries)
+    listing: Option<Arc<Listing<LinuxNode>>>,
 }
 
 /// The listing of open directory `fh`, taken now if not yet.
-fn listing(shared: &Shared, fh: FileHandle) -> Result<Arc<Vec<DirEntry>>> {
+fn listing(shared: &Shared, fh: FileHandle) -> Result<Arc<Listing<LinuxNode>>> {
     let path = match shared.dirs.lock().get(&fh.0) {
         Some(DirHandle { listing: Some(l), .. }) => return Ok(Arc::clone(l)),
         Some(DirHandle { path, .. }) => path.clone(),
         None => return Err(Error::Os(libc::EBADF)),
     };
-    let entries = Arc::new(shared.view.readdir(&path)?);
+    let listing = Arc::new(shared.view.list(&path)?);
     if let Some(handle) = shared.dirs.lock().get_mut(&fh.0) {
-        handle.listing = Some(Arc::clone(&entries));
+        handle.listing = Some(Arc::clone(&listing));
     }
-    Ok(entries)
+    Ok(listing)
 }
 
 pub(super) fn opendir(shared: &Shared, ino: INodeNo, reply: ReplyOpen) {
@@ -68,7 +54,7 @@ pub(super) fn opendir(shared: &Shared, ino: INodeNo, reply: ReplyOpen) {
     match opened {
         Ok((path, cacheable)) => {
             let fh = shared.handle();
-            shared.dirs.lock().insert(fh, DirHandle { path, listing: None, plus: None });
+            shared.dirs.lock().insert(fh, DirHandle { path, listing: None });
             let flags = if cacheable {
                 FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE
             } else {
@@ -81,10 +67,11 @@ pub(super) fn opendir(shared: &Shared, ino: INodeNo, reply: ReplyOpen) {
 }
 
 pub(super) fn readdir(shared: &Shared, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-    let entries = match listing(shared, fh) {
+    let listing = match listing(shared, fh) {
         Ok(l) => l,
         Err(e) => return reply.error(errno(&e)),
     };
+    let entries = &listing.entries;
     let dots = [(".", FileType::Directory), ("..", FileType::Directory)];
     let start = usize::try_from(offset).unwrap_or(usize::MAX);
     for i in start..entries.len() + 2 {
@@ -114,7 +101,7 @@ pub(super) fn readdirplus(
     offset: u64,
     mut reply: ReplyDirectoryPlus,
 ) {
-    let entries = match listing_plus(shared, fh) {
+    let listing = match listing(shared, fh) {
         Ok(l) => l,
         Err(e) => return reply.error(errno(&e)),
     };
@@ -136,8 +123,13 @@ pub(super) fn readdirplus(
             }
         }
     }
-    for i in start.max(2)..entries.len() + 2 {
-        let listed = &entries[i - 2];
+    for i in start.max(2)..listing.entries.len() + 2 {
+        // Attributes only for the entries this reply carries.
+        let listed = match shared.view.listed(&listing, i - 2) {
+            Ok(Some(l)) => l,
+            Ok(None) => continue, // gone since it was listed
+            Err(e) => return reply.error(errno(&e)),
+        };
         let name = OsStr::from_bytes(listed.entry.name.as_bytes());
         let (node, attr) = match &listed.attr {
             Some(a) => {
