@@ -103,6 +103,83 @@ impl LinuxFile {
     pub fn stat(&self) -> Result<Attr> {
         attr_of(&rfs::fstat(&self.0).map_err(map_errno)?)
     }
+
+    /// Changes attributes of the open file itself (for calls on a file whose names are gone).
+    pub fn set_attr(&self, changes: &SetAttr) -> Result<Attr> {
+        let uid = changes.uid.filter(|&u| u != u32::MAX).map(rfs::Uid::from_raw);
+        let gid = changes.gid.filter(|&g| g != u32::MAX).map(rfs::Gid::from_raw);
+        if uid.is_some() || gid.is_some() {
+            rfs::fchown(&self.0, uid, gid).map_err(map_errno)?;
+        }
+        if let Some(perm) = changes.perm {
+            rfs::fchmod(&self.0, Mode::from_raw_mode(perm & 0o7777)).map_err(map_errno)?;
+        }
+        if let Some(size) = changes.size {
+            rfs::ftruncate(&self.0, size).map_err(map_errno)?;
+        }
+        if changes.atime.is_some() || changes.mtime.is_some() {
+            let times = Timestamps {
+                last_access: timespec(changes.atime),
+                last_modification: timespec(changes.mtime),
+            };
+            rfs::futimens(&self.0, &times).map_err(map_errno)?;
+        }
+        self.stat()
+    }
+
+    /// The value of extended attribute `name` of the open file.
+    pub fn get_xattr(&self, name: &[u8]) -> Result<Vec<u8>> {
+        loop {
+            let size = rfs::fgetxattr_query(&self.0, name).map_err(map_errno)?;
+            let mut value = vec![0; size];
+            match rfs::fgetxattr(&self.0, name, &mut value[..]) {
+                Ok(len) => {
+                    value.truncate(len);
+                    return Ok(value);
+                }
+                Err(Errno::RANGE) => continue,
+                Err(e) => return Err(map_errno(e)),
+            }
+        }
+    }
+
+    /// The extended attribute names of the open file.
+    pub fn list_xattr(&self) -> Result<Vec<Vec<u8>>> {
+        loop {
+            let size = rfs::flistxattr_query(&self.0).map_err(map_errno)?;
+            let mut list = vec![0; size];
+            match rfs::flistxattr(&self.0, &mut list[..]) {
+                Ok(len) => {
+                    list.truncate(len);
+                    return Ok(list
+                        .split(|&b| b == 0)
+                        .filter(|n| !n.is_empty())
+                        .map(<[u8]>::to_vec)
+                        .collect());
+                }
+                Err(Errno::RANGE) => continue,
+                Err(e) => return Err(map_errno(e)),
+            }
+        }
+    }
+
+    /// Sets extended attribute `name` of the open file.
+    pub fn set_xattr(&self, name: &[u8], value: &[u8], mode: XattrMode) -> Result<()> {
+        rfs::fsetxattr(&self.0, name, value, xattr_flags(mode)).map_err(map_errno)
+    }
+
+    /// Removes extended attribute `name` of the open file.
+    pub fn remove_xattr(&self, name: &[u8]) -> Result<()> {
+        rfs::fremovexattr(&self.0, name).map_err(map_errno)
+    }
+}
+
+fn xattr_flags(mode: XattrMode) -> rfs::XattrFlags {
+    match mode {
+        XattrMode::Any => rfs::XattrFlags::empty(),
+        XattrMode::Create => rfs::XattrFlags::CREATE,
+        XattrMode::Replace => rfs::XattrFlags::REPLACE,
+    }
 }
 
 impl AsFd for LinuxFile {
@@ -513,12 +590,7 @@ impl Backing for LinuxBacking {
     }
 
     fn set_xattr(&self, node: &LinuxNode, name: &[u8], value: &[u8], mode: XattrMode) -> Result<()> {
-        let flags = match mode {
-            XattrMode::Any => rfs::XattrFlags::empty(),
-            XattrMode::Create => rfs::XattrFlags::CREATE,
-            XattrMode::Replace => rfs::XattrFlags::REPLACE,
-        };
-        rfs::setxattr(proc_path(node.as_fd()), name, value, flags).map_err(map_errno)
+        rfs::setxattr(proc_path(node.as_fd()), name, value, xattr_flags(mode)).map_err(map_errno)
     }
 
     fn remove_xattr(&self, node: &LinuxNode, name: &[u8]) -> Result<()> {

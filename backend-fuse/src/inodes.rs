@@ -22,6 +22,9 @@ use parking_lot::Mutex;
 /// The root's node id (FUSE_ROOT_ID).
 pub const ROOT: u64 = 1;
 
+/// How many names of one inode are remembered.
+const MAX_NAMES: usize = 16;
+
 /// How many forgotten keys keep their number.
 const REMEMBERED: usize = 65_536;
 
@@ -48,6 +51,9 @@ impl Key {
 struct Inode {
     /// The virtual path the kernel last reached this inode by.
     path: VPath,
+    /// Other names the same object was reached by (hard links), so that removing one of them
+    /// leaves the inode a name that still works.
+    others: Vec<VPath>,
     key: Key,
     /// Lookups the kernel holds (each reply with an entry counts one; `forget` returns them).
     lookups: u64,
@@ -57,6 +63,8 @@ struct Inode {
 struct Table {
     nodes: HashMap<u64, Inode>,
     by_key: HashMap<Key, u64>,
+    /// Every name of the inodes known by more than one (hard links).
+    multi: HashMap<VPath, u64>,
     forgotten: LruCache<Key, u64>,
     next: u64,
 }
@@ -78,13 +86,21 @@ impl Inodes {
     pub fn new() -> Inodes {
         let mut nodes = HashMap::new();
         let root_key = Key::Dir(VPath::root());
-        nodes.insert(ROOT, Inode { path: VPath::root(), key: root_key.clone(), lookups: 1 });
+        nodes.insert(
+            ROOT,
+            Inode { path: VPath::root(), others: Vec::new(), key: root_key.clone(), lookups: 1 },
+        );
         let mut by_key = HashMap::new();
         by_key.insert(root_key, ROOT);
         let capacity = NonZeroUsize::new(REMEMBERED).unwrap_or(NonZeroUsize::MIN);
-        Inodes {
-            table: Mutex::new(Table { nodes, by_key, forgotten: LruCache::new(capacity), next: ROOT + 1 }),
-        }
+        let table = Table {
+            nodes,
+            by_key,
+            multi: HashMap::new(),
+            forgotten: LruCache::new(capacity),
+            next: ROOT + 1,
+        };
+        Inodes { table: Mutex::new(table) }
     }
 
     /// The virtual path of node `ino`.
@@ -97,9 +113,21 @@ impl Inodes {
         let key = Key::of(path, attr, synthesized, writable);
         let mut t = self.table.lock();
         if let Some(&ino) = t.by_key.get(&key) {
-            if let Some(node) = t.nodes.get_mut(&ino) {
+            let Table { nodes, multi, .. } = &mut *t;
+            if let Some(node) = nodes.get_mut(&ino) {
                 node.lookups += 1;
-                node.path = path.clone();
+                if node.path != *path {
+                    // Another name of the same object (a hard link): keep both.
+                    node.others.retain(|p| p != path);
+                    let previous = std::mem::replace(&mut node.path, path.clone());
+                    if node.others.len() < MAX_NAMES {
+                        node.others.push(previous);
+                    }
+                    multi.insert(path.clone(), ino);
+                    for other in &node.others {
+                        multi.insert(other.clone(), ino);
+                    }
+                }
                 return ino;
             }
         }
@@ -112,7 +140,7 @@ impl Inodes {
             }
         };
         t.by_key.insert(key.clone(), ino);
-        t.nodes.insert(ino, Inode { path: path.clone(), key, lookups: 1 });
+        t.nodes.insert(ino, Inode { path: path.clone(), others: Vec::new(), key, lookups: 1 });
         ino
     }
 
@@ -128,11 +156,34 @@ impl Inodes {
             return;
         }
         if let Some(node) = t.nodes.remove(&ino) {
+            for name in std::iter::once(&node.path).chain(&node.others) {
+                if t.multi.get(name) == Some(&ino) {
+                    t.multi.remove(name);
+                }
+            }
             // A rename may have given the key to another inode since: leave that one alone.
             if t.by_key.get(&node.key) == Some(&ino) {
                 t.by_key.remove(&node.key);
             }
             t.forgotten.put(node.key, ino);
+        }
+    }
+
+    /// The name `path` was removed: an inode known by other names (hard links) goes on by one
+    /// of them.
+    pub fn unlinked(&self, path: &VPath) {
+        let mut t = self.table.lock();
+        let Some(ino) = t.multi.remove(path) else { return };
+        let Some(node) = t.nodes.get_mut(&ino) else { return };
+        node.others.retain(|p| p != path);
+        if node.path == *path {
+            if let Some(next) = node.others.pop() {
+                node.path = next;
+            }
+        }
+        if node.others.is_empty() {
+            let last = node.path.clone();
+            t.multi.remove(&last);
         }
     }
 
@@ -155,18 +206,29 @@ impl Inodes {
     /// are re-keyed all at once, so two of them swapping paths never collide.
     fn remap(&self, map: impl Fn(&VPath) -> Option<VPath>) {
         let mut t = self.table.lock();
-        let Table { nodes, by_key, .. } = &mut *t;
+        let Table { nodes, by_key, multi, .. } = &mut *t;
         let mut rekeyed = Vec::new();
+        let mut renamed_multi = false;
         for (ino, node) in nodes.iter_mut() {
+            for other in &mut node.others {
+                if let Some(moved) = map(other) {
+                    *other = moved;
+                    renamed_multi = true;
+                }
+            }
             let Some(moved) = map(&node.path) else { continue };
             if let Key::Dir(_) = node.key {
                 by_key.remove(&node.key);
                 node.key = Key::Dir(moved.clone());
                 rekeyed.push((node.key.clone(), *ino));
             }
+            renamed_multi |= !node.others.is_empty();
             node.path = moved;
         }
         by_key.extend(rekeyed);
+        if renamed_multi {
+            *multi = nodes_multi(nodes);
+        }
     }
 
     /// The known inodes whose path is directly below `dir`, with their names (for kernel cache
@@ -196,6 +258,17 @@ impl Inodes {
     pub fn is_empty(&self) -> bool {
         self.len() <= 1
     }
+}
+
+/// The names of every inode known by more than one.
+fn nodes_multi(nodes: &HashMap<u64, Inode>) -> HashMap<VPath, u64> {
+    let mut multi = HashMap::new();
+    for (&ino, node) in nodes.iter().filter(|(_, n)| !n.others.is_empty()) {
+        for name in std::iter::once(&node.path).chain(&node.others) {
+            multi.insert(name.clone(), ino);
+        }
+    }
+    multi
 }
 
 #[cfg(test)]
@@ -234,6 +307,9 @@ mod tests {
         let a = t.remember(&p("/a"), &attr(FileKind::File, 10), false, true);
         let b = t.remember(&p("/b"), &attr(FileKind::File, 10), false, true);
         assert_eq!(a, b);
+        // Removing the name last used leaves the inode the other one.
+        t.unlinked(&p("/b"));
+        assert_eq!(t.path(a), Some(p("/a")));
         let ro = t.remember(&p("/ro/a"), &attr(FileKind::File, 10), false, false);
         assert_ne!(a, ro);
         let d1 = t.remember(&p("/d1"), &attr(FileKind::Dir, 20), false, true);

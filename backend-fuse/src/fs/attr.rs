@@ -9,9 +9,10 @@ use super::{Shared, as_caller, errno, file_attr};
 
 pub(super) fn getattr(shared: &Shared, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
     // An open file answers for itself, even once its name is gone (unlinked while open).
+    let by_file = |open: &super::OpenFile| open.file.stat().map(|a| report::attr(a, open.writable));
     let attr = match fh.map(|fh| shared.open_file(fh.0)) {
-        Some(Ok(open)) => open.file.stat().map(|a| report::attr(a, open.writable)),
-        _ => shared.path(ino).and_then(|p| shared.view.getattr(&p)),
+        Some(Ok(open)) => by_file(&open),
+        _ => shared.on_node(ino, |p| shared.view.getattr(p), by_file),
     };
     match attr {
         Ok(a) => reply.attr(&shared.ttl(), &file_attr(ino.0, &a)),
@@ -68,7 +69,16 @@ pub(super) fn setattr(
                 .map_err(crate::errno::map_errno)
                 .and_then(|()| open.file.stat())
         }
-        _ => shared.path(ino).and_then(|p| as_caller(req, || shared.view.setattr(&p, &changes))),
+        _ => shared.on_node(
+            ino,
+            |p| as_caller(req, || shared.view.setattr(p, &changes)),
+            |open| {
+                if !open.writable {
+                    return Err(bindfs_core::Error::ReadOnly);
+                }
+                as_caller(req, || open.file.set_attr(&changes))
+            },
+        ),
     };
     match done {
         Ok(a) => reply.attr(&shared.ttl(), &file_attr(ino.0, &a)),

@@ -98,7 +98,9 @@ pub(super) fn remove(
     reply: ReplyEmpty,
 ) {
     let done = shared.child(parent, name).and_then(|path| {
-        as_caller(req, || if dir { shared.view.rmdir(&path) } else { shared.view.unlink(&path) })
+        as_caller(req, || if dir { shared.view.rmdir(&path) } else { shared.view.unlink(&path) })?;
+        shared.inodes.unlinked(&path);
+        Ok(())
     });
     match done {
         Ok(()) => reply.ok(),
@@ -124,6 +126,8 @@ pub(super) fn rename(
         if flags.exchange {
             shared.inodes.exchanged(&old, &new);
         } else {
+            // The entry the rename replaced, if any, lost that name.
+            shared.inodes.unlinked(&new);
             shared.inodes.renamed(&old, &new);
         }
         Ok(())

@@ -55,9 +55,9 @@ fn backing_for(
 }
 
 /// Keeps an open file and returns its handle.
-fn keep(shared: &Shared, file: LinuxFile, writable: bool, passthrough: Option<u64>) -> u64 {
+fn keep(shared: &Shared, ino: u64, file: LinuxFile, writable: bool, passthrough: Option<u64>) -> u64 {
     let fh = shared.handle();
-    shared.files.lock().insert(fh, Arc::new(OpenFile { file, writable, passthrough }));
+    shared.files.lock().insert(fh, Arc::new(OpenFile { file, writable, passthrough, ino }));
     fh
 }
 
@@ -72,11 +72,11 @@ pub(super) fn open(shared: &Shared, ino: INodeNo, flags: fuser::OpenFlags, reply
     };
     if shared.passthrough.load(std::sync::atomic::Ordering::Relaxed) {
         if let Some(id) = backing_for(shared, ino.0, || reply.open_backing(file.as_fd())) {
-            let fh = keep(shared, file, writable, Some(ino.0));
+            let fh = keep(shared, ino.0, file, writable, Some(ino.0));
             return reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
         }
     }
-    let fh = keep(shared, file, writable, None);
+    let fh = keep(shared, ino.0, file, writable, None);
     reply.opened(FileHandle(fh), FopenFlags::empty())
 }
 
@@ -101,7 +101,7 @@ pub(super) fn create(
     let ttl = shared.ttl();
     if shared.passthrough.load(std::sync::atomic::Ordering::Relaxed) {
         if let Some(id) = backing_for(shared, ino, || reply.open_backing(file.as_fd())) {
-            let fh = keep(shared, file, true, Some(ino));
+            let fh = keep(shared, ino, file, true, Some(ino));
             return reply.created_passthrough(
                 &ttl,
                 &attr,
@@ -112,7 +112,7 @@ pub(super) fn create(
             );
         }
     }
-    let fh = keep(shared, file, true, None);
+    let fh = keep(shared, ino, file, true, None);
     reply.created(&ttl, &attr, GENERATION, FileHandle(fh), FopenFlags::empty())
 }
 

@@ -55,6 +55,8 @@ struct OpenFile {
     writable: bool,
     /// The node whose registered backing file the kernel does this file's I/O on, if any.
     passthrough: Option<u64>,
+    /// The node it was opened as.
+    ino: u64,
 }
 
 /// State shared by the FUSE workers and the control side.
@@ -180,6 +182,28 @@ impl Shared {
 
     fn open_file(&self, fh: u64) -> Result<Arc<OpenFile>> {
         self.files.lock().get(&fh).cloned().ok_or(Error::Os(libc::EBADF))
+    }
+
+    /// Runs `by_path` on node `ino`'s path. When every name of the node is gone (a file
+    /// unlinked while open, then reached by `fstat`, `fchmod` ... which the kernel sends by
+    /// node, without the handle), runs `by_file` on an open file of the node instead, so the
+    /// call acts on the file as it would natively.
+    fn on_node<T>(
+        &self,
+        ino: INodeNo,
+        by_path: impl FnOnce(&VPath) -> Result<T>,
+        by_file: impl FnOnce(&OpenFile) -> Result<T>,
+    ) -> Result<T> {
+        match self.path(ino).and_then(|p| by_path(&p)) {
+            Err(Error::NotFound) => {
+                let open = self.files.lock().values().find(|f| f.ino == ino.0).cloned();
+                match open {
+                    Some(open) => by_file(&open),
+                    None => Err(Error::NotFound),
+                }
+            }
+            other => other,
+        }
     }
 }
 

@@ -8,6 +8,11 @@ use fuser::{INodeNo, ReplyEmpty, ReplyXattr, Request};
 
 use super::{Shared, as_caller, errno};
 
+/// Changes through an open file follow the read-only rule of the layer it was opened from.
+fn writable(open: &super::OpenFile) -> bindfs_core::Result<()> {
+    if open.writable { Ok(()) } else { Err(Error::ReadOnly) }
+}
+
 /// Answers a size query (`size == 0`) with the length, else the data if it fits.
 fn reply_sized(data: &[u8], size: u32, reply: ReplyXattr) {
     match u32::try_from(data.len()) {
@@ -18,14 +23,18 @@ fn reply_sized(data: &[u8], size: u32, reply: ReplyXattr) {
 }
 
 pub(super) fn get(shared: &Shared, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-    match shared.path(ino).and_then(|p| shared.view.getxattr(&p, name.as_bytes())) {
+    match shared.on_node(
+        ino,
+        |p| shared.view.getxattr(p, name.as_bytes()),
+        |f| f.file.get_xattr(name.as_bytes()),
+    ) {
         Ok(value) => reply_sized(&value, size, reply),
         Err(e) => reply.error(errno(&e)),
     }
 }
 
 pub(super) fn list(shared: &Shared, ino: INodeNo, size: u32, reply: ReplyXattr) {
-    match shared.path(ino).and_then(|p| shared.view.listxattr(&p)) {
+    match shared.on_node(ino, |p| shared.view.listxattr(p), |f| f.file.list_xattr()) {
         Ok(names) => {
             let mut packed = Vec::new();
             for name in names {
@@ -54,8 +63,11 @@ pub(super) fn set(
         _ => Err(Error::InvalidArgument),
     };
     let done = mode.and_then(|mode| {
-        let path = shared.path(ino)?;
-        as_caller(req, || shared.view.setxattr(&path, name.as_bytes(), value, mode))
+        shared.on_node(
+            ino,
+            |p| as_caller(req, || shared.view.setxattr(p, name.as_bytes(), value, mode)),
+            |f| writable(f).and_then(|()| as_caller(req, || f.file.set_xattr(name.as_bytes(), value, mode))),
+        )
     });
     match done {
         Ok(()) => reply.ok(),
@@ -64,7 +76,11 @@ pub(super) fn set(
 }
 
 pub(super) fn remove(shared: &Shared, req: &Request, ino: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-    let done = shared.path(ino).and_then(|p| as_caller(req, || shared.view.removexattr(&p, name.as_bytes())));
+    let done = shared.on_node(
+        ino,
+        |p| as_caller(req, || shared.view.removexattr(p, name.as_bytes())),
+        |f| writable(f).and_then(|()| as_caller(req, || f.file.remove_xattr(name.as_bytes()))),
+    );
     match done {
         Ok(()) => reply.ok(),
         Err(e) => reply.error(errno(&e)),
