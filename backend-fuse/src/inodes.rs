@@ -244,6 +244,17 @@ impl Inodes {
             .collect()
     }
 
+    /// The known directories at or below `path` (their cached listings and attributes change
+    /// when a link there changes).
+    pub fn dirs_at_or_below(&self, path: &VPath) -> Vec<u64> {
+        let t = self.table.lock();
+        t.nodes
+            .iter()
+            .filter(|(_, n)| matches!(n.key, Key::Dir(_)) && n.path.starts_with(path, CasePolicy::Sensitive))
+            .map(|(&ino, _)| ino)
+            .collect()
+    }
+
     /// The node id of the directory at `path`, if the kernel knows it.
     pub fn dir_ino(&self, path: &VPath) -> Option<u64> {
         self.table.lock().by_key.get(&Key::Dir(path.clone())).copied()

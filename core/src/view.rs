@@ -77,6 +77,23 @@ pub struct ListedEntry {
     pub synthesized: bool,
 }
 
+/// A directory opened for listing; see [`View::open_dir`].
+#[derive(Debug)]
+pub struct OpenDir<N> {
+    path: VPath,
+    dirs: Vec<(N, bool)>,
+    anchors: Vec<Name>,
+    single_layer: bool,
+}
+
+impl<N> OpenDir<N> {
+    /// Whether one layer's directory holds the whole listing (no merge, no link or exception
+    /// below): then that directory's own change time says when the listing changed.
+    pub fn single_layer(&self) -> bool {
+        self.single_layer
+    }
+}
+
 /// A directory listing; see [`View::list`].
 #[derive(Debug)]
 pub struct Listing<N> {
@@ -346,7 +363,10 @@ impl<B: Backing> View<B> {
     /// The listing of directory `path`, able to tell entry by entry what a lookup would show
     /// ([`View::listed`]), so a reader that wants attributes for part of it pays for that part.
     pub fn list(&self, path: &VPath) -> Result<Listing<B::Node>> {
-        let gathered = self.gather(path)?;
+        self.list_open(&self.open_dir(path)?)
+    }
+
+    fn list_gathered(&self, gathered: Gathered<B::Node>) -> Result<Listing<B::Node>> {
         let policy = self.policy();
         let mut listing: Vec<(DirEntry, Source)> =
             gathered.union.into_iter().map(|(layer, e)| (e, Source::Layer(layer))).collect();
@@ -400,17 +420,16 @@ impl<B: Backing> View<B> {
         }
     }
 
-    /// The directories of `path`'s layers (with their writability), the union of their
-    /// listings (each entry with the index of its directory), and the names of links and
-    /// exceptions below `path` with what a lookup of each finds.
-    fn gather(&self, path: &VPath) -> Result<Gathered<B::Node>> {
+    /// Opens directory `path` for listing: its layers' directories and the names of links and
+    /// exceptions below it, as they are now. A listing taken from it later shows what was
+    /// opened, even if a link changed meanwhile (rule 18, for directory handles).
+    pub fn open_dir(&self, path: &VPath) -> Result<OpenDir<B::Node>> {
         let (resolution, mut anchors) = {
             let table = self.table.read();
             (table.resolve(path)?, table.anchors_below(path))
         };
         let policy = self.policy();
         let mut dirs = Vec::new();
-        let mut listings = Vec::new();
         let mut found = false;
         for layer in &resolution.layers {
             let node = match self.open_layer_node(layer) {
@@ -429,7 +448,6 @@ impl<B: Backing> View<B> {
             }
             found = true;
             if is_dir {
-                listings.push(self.backing.read_dir(&node)?);
                 dirs.push((node, layer.writable));
             }
         }
@@ -447,15 +465,26 @@ impl<B: Backing> View<B> {
                 }
             }
         }
-        let union = merge::union_indexed(policy, listings);
-        let anchors = anchors
-            .into_iter()
-            .map(|name| {
-                let found = self.lookup(&path.join(&name));
-                (name, found)
-            })
-            .collect();
-        Ok(Gathered { dirs, union, anchors })
+        let single_layer = dirs.len() == 1 && anchors.is_empty() && !resolution.holds_anchors;
+        Ok(OpenDir { path: path.clone(), dirs, anchors, single_layer })
+    }
+
+    /// The listing of an open directory ([`View::open_dir`]).
+    pub fn list_open(&self, dir: &OpenDir<B::Node>) -> Result<Listing<B::Node>> {
+        self.list_gathered(self.gather_open(dir)?)
+    }
+
+    /// The union of an open directory's layer listings (each entry with the index of its
+    /// directory), and the names of links and exceptions below it with what a lookup finds.
+    fn gather_open(&self, dir: &OpenDir<B::Node>) -> Result<Gathered<B::Node>> {
+        let mut listings = Vec::with_capacity(dir.dirs.len());
+        for (node, _) in &dir.dirs {
+            listings.push(self.backing.read_dir(node)?);
+        }
+        let union = merge::union_indexed(self.policy(), listings);
+        let anchors =
+            dir.anchors.iter().map(|name| (name.clone(), self.lookup(&dir.path.join(name)))).collect();
+        Ok(Gathered { dirs: dir.dirs.clone(), union, anchors })
     }
 
     /// Creates directory `path`.

@@ -6,28 +6,29 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use bindfs_core::{Error, FileKind, Listing, Result, VPath};
+use bindfs_core::{Error, FileKind, Listing, OpenDir, Result};
 use fuser::{FileHandle, FileType, FopenFlags, INodeNo, ReplyDirectory, ReplyDirectoryPlus, ReplyOpen};
 
 use super::{GENERATION, Shared, errno, file_type};
 use crate::LinuxNode;
 
-/// An open directory: its listing is taken at the first read, not at open, so an open the
-/// kernel answers from its own directory cache costs no listing.
+/// An open directory: its layers are opened at open (so the handle lists what it opened, even
+/// after a link changes: rule 18), its listing is taken at the first read (so an open the kernel
+/// answers from its own directory cache costs no listing).
 #[derive(Debug)]
 pub(super) struct DirHandle {
-    path: VPath,
+    dir: Arc<OpenDir<LinuxNode>>,
     listing: Option<Arc<Listing<LinuxNode>>>,
 }
 
 /// The listing of open directory `fh`, taken now if not yet.
 fn listing(shared: &Shared, fh: FileHandle) -> Result<Arc<Listing<LinuxNode>>> {
-    let path = match shared.dirs.lock().get(&fh.0) {
+    let dir = match shared.dirs.lock().get(&fh.0) {
         Some(DirHandle { listing: Some(l), .. }) => return Ok(Arc::clone(l)),
-        Some(DirHandle { path, .. }) => path.clone(),
+        Some(DirHandle { dir, .. }) => Arc::clone(dir),
         None => return Err(Error::Os(libc::EBADF)),
     };
-    let listing = Arc::new(shared.view.list(&path)?);
+    let listing = Arc::new(shared.view.list_open(&dir)?);
     if let Some(handle) = shared.dirs.lock().get_mut(&fh.0) {
         handle.listing = Some(Arc::clone(&listing));
     }
@@ -35,26 +36,14 @@ fn listing(shared: &Shared, fh: FileHandle) -> Result<Arc<Listing<LinuxNode>>> {
 }
 
 pub(super) fn opendir(shared: &Shared, ino: INodeNo, reply: ReplyOpen) {
-    let opened = shared.path(ino).and_then(|path| {
-        let found = shared.view.lookup(&path)?;
-        if found.attr.kind != FileKind::Dir {
-            return Err(Error::NotDir);
-        }
-        // The kernel may keep a directory's listing while its mtime holds, which it re-reads at
-        // each attribute refresh (so staleness stays within the cache TTL): only for directories
-        // one layer serves, whose mtime says when the listing changed.
-        let r = &found.resolution;
-        let cacheable = !shared.ttl().is_zero()
-            && r.layers.len() == 1
-            && r.chased.is_empty()
-            && !r.holds_anchors
-            && found.node.is_some();
-        Ok((path, cacheable))
-    });
-    match opened {
-        Ok((path, cacheable)) => {
+    match shared.path(ino).and_then(|path| shared.view.open_dir(&path)) {
+        Ok(dir) => {
+            // The kernel may keep a listing while the directory's mtime holds, which it re-reads
+            // at each attribute refresh (so staleness stays within the cache TTL): only for a
+            // directory one layer serves, whose mtime says when its listing changed.
+            let cacheable = !shared.ttl().is_zero() && dir.single_layer();
             let fh = shared.handle();
-            shared.dirs.lock().insert(fh, DirHandle { path, listing: None });
+            shared.dirs.lock().insert(fh, DirHandle { dir: Arc::new(dir), listing: None });
             let flags = if cacheable {
                 FopenFlags::FOPEN_CACHE_DIR | FopenFlags::FOPEN_KEEP_CACHE
             } else {
@@ -131,45 +120,35 @@ pub(super) fn readdirplus(
             Err(e) => return reply.error(errno(&e)),
         };
         let name = OsStr::from_bytes(listed.entry.name.as_bytes());
-        let (node, attr) = match &listed.attr {
+        let path = dir.join(&listed.entry.name);
+        let (node, attr, entry_ttl) = match &listed.attr {
             Some(a) => {
-                let path = dir.join(&listed.entry.name);
                 let node = shared.inodes.remember(&path, a, listed.synthesized, listed.writable);
-                (node, super::file_attr(node, a))
+                (node, super::file_attr(node, a), ttl)
             }
-            // No attributes (a looping link): listed without a node; the kernel looks it up
-            // itself if asked, and gets the error.
-            None => (0, unlinked_attr(listed.entry.kind)),
+            // No attributes (a looping link): a node whose entry and attributes the kernel may
+            // not keep, so every use of the name comes back here and gets its error.
+            None => {
+                let placeholder = placeholder_attr(listed.entry.kind);
+                let node = shared.inodes.remember(&path, &placeholder, true, false);
+                (node, super::file_attr(node, &placeholder), std::time::Duration::ZERO)
+            }
         };
-        if reply.add(INodeNo(node), i as u64 + 1, name, &ttl, &attr, GENERATION) {
+        if reply.add(INodeNo(node), i as u64 + 1, name, &entry_ttl, &attr, GENERATION) {
             // Not sent: give back the reference counted for it.
-            if node != 0 {
-                shared.inodes.forget(node, 1);
-            }
+            shared.inodes.forget(node, 1);
             break;
         }
     }
     reply.ok()
 }
 
-/// Attributes for an entry listed without a node (node id 0: the kernel keeps nothing).
-fn unlinked_attr(kind: FileKind) -> fuser::FileAttr {
-    let t = std::time::UNIX_EPOCH;
-    fuser::FileAttr {
-        ino: INodeNo(0),
-        size: 0,
-        blocks: 0,
-        atime: t,
-        mtime: t,
-        ctime: t,
-        crtime: t,
-        kind: file_type(kind),
+/// Attributes to list a name whose lookup fails (never cached by the kernel).
+fn placeholder_attr(kind: FileKind) -> bindfs_core::Attr {
+    bindfs_core::Attr {
+        kind,
         perm: 0,
         nlink: 1,
-        uid: 0,
-        gid: 0,
-        rdev: 0,
-        blksize: 4096,
-        flags: 0,
+        ..bindfs_core::report::synthetic_dir(bindfs_core::Timestamp::default())
     }
 }

@@ -149,8 +149,12 @@ impl Shared {
         if let Some(ino) = self.inodes.dir_ino(&dir) {
             let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
         }
-        if virt.is_root() {
-            let _ = notifier.inval_inode(INodeNo(crate::inodes::ROOT), 0, 0);
+        // Directories at and below V keep their node ids (they are keyed by path), so a dentry
+        // dropped above is not enough: their cached listings and attributes must go too, or a
+        // directory in use (a working directory, an open handle) would go on showing the old
+        // content.
+        for ino in self.inodes.dirs_at_or_below(virt) {
+            let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
         }
     }
 
