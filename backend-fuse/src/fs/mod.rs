@@ -57,6 +57,9 @@ struct OpenFile {
     passthrough: Option<u64>,
     /// The node it was opened as.
     ino: u64,
+    /// The process that last took a lock through this file (0: none), reported as the holder
+    /// of a conflicting lock (the daemon's locks belong to open files, which have no pid).
+    lock_pid: std::sync::atomic::AtomicI32,
 }
 
 /// State shared by the FUSE workers and the control side.
@@ -277,7 +280,10 @@ impl Filesystem for BindFs {
             | F::FUSE_CACHE_SYMLINKS
             | F::FUSE_ATOMIC_O_TRUNC
             | F::FUSE_BIG_WRITES
-            | F::FUSE_MAX_PAGES;
+            | F::FUSE_MAX_PAGES
+            // fcntl locks act on the backing file (rule 19); flock stays the kernel's, since
+            // fuser does not say which kind a request is.
+            | F::FUSE_POSIX_LOCKS;
         let _ = config.add_capabilities(wanted & config.capabilities());
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
@@ -569,6 +575,37 @@ impl Filesystem for BindFs {
         reply: fuser::ReplyCreate,
     ) {
         file::create(&self.0, req, parent, name, mode, flags, reply)
+    }
+
+    fn getlk(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: fuser::FileHandle,
+        _lock_owner: fuser::LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        pid: u32,
+        reply: fuser::ReplyLock,
+    ) {
+        file::getlk(&self.0, fh, crate::sys::Lock { typ, start, end, pid: pid as i32 }, reply)
+    }
+
+    fn setlk(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: fuser::FileHandle,
+        _lock_owner: fuser::LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        pid: u32,
+        sleep: bool,
+        reply: fuser::ReplyEmpty,
+    ) {
+        file::setlk(&self.0, fh, crate::sys::Lock { typ, start, end, pid: pid as i32 }, sleep, reply)
     }
 
     fn fallocate(
