@@ -174,6 +174,30 @@ pub fn handle(view: &ViewHandle, mountpoint: &AbsPath, request: Request) -> Repl
 #[derive(Debug)]
 pub struct Server {
     path: PathBuf,
+    /// The socket file's identity, so the daemon removes only its own socket (a new daemon on
+    /// the same mount point may have replaced it).
+    identity: Option<(u64, u64)>,
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Waits (a bounded time) until no daemon answers on the control socket of `mountpoint`: one
+/// whose view was just unmounted is on its way out.
+pub fn wait_until_gone(mountpoint: &Path, within: Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let alive = candidate_sockets(mountpoint).iter().any(|p| UnixStream::connect(p).is_ok());
+        if !alive {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 impl Server {
@@ -183,7 +207,8 @@ impl Server {
         let dir = socket_dir();
         std::fs::create_dir_all(&dir)?;
         let path = socket_path(&real);
-        if UnixStream::connect(&path).is_ok() {
+        // A daemon whose view was just unmounted may still be on its way out: give it a moment.
+        if UnixStream::connect(&path).is_ok() && !wait_until_gone(&real, Duration::from_secs(5)) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AddrInUse,
                 format!("a daemon already serves {mountpoint}"),
@@ -191,6 +216,7 @@ impl Server {
         }
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path)?;
+        let identity = identity(&path);
         // Anyone may connect; the daemon answers only root and its own user.
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
         let owner = rustix::process::geteuid();
@@ -202,13 +228,15 @@ impl Server {
                 }
             }
         })?;
-        Ok(Server { path })
+        Ok(Server { path, identity })
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if self.identity.is_some() && identity(&self.path) == self.identity {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

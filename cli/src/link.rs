@@ -153,6 +153,11 @@ pub fn unmount(mountpoint: &Path) -> Result<(), String> {
         }
         _ => format!("unmounting {abs}: {e}"),
     })?;
+    // The daemon ends once its view is gone; wait for it, so a mount right after this one does
+    // not meet the old daemon on its way out. One that died left a socket nobody answers.
+    if !control::wait_until_gone(Path::new(&abs), std::time::Duration::from_secs(10)) {
+        return Err(format!("the daemon of {abs} did not stop after the unmount"));
+    }
     let _ = std::fs::remove_file(control::socket_path(Path::new(&abs)));
     Ok(())
 }
