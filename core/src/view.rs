@@ -304,6 +304,14 @@ impl<B: Backing> View<B> {
         if path.is_root() {
             return Err(Error::Exists);
         }
+        // One writable layer, nothing anchored here: the store's own exclusive create is the
+        // rules' check (no lookup first). Anything else, or a missing parent, takes the full way.
+        if let Some(layer) = self.single_layer(path)?.filter(|l| l.writable) {
+            match self.location(&layer) {
+                Err(e) if absent(&e) => {}
+                done => return done,
+            }
+        }
         match self.lookup(path) {
             Ok(_) => return Err(Error::Exists),
             Err(Error::NotFound) => {}
@@ -313,6 +321,17 @@ impl<B: Backing> View<B> {
         let resolution = self.resolve(path)?;
         let layer = &resolution.layers[merge::create_layer(&resolution.layers)?];
         self.location_creating(layer, path)
+    }
+
+    /// The one layer serving `path` when nothing else can show there: a single layer and no
+    /// link or exception at or below the path.
+    fn single_layer(&self, path: &VPath) -> Result<Option<Layer>> {
+        let resolution = self.resolve(path)?;
+        if resolution.layers.len() == 1 && !resolution.holds_anchors && resolution.link_root.is_none() {
+            Ok(resolution.layers.into_iter().next())
+        } else {
+            Ok(None)
+        }
     }
 
     /// The parent of a new entry must be a directory the view can change: not a synthesized one.
@@ -522,6 +541,21 @@ impl<B: Backing> View<B> {
         if path.is_root() {
             return Err(Error::Busy);
         }
+        // One writable layer, nothing anchored at or below: the store's unlink/rmdir checks
+        // (EISDIR, ENOTDIR, ENOTEMPTY, ENOENT) are the rules'.
+        if let Some(layer) = self.single_layer(path)?.filter(|l| l.writable) {
+            match self.location(&layer) {
+                Ok((parent, name)) => {
+                    return if dir {
+                        self.backing.rmdir(&parent, &name)
+                    } else {
+                        self.backing.unlink(&parent, &name)
+                    };
+                }
+                Err(e) if absent(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let found = self.lookup(path)?;
         let Some(layer) = found.layer_ref() else {
             // A synthesized directory: it holds a link, so it is not empty.
@@ -632,12 +666,17 @@ impl<B: Backing> View<B> {
 
     /// Opens `path` for I/O; opens that can modify are refused on read-only entries (rule 13).
     pub fn open(&self, path: &VPath, flags: OpenFlags) -> Result<B::File> {
+        Ok(self.open_entry(path, flags)?.0)
+    }
+
+    /// Like [`View::open`], also saying whether the entry may be changed through the view.
+    pub fn open_entry(&self, path: &VPath, flags: OpenFlags) -> Result<(B::File, bool)> {
         let found = self.lookup(path)?;
         let Some(node) = &found.node else { return Err(Error::IsDir) };
         if flags.modifies() && !found.writable {
             return Err(Error::ReadOnly);
         }
-        self.backing.open(node, flags)
+        Ok((self.backing.open(node, flags)?, found.writable))
     }
 
     /// Creates regular file `path` (failing if it exists) and opens it.

@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use bindfs_core::{FileKind, RenameFlags, Result, VPath};
+use bindfs_core::{Attr, FileKind, RenameFlags, Result, VPath};
 use fuser::{INodeNo, ReplyEmpty, ReplyEntry, Request};
 
 use super::{GENERATION, Shared, as_caller, errno};
@@ -12,6 +12,18 @@ use super::{GENERATION, Shared, as_caller, errno};
 fn reply_entry(shared: &Shared, path: Result<VPath>, reply: ReplyEntry) {
     match path.and_then(|p| shared.entry(&p)) {
         Ok((_, attr)) => reply.entry(&shared.ttl(), &attr, GENERATION),
+        Err(e) => reply.error(errno(&e)),
+    }
+}
+
+/// Replies with an entry just made at `path` (always in a writable layer), from the attributes
+/// the call returned: no second lookup.
+fn reply_made(shared: &Shared, made: Result<(VPath, Attr)>, reply: ReplyEntry) {
+    match made {
+        Ok((path, attr)) => {
+            let ino = shared.inodes.remember(&path, &attr, false, true);
+            reply.entry(&shared.ttl(), &super::file_attr(ino, &attr), GENERATION)
+        }
         Err(e) => reply.error(errno(&e)),
     }
 }
@@ -29,10 +41,10 @@ pub(super) fn mkdir(
     reply: ReplyEntry,
 ) {
     let made = shared.child(parent, name).and_then(|path| {
-        as_caller(req, || shared.view.mkdir(&path, mode & 0o7777))?;
-        Ok(path)
+        let attr = as_caller(req, || shared.view.mkdir(&path, mode & 0o7777))?;
+        Ok((path, attr))
     });
-    reply_entry(shared, made, reply)
+    reply_made(shared, made, reply)
 }
 
 pub(super) fn mknod(
@@ -52,10 +64,10 @@ pub(super) fn mknod(
         _ => FileKind::File,
     };
     let made = shared.child(parent, name).and_then(|path| {
-        as_caller(req, || shared.view.mknod(&path, kind, mode & 0o7777, u64::from(rdev)))?;
-        Ok(path)
+        let attr = as_caller(req, || shared.view.mknod(&path, kind, mode & 0o7777, u64::from(rdev)))?;
+        Ok((path, attr))
     });
-    reply_entry(shared, made, reply)
+    reply_made(shared, made, reply)
 }
 
 pub(super) fn symlink(
@@ -67,10 +79,10 @@ pub(super) fn symlink(
     reply: ReplyEntry,
 ) {
     let made = shared.child(parent, name).and_then(|path| {
-        as_caller(req, || shared.view.symlink(target.as_os_str().as_bytes(), &path))?;
-        Ok(path)
+        let attr = as_caller(req, || shared.view.symlink(target.as_os_str().as_bytes(), &path))?;
+        Ok((path, attr))
     });
-    reply_entry(shared, made, reply)
+    reply_made(shared, made, reply)
 }
 
 pub(super) fn link(
@@ -83,10 +95,10 @@ pub(super) fn link(
 ) {
     let made = shared.path(ino).and_then(|existing| {
         let new = shared.child(newparent, newname)?;
-        as_caller(req, || shared.view.link(&existing, &new))?;
-        Ok(new)
+        let attr = as_caller(req, || shared.view.link(&existing, &new))?;
+        Ok((new, attr))
     });
-    reply_entry(shared, made, reply)
+    reply_made(shared, made, reply)
 }
 
 pub(super) fn remove(

@@ -65,10 +65,7 @@ fn keep(shared: &Shared, ino: u64, file: LinuxFile, writable: bool, passthrough:
 }
 
 pub(super) fn open(shared: &Shared, ino: INodeNo, flags: fuser::OpenFlags, reply: ReplyOpen) {
-    let opened = shared.path(ino).and_then(|path| {
-        let writable = shared.view.lookup(&path)?.writable;
-        Ok((shared.view.open(&path, open_flags(flags.0))?, writable))
-    });
+    let opened = shared.path(ino).and_then(|path| shared.view.open_entry(&path, open_flags(flags.0)));
     let (file, writable) = match opened {
         Ok(o) => o,
         Err(e) => return reply.error(errno(&e)),
@@ -93,9 +90,10 @@ pub(super) fn create(
     reply: ReplyCreate,
 ) {
     let created = shared.child(parent, name).and_then(|path: VPath| {
-        let (_, file) = as_caller(req, || shared.view.create(&path, mode & 0o7777, open_flags(flags)))?;
-        let (ino, attr) = shared.entry(&path)?;
-        Ok((ino, attr, file))
+        let (attr, file) = as_caller(req, || shared.view.create(&path, mode & 0o7777, open_flags(flags)))?;
+        // Made in a writable layer; its attributes came back with it: no second lookup.
+        let ino = shared.inodes.remember(&path, &attr, false, true);
+        Ok((ino, super::file_attr(ino, &attr), file))
     });
     let (ino, attr, file) = match created {
         Ok(c) => c,
