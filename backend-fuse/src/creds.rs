@@ -25,7 +25,7 @@ impl Credentials {
     /// this thread, when the daemon runs as root and the caller is someone else; otherwise a
     /// no-op guard.
     pub fn become_caller(uid: u32, gid: u32, pid: u32) -> Result<Credentials> {
-        if !rustix::process::geteuid().is_root() || uid == 0 {
+        if !daemon_is_root() || uid == 0 {
             return Ok(Credentials { restore: None });
         }
         let groups = supplementary_groups(pid);
@@ -55,6 +55,13 @@ impl Drop for Credentials {
             std::process::abort();
         }
     }
+}
+
+/// Whether the daemon runs as root (asked once: a thread's identity is restored after every
+/// request, so the answer never changes).
+fn daemon_is_root() -> bool {
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| rustix::process::geteuid().is_root())
 }
 
 /// The supplementary groups of process `pid` (from `/proc/<pid>/status`); none if it is gone.

@@ -67,7 +67,10 @@ pub fn parse_mount_options(text: &str) -> Vec<MountOption> {
 /// A view over `config.mountpoint`'s current content, not yet mounted, so links can be
 /// created (and refused) before anything is visible.
 pub fn open_view(config: &MountConfig) -> bindfs_core::Result<View<LinuxBacking>> {
-    Ok(View::new(LinuxBacking::open(&config.mountpoint)?, CasePolicy::Sensitive))
+    let mut view = View::new(LinuxBacking::open(&config.mountpoint)?, CasePolicy::Sensitive);
+    // Backing roots may be kept as long as the kernel keeps what it shows (0: never).
+    view.set_root_cache(config.options.cache_ttl);
+    Ok(view)
 }
 
 /// Mounts `view` over `config.mountpoint`. The returned session serves requests once run

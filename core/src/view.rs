@@ -17,6 +17,8 @@
 //!   mount point does on Linux.
 //! - A hard link to an entry of a read-only layer fails with [`Error::ReadOnly`].
 
+use std::sync::Arc;
+
 use parking_lot::RwLock;
 
 use crate::backing::{
@@ -30,6 +32,9 @@ use crate::report;
 use crate::resolve::{Layer, LayerRoot, Resolution};
 use crate::table::{Link, LinkId, LinkSpec, LinkTable, Probe};
 
+/// Opened backing roots, by backing path, with when each may no longer be used.
+type KeptRoots<N> = std::collections::HashMap<Arc<AbsPath>, (N, std::time::Instant)>;
+
 /// A live namespace: a link table over a backing store.
 #[derive(Debug)]
 pub struct View<B: Backing> {
@@ -37,6 +42,9 @@ pub struct View<B: Backing> {
     table: RwLock<LinkTable>,
     /// When the view was made: the times of synthesized directories.
     born: Timestamp,
+    /// Opened backing roots, kept for `root_ttl` (see [`View::set_root_cache`]).
+    roots: parking_lot::Mutex<KeptRoots<B::Node>>,
+    root_ttl: std::time::Duration,
 }
 
 /// What a virtual path shows: its attributes as the user sees them, and where they come from.
@@ -144,7 +152,22 @@ impl<B: Backing> View<B> {
         let since_epoch =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let born = Timestamp { secs: since_epoch.as_secs() as i64, nanos: since_epoch.subsec_nanos() };
-        View { backing, table: RwLock::new(LinkTable::new(policy)), born }
+        View {
+            backing,
+            table: RwLock::new(LinkTable::new(policy)),
+            born,
+            roots: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            root_ttl: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Keeps each link's opened backing root for up to `ttl` instead of opening `B`'s path for
+    /// every call (zero, the default: open it every time). A kept root whose object is no longer
+    /// linked (B removed) is opened again at once, so nothing is ever created in a removed
+    /// directory; a B renamed away and replaced is followed for at most `ttl`, the same bound a
+    /// mount's kernel cache puts on what a user sees.
+    pub fn set_root_cache(&mut self, ttl: std::time::Duration) {
+        self.root_ttl = ttl;
     }
 
     /// The backing store.
@@ -243,7 +266,27 @@ impl<B: Backing> View<B> {
     fn open_root(&self, root: &LayerRoot) -> Result<B::Node> {
         match root {
             LayerRoot::Disk => self.backing.open_disk_root(),
-            LayerRoot::Host(p) => self.backing.open_host(p),
+            LayerRoot::Host(p) if self.root_ttl.is_zero() => self.backing.open_host(p),
+            LayerRoot::Host(p) => {
+                let now = std::time::Instant::now();
+                let kept = self.roots.lock().get(p).filter(|(_, until)| *until > now).map(|(n, _)| n.clone());
+                if let Some(node) = kept {
+                    if self.backing.stat(&node).is_ok_and(|a| a.nlink > 0) {
+                        return Ok(node);
+                    }
+                }
+                let node = self.backing.open_host(p);
+                let mut roots = self.roots.lock();
+                match &node {
+                    Ok(n) => {
+                        roots.insert(Arc::clone(p), (n.clone(), now + self.root_ttl));
+                    }
+                    Err(_) => {
+                        roots.remove(p);
+                    }
+                }
+                node
+            }
         }
     }
 

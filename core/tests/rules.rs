@@ -696,3 +696,20 @@ fn rule_12_copy_up_never_widens_a_directory_mode() {
     assert_eq!(v.backing().kind("/t/Empty/a/b/new"), Some(FileKind::File));
     assert_eq!(v.backing().attr_of("/t/Empty/a").unwrap().perm, 0o700);
 }
+
+#[test]
+fn rule_20_a_kept_backing_root_never_outlives_its_directory() {
+    // With backing roots kept (as mounts do, for the kernel cache's TTL), B deleted is still
+    // ENOENT at once, and B re-created is served at once: a removed root is never reused.
+    let mut v = view();
+    v.set_root_cache(std::time::Duration::from_secs(3600));
+    link(&v, "/Foo", "/t/Target");
+    assert_eq!(cat(&v, "/Foo/Cat.txt"), "meow");
+    v.backing().remove_all("/t/Target");
+    assert_eq!(v.getattr(&p("/Foo/Cat.txt")), Err(Error::NotFound));
+    assert_eq!(v.create(&p("/Foo/new"), 0o644, OpenFlags::READ_WRITE).map(|_| ()), Err(Error::NotFound));
+    v.backing().write_file("/t/Target/Cat.txt", b"again");
+    assert_eq!(cat(&v, "/Foo/Cat.txt"), "again");
+    write_new(&v, "/Foo/new", "n");
+    assert_eq!(v.backing().read_file("/t/Target/new").unwrap(), b"n");
+}
