@@ -129,38 +129,12 @@ impl LinuxFile {
 
     /// The value of extended attribute `name` of the open file.
     pub fn get_xattr(&self, name: &[u8]) -> Result<Vec<u8>> {
-        loop {
-            let size = rfs::fgetxattr_query(&self.0, name).map_err(map_errno)?;
-            let mut value = vec![0; size];
-            match rfs::fgetxattr(&self.0, name, &mut value[..]) {
-                Ok(len) => {
-                    value.truncate(len);
-                    return Ok(value);
-                }
-                Err(Errno::RANGE) => continue,
-                Err(e) => return Err(map_errno(e)),
-            }
-        }
+        sized(|| rfs::fgetxattr_query(&self.0, name), |buf| rfs::fgetxattr(&self.0, name, buf))
     }
 
     /// The extended attribute names of the open file.
     pub fn list_xattr(&self) -> Result<Vec<Vec<u8>>> {
-        loop {
-            let size = rfs::flistxattr_query(&self.0).map_err(map_errno)?;
-            let mut list = vec![0; size];
-            match rfs::flistxattr(&self.0, &mut list[..]) {
-                Ok(len) => {
-                    list.truncate(len);
-                    return Ok(list
-                        .split(|&b| b == 0)
-                        .filter(|n| !n.is_empty())
-                        .map(<[u8]>::to_vec)
-                        .collect());
-                }
-                Err(Errno::RANGE) => continue,
-                Err(e) => return Err(map_errno(e)),
-            }
-        }
+        sized(|| rfs::flistxattr_query(&self.0), |buf| rfs::flistxattr(&self.0, buf)).map(|l| names(&l))
     }
 
     /// Sets extended attribute `name` of the open file.
@@ -548,45 +522,12 @@ impl Backing for LinuxBacking {
 
     fn get_xattr(&self, node: &LinuxNode, name: &[u8]) -> Result<Vec<u8>> {
         let path = proc_path(node.as_fd());
-        // The value may grow between asking its size and reading it: ask again on ERANGE.
-        loop {
-            let size = rfs::getxattr_query(&path, name).map_err(map_errno)?;
-            if size == 0 {
-                return Ok(Vec::new());
-            }
-            let mut value = vec![0; size];
-            match rfs::getxattr(&path, name, &mut value[..]) {
-                Ok(len) => {
-                    value.truncate(len);
-                    return Ok(value);
-                }
-                Err(Errno::RANGE) => continue,
-                Err(e) => return Err(map_errno(e)),
-            }
-        }
+        sized(|| rfs::getxattr_query(&path, name), |buf| rfs::getxattr(&path, name, buf))
     }
 
     fn list_xattr(&self, node: &LinuxNode) -> Result<Vec<Vec<u8>>> {
         let path = proc_path(node.as_fd());
-        loop {
-            let size = rfs::listxattr_query(&path).map_err(map_errno)?;
-            if size == 0 {
-                return Ok(Vec::new());
-            }
-            let mut list = vec![0; size];
-            match rfs::listxattr(&path, &mut list[..]) {
-                Ok(len) => {
-                    list.truncate(len);
-                    return Ok(list
-                        .split(|&b| b == 0)
-                        .filter(|n| !n.is_empty())
-                        .map(<[u8]>::to_vec)
-                        .collect());
-                }
-                Err(Errno::RANGE) => continue,
-                Err(e) => return Err(map_errno(e)),
-            }
-        }
+        sized(|| rfs::listxattr_query(&path), |buf| rfs::listxattr(&path, buf)).map(|l| names(&l))
     }
 
     fn set_xattr(&self, node: &LinuxNode, name: &[u8], value: &[u8], mode: XattrMode) -> Result<()> {
@@ -604,6 +545,30 @@ fn map_io(e: &std::io::Error) -> Error {
         Some(code) => map_errno(Errno::from_raw_os_error(code)),
         None => Error::Os(libc::EIO),
     }
+}
+
+/// A value whose size is asked first (the xattr calls), asked again if it grew in between.
+fn sized(
+    query: impl Fn() -> rustix::io::Result<usize>,
+    read: impl Fn(&mut [u8]) -> rustix::io::Result<usize>,
+) -> Result<Vec<u8>> {
+    loop {
+        let size = query().map_err(map_errno)?;
+        let mut value = vec![0; size];
+        match read(&mut value[..]) {
+            Ok(len) => {
+                value.truncate(len);
+                return Ok(value);
+            }
+            Err(Errno::RANGE) => continue,
+            Err(e) => return Err(map_errno(e)),
+        }
+    }
+}
+
+/// The names of a NUL-separated xattr name list.
+fn names(list: &[u8]) -> Vec<Vec<u8>> {
+    list.split(|&b| b == 0).filter(|n| !n.is_empty()).map(<[u8]>::to_vec).collect()
 }
 
 /// `openat2` of `rel` below `dir`, never following a symlink, retried on the `EAGAIN` the kernel
