@@ -1095,6 +1095,25 @@ fn rule_19_fcntl_locks_through_v_act_on_b() {
 }
 
 #[test]
+fn rule_19_a_close_releases_fcntl_locks_and_a_childs_exec_does_not() {
+    // Regression: locks taken on the backing file are released when the process that took them
+    // closes the file (FUSE flush with its lock owner), not when a child's exec closes an
+    // inherited copy, and not only later at release.
+    let Some(mut env) = Env::new() else { return };
+    tree(&env);
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    let on_b = OpenOptions::new().read(true).write(true).open(env.t("Target/Cat.txt")).unwrap();
+    let through_v = OpenOptions::new().read(true).write(true).open(env.v("Foo/Cat.txt")).unwrap();
+    rustix::fs::fcntl_lock(&through_v, FlockOperation::NonBlockingLockExclusive).unwrap();
+    // A child inherits the (close-on-exec) descriptor; its exec closes it.
+    assert!(std::process::Command::new("true").status().unwrap().success());
+    assert_eq!(errno(ofd_write_lock(&on_b)), libc::EAGAIN, "a child's exec must not release the lock");
+    drop(through_v);
+    ofd_write_lock(&on_b).unwrap();
+}
+
+#[test]
 #[ignore = "limitation: fuser 0.18 does not pass FUSE_LK_FLOCK, so flock through V stays the kernel's"]
 fn rule_19_flock_through_v_acts_on_b() {
     let Some(mut env) = Env::new() else { return };

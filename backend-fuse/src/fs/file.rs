@@ -60,7 +60,11 @@ fn backing_for(
 fn keep(shared: &Shared, ino: u64, file: LinuxFile, writable: bool, passthrough: Option<u64>) -> u64 {
     let fh = shared.handle();
     let lock_pid = std::sync::atomic::AtomicI32::new(0);
-    shared.files.lock().insert(fh, Arc::new(OpenFile { file, writable, passthrough, ino, lock_pid }));
+    let lock_owner = std::sync::atomic::AtomicU64::new(0);
+    shared
+        .files
+        .lock()
+        .insert(fh, Arc::new(OpenFile { file, writable, passthrough, ino, lock_pid, lock_owner }));
     fh
 }
 
@@ -230,6 +234,20 @@ pub(super) fn copy_file_range(
     }
 }
 
+/// Releases the locks taken through open file `fh` when the process that took them closes it
+/// (another process closing an inherited descriptor releases nothing, as with POSIX locks).
+pub(super) fn release_locks(shared: &Shared, fh: FileHandle, owner: fuser::LockOwner) {
+    let Ok(open) = shared.open_file(fh.0) else { return };
+    if open.lock_pid.load(Ordering::Relaxed) == 0 || open.lock_owner.load(Ordering::Relaxed) != owner.0 {
+        return;
+    }
+    let all = Lock { typ: libc::F_UNLCK, start: 0, end: u64::MAX, pid: 0 };
+    match ofd_lock(open.file.as_fd(), LockCmd::Set, all) {
+        Ok(_) => open.lock_pid.store(0, Ordering::Relaxed),
+        Err(e) => tracing::warn!(error = %e, "releasing locks at close failed"),
+    }
+}
+
 /// Reports a lock that would conflict with `lock`, through the backing file.
 pub(super) fn getlk(shared: &Shared, fh: FileHandle, lock: Lock, reply: fuser::ReplyLock) {
     let done = shared.open_file(fh.0).and_then(|open| {
@@ -255,7 +273,14 @@ pub(super) fn getlk(shared: &Shared, fh: FileHandle, lock: Lock, reply: fuser::R
 
 /// Takes or releases a lock on the backing file. A waiting request waits on its own thread, so
 /// it never holds a FUSE worker (the holder's unlock must get through).
-pub(super) fn setlk(shared: &Shared, fh: FileHandle, lock: Lock, sleep: bool, reply: ReplyEmpty) {
+pub(super) fn setlk(
+    shared: &Shared,
+    fh: FileHandle,
+    owner: fuser::LockOwner,
+    lock: Lock,
+    sleep: bool,
+    reply: ReplyEmpty,
+) {
     let open = match shared.open_file(fh.0) {
         Ok(o) => o,
         Err(e) => return reply.error(errno(&e)),
@@ -264,6 +289,7 @@ pub(super) fn setlk(shared: &Shared, fh: FileHandle, lock: Lock, sleep: bool, re
         Ok(_) => {
             if lock.typ != libc::F_UNLCK {
                 open.lock_pid.store(lock.pid, Ordering::Relaxed);
+                open.lock_owner.store(owner.0, Ordering::Relaxed);
             }
             reply.ok()
         }

@@ -60,6 +60,8 @@ struct OpenFile {
     /// The process that last took a lock through this file (0: none), reported as the holder
     /// of a conflicting lock (the daemon's locks belong to open files, which have no pid).
     lock_pid: std::sync::atomic::AtomicI32,
+    /// The lock owner (the process's file table) that took them, whose close releases them.
+    lock_owner: AtomicU64,
 }
 
 /// State shared by the FUSE workers and the control side.
@@ -445,11 +447,14 @@ impl Filesystem for BindFs {
         &self,
         _req: &Request,
         _ino: INodeNo,
-        _fh: fuser::FileHandle,
-        _lock_owner: fuser::LockOwner,
+        fh: fuser::FileHandle,
+        lock_owner: fuser::LockOwner,
         reply: fuser::ReplyEmpty,
     ) {
-        // Data goes to the backing file at each write; locks are the kernel's (no lock ops).
+        // Nothing to write back (I/O goes to the backing file at once). A process's close
+        // releases its fcntl locks at once, as POSIX says (release comes later, and the kernel
+        // keeps no lock records of its own when the daemon takes the locks).
+        file::release_locks(&self.0, fh, lock_owner);
         reply.ok()
     }
 
@@ -597,7 +602,7 @@ impl Filesystem for BindFs {
         _req: &Request,
         _ino: INodeNo,
         fh: fuser::FileHandle,
-        _lock_owner: fuser::LockOwner,
+        lock_owner: fuser::LockOwner,
         start: u64,
         end: u64,
         typ: i32,
@@ -605,7 +610,8 @@ impl Filesystem for BindFs {
         sleep: bool,
         reply: fuser::ReplyEmpty,
     ) {
-        file::setlk(&self.0, fh, crate::sys::Lock { typ, start, end, pid: pid as i32 }, sleep, reply)
+        let lock = crate::sys::Lock { typ, start, end, pid: pid as i32 };
+        file::setlk(&self.0, fh, lock_owner, lock, sleep, reply)
     }
 
     fn fallocate(
