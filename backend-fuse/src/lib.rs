@@ -23,8 +23,6 @@ pub mod fs;
 pub mod inodes;
 #[cfg(target_os = "linux")]
 pub mod mount;
-#[cfg(target_os = "linux")]
-pub mod sys;
 
 #[cfg(target_os = "linux")]
 pub use backing::{LinuxBacking, LinuxFile, LinuxNode};

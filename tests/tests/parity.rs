@@ -797,14 +797,8 @@ fn assert_parity(native: &Steps, view: &Steps, excluded: &[&str]) {
     );
 }
 
-/// Steps that cannot match, each with the reason; everything else must.
-const EXPECTED_DIFFERENCES: &[&str] = &[
-    // fcntl locks through the view are taken on the backing file (rule 19: they must hold
-    // against B's own users), as locks of the daemon's open file. For an F_OFD_GETLK request the
-    // kernel reports any conflict found through FUSE with l_pid -1 (the request is an OFD one),
-    // where natively the conflicting POSIX lock shows its process. The lock itself is reported.
-    "ofd_getlk_conflict",
-];
+/// Steps that cannot match, each with the reason; everything else must. (None today.)
+const EXPECTED_DIFFERENCES: &[&str] = &[];
 
 /// Every other step must match. (The first run of this suite found five differences, all from
 /// one cause: calls the kernel sends by inode after a name of it was removed. They are fixed,

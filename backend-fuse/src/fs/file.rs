@@ -6,7 +6,6 @@
 
 use std::ffi::OsStr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use bindfs_core::{Error, OpenFlags, Result, VPath};
 use fuser::{
@@ -18,7 +17,6 @@ use rustix::fs::{FallocateFlags, SeekFrom};
 use super::{GENERATION, OpenFile, Shared, as_caller, errno};
 use crate::backing::LinuxFile;
 use crate::errno::map_errno;
-use crate::sys::{Lock, LockCmd, ofd_lock};
 
 /// Open flags from the kernel as core flags; the rest travel in `raw` (the store filters them).
 fn open_flags(flags: i32) -> OpenFlags {
@@ -59,12 +57,7 @@ fn backing_for(
 /// Keeps an open file and returns its handle.
 fn keep(shared: &Shared, ino: u64, file: LinuxFile, writable: bool, passthrough: Option<u64>) -> u64 {
     let fh = shared.handle();
-    let lock_pid = std::sync::atomic::AtomicI32::new(0);
-    let lock_owner = std::sync::atomic::AtomicU64::new(0);
-    shared
-        .files
-        .lock()
-        .insert(fh, Arc::new(OpenFile { file, writable, passthrough, ino, lock_pid, lock_owner }));
+    shared.files.lock().insert(fh, Arc::new(OpenFile { file, writable, passthrough, ino }));
     fh
 }
 
@@ -232,78 +225,4 @@ pub(super) fn copy_file_range(
         Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
         Err(e) => reply.error(errno(&e)),
     }
-}
-
-/// Releases the locks taken through open file `fh` when the process that took them closes it
-/// (another process closing an inherited descriptor releases nothing, as with POSIX locks).
-pub(super) fn release_locks(shared: &Shared, fh: FileHandle, owner: fuser::LockOwner) {
-    let Ok(open) = shared.open_file(fh.0) else { return };
-    if open.lock_pid.load(Ordering::Relaxed) == 0 || open.lock_owner.load(Ordering::Relaxed) != owner.0 {
-        return;
-    }
-    let all = Lock { typ: libc::F_UNLCK, start: 0, end: u64::MAX, pid: 0 };
-    match ofd_lock(open.file.as_fd(), LockCmd::Set, all) {
-        Ok(_) => open.lock_pid.store(0, Ordering::Relaxed),
-        Err(e) => tracing::warn!(error = %e, "releasing locks at close failed"),
-    }
-}
-
-/// Reports a lock that would conflict with `lock`, through the backing file.
-pub(super) fn getlk(shared: &Shared, fh: FileHandle, lock: Lock, reply: fuser::ReplyLock) {
-    let done = shared.open_file(fh.0).and_then(|open| {
-        let mut found = ofd_lock(open.file.as_fd(), LockCmd::Get, lock).map_err(|e| io_error(&e))?;
-        if found.typ != libc::F_UNLCK && found.pid == -1 {
-            // A lock the view took for another open file of this node: name its process.
-            let files = shared.files.lock();
-            let holder = files.iter().find(|(other, f)| {
-                **other != fh.0 && f.ino == open.ino && f.lock_pid.load(Ordering::Relaxed) != 0
-            });
-            if let Some((_, f)) = holder {
-                found.pid = f.lock_pid.load(Ordering::Relaxed);
-            }
-        }
-        Ok(found)
-    });
-    match done {
-        // The kernel takes "to the end" as OFFSET_MAX (i64::MAX); anything above is EIO.
-        Ok(l) => reply.locked(l.start, l.end.min(i64::MAX as u64), l.typ, u32::try_from(l.pid).unwrap_or(0)),
-        Err(e) => reply.error(errno(&e)),
-    }
-}
-
-/// Takes or releases a lock on the backing file. A waiting request waits on its own thread, so
-/// it never holds a FUSE worker (the holder's unlock must get through).
-pub(super) fn setlk(
-    shared: &Shared,
-    fh: FileHandle,
-    owner: fuser::LockOwner,
-    lock: Lock,
-    sleep: bool,
-    reply: ReplyEmpty,
-) {
-    let open = match shared.open_file(fh.0) {
-        Ok(o) => o,
-        Err(e) => return reply.error(errno(&e)),
-    };
-    let take = move |cmd| match ofd_lock(open.file.as_fd(), cmd, lock) {
-        Ok(_) => {
-            if lock.typ != libc::F_UNLCK {
-                open.lock_pid.store(lock.pid, Ordering::Relaxed);
-                open.lock_owner.store(owner.0, Ordering::Relaxed);
-            }
-            reply.ok()
-        }
-        Err(e) => reply.error(errno(&io_error(&e))),
-    };
-    if !sleep || lock.typ == libc::F_UNLCK {
-        return take(LockCmd::Set);
-    }
-    if std::thread::Builder::new().name("lock-wait".into()).spawn(move || take(LockCmd::Wait)).is_err() {
-        tracing::error!("cannot start a thread to wait for a lock");
-    }
-}
-
-fn io_error(e: &std::io::Error) -> Error {
-    e.raw_os_error()
-        .map_or(Error::Os(libc::EIO), |code| map_errno(rustix::io::Errno::from_raw_os_error(code)))
 }

@@ -57,11 +57,6 @@ struct OpenFile {
     passthrough: Option<u64>,
     /// The node it was opened as.
     ino: u64,
-    /// The process that last took a lock through this file (0: none), reported as the holder
-    /// of a conflicting lock (the daemon's locks belong to open files, which have no pid).
-    lock_pid: std::sync::atomic::AtomicI32,
-    /// The lock owner (the process's file table) that took them, whose close releases them.
-    lock_owner: AtomicU64,
 }
 
 /// State shared by the FUSE workers and the control side.
@@ -282,10 +277,10 @@ impl Filesystem for BindFs {
             | F::FUSE_CACHE_SYMLINKS
             | F::FUSE_ATOMIC_O_TRUNC
             | F::FUSE_BIG_WRITES
-            | F::FUSE_MAX_PAGES
-            // fcntl locks act on the backing file (rule 19); flock stays the kernel's, since
-            // fuser does not say which kind a request is.
-            | F::FUSE_POSIX_LOCKS;
+            | F::FUSE_MAX_PAGES;
+        // Locks stay the kernel's (exact POSIX semantics among the view's users, waits a signal
+        // can end): fuser 0.18 cannot pass interrupts to a daemon holding a waiting lock
+        // request, nor tell flock from fcntl requests.
         let _ = config.add_capabilities(wanted & config.capabilities());
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
@@ -447,14 +442,11 @@ impl Filesystem for BindFs {
         &self,
         _req: &Request,
         _ino: INodeNo,
-        fh: fuser::FileHandle,
-        lock_owner: fuser::LockOwner,
+        _fh: fuser::FileHandle,
+        _lock_owner: fuser::LockOwner,
         reply: fuser::ReplyEmpty,
     ) {
-        // Nothing to write back (I/O goes to the backing file at once). A process's close
-        // releases its fcntl locks at once, as POSIX says (release comes later, and the kernel
-        // keeps no lock records of its own when the daemon takes the locks).
-        file::release_locks(&self.0, fh, lock_owner);
+        // Nothing to write back (I/O goes to the backing file at once); locks are the kernel's.
         reply.ok()
     }
 
@@ -580,38 +572,6 @@ impl Filesystem for BindFs {
         reply: fuser::ReplyCreate,
     ) {
         file::create(&self.0, req, parent, name, mode, flags, reply)
-    }
-
-    fn getlk(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: fuser::FileHandle,
-        _lock_owner: fuser::LockOwner,
-        start: u64,
-        end: u64,
-        typ: i32,
-        pid: u32,
-        reply: fuser::ReplyLock,
-    ) {
-        file::getlk(&self.0, fh, crate::sys::Lock { typ, start, end, pid: pid as i32 }, reply)
-    }
-
-    fn setlk(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: fuser::FileHandle,
-        lock_owner: fuser::LockOwner,
-        start: u64,
-        end: u64,
-        typ: i32,
-        pid: u32,
-        sleep: bool,
-        reply: fuser::ReplyEmpty,
-    ) {
-        let lock = crate::sys::Lock { typ, start, end, pid: pid as i32 };
-        file::setlk(&self.0, fh, lock_owner, lock, sleep, reply)
     }
 
     fn fallocate(
