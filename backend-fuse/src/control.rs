@@ -10,8 +10,6 @@
 //! Paths travel as absolute, lexically normalized strings; the client resolves symlinks in a
 //! backing path before sending it (the daemon never resolves paths inside its own mount).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -103,11 +101,32 @@ pub fn socket_dir() -> PathBuf {
     }
 }
 
-/// The control socket of the view mounted at `mountpoint` (absolute, canonical).
+/// The control socket of the view mounted at `mountpoint` (absolute, canonical): named by a
+/// stable hash (FNV-1a) of the path, the same for every build.
 pub fn socket_path(mountpoint: &Path) -> PathBuf {
-    let mut h = DefaultHasher::new();
-    mountpoint.as_os_str().as_bytes().hash(&mut h);
-    socket_dir().join(format!("{:016x}.sock", h.finish()))
+    let hash = mountpoint
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
+    socket_dir().join(format!("{hash:016x}.sock"))
+}
+
+/// Creates (or checks) the socket directory: it must belong to the daemon's user and be
+/// writable by nobody else, or another user could replace a view's socket with their own.
+fn prepare_socket_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::create_dir_all(dir)?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    let me = rustix::process::geteuid().as_raw();
+    if !meta.is_dir() || meta.uid() != me {
+        return Err(std::io::Error::other(format!(
+            "control directory {} is not a directory of user {me}",
+            dir.display()
+        )));
+    }
+    let mode = if me == 0 { 0o755 } else { 0o700 };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
 }
 
 /// A path of the view at `mountpoint` from an absolute path string.
@@ -205,7 +224,7 @@ impl Server {
     pub fn start(view: ViewHandle, mountpoint: AbsPath) -> std::io::Result<Server> {
         let real = PathBuf::from(mountpoint.to_string());
         let dir = socket_dir();
-        std::fs::create_dir_all(&dir)?;
+        prepare_socket_dir(&dir)?;
         let path = socket_path(&real);
         // A daemon whose view was just unmounted may still be on its way out: give it a moment.
         if UnixStream::connect(&path).is_ok() && !wait_until_gone(&real, Duration::from_secs(5)) {
@@ -294,6 +313,16 @@ pub fn call(mountpoint: &Path, request: &Request) -> Result<Reply, String> {
         _ => format!("control socket {}: {e}", path.display()),
     })?;
     let io = |e: std::io::Error| format!("control socket {}: {e}", path.display());
+    // Only a daemon of root or of this user may answer (not someone who took the socket's name).
+    let server = rustix::net::sockopt::socket_peercred(&stream).map_err(|e| io(e.into()))?;
+    let me = rustix::process::geteuid();
+    if !server.uid.is_root() && server.uid != me {
+        return Err(format!(
+            "control socket {} is served by user {}, not root or you",
+            path.display(),
+            server.uid.as_raw()
+        ));
+    }
     stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
     let mut text = serde_json::to_string(request).map_err(|e| e.to_string())?;
     text.push('\n');

@@ -57,14 +57,17 @@ struct Inode {
     key: Key,
     /// Lookups the kernel holds (each reply with an entry counts one; `forget` returns them).
     lookups: u64,
+    /// Its last name was removed: it has no path any more (calls on it act on an open file of
+    /// it, or fail), and its key is free for whatever is made at that path next.
+    detached: bool,
 }
 
 #[derive(Debug)]
 struct Table {
     nodes: HashMap<u64, Inode>,
     by_key: HashMap<Key, u64>,
-    /// Every name of the inodes known by more than one (hard links).
-    multi: HashMap<VPath, u64>,
+    /// Every name of every inode the table knows.
+    names: HashMap<VPath, u64>,
     forgotten: LruCache<Key, u64>,
     next: u64,
 }
@@ -88,7 +91,13 @@ impl Inodes {
         let root_key = Key::Dir(VPath::root());
         nodes.insert(
             ROOT,
-            Inode { path: VPath::root(), others: Vec::new(), key: root_key.clone(), lookups: 1 },
+            Inode {
+                path: VPath::root(),
+                others: Vec::new(),
+                key: root_key.clone(),
+                lookups: 1,
+                detached: false,
+            },
         );
         let mut by_key = HashMap::new();
         by_key.insert(root_key, ROOT);
@@ -96,7 +105,7 @@ impl Inodes {
         let table = Table {
             nodes,
             by_key,
-            multi: HashMap::new(),
+            names: HashMap::from([(VPath::root(), ROOT)]),
             forgotten: LruCache::new(capacity),
             next: ROOT + 1,
         };
@@ -105,7 +114,7 @@ impl Inodes {
 
     /// The virtual path of node `ino`.
     pub fn path(&self, ino: u64) -> Option<VPath> {
-        self.table.lock().nodes.get(&ino).map(|n| n.path.clone())
+        self.table.lock().nodes.get(&ino).filter(|n| !n.detached).map(|n| n.path.clone())
     }
 
     /// The node id for what a lookup of `path` found, counting one kernel reference.
@@ -113,7 +122,7 @@ impl Inodes {
         let key = Key::of(path, attr, synthesized, writable);
         let mut t = self.table.lock();
         if let Some(&ino) = t.by_key.get(&key) {
-            let Table { nodes, multi, .. } = &mut *t;
+            let Table { nodes, names, .. } = &mut *t;
             if let Some(node) = nodes.get_mut(&ino) {
                 node.lookups += 1;
                 if node.path != *path {
@@ -123,10 +132,7 @@ impl Inodes {
                     if node.others.len() < MAX_NAMES {
                         node.others.push(previous);
                     }
-                    multi.insert(path.clone(), ino);
-                    for other in &node.others {
-                        multi.insert(other.clone(), ino);
-                    }
+                    names.insert(path.clone(), ino);
                 }
                 return ino;
             }
@@ -140,7 +146,9 @@ impl Inodes {
             }
         };
         t.by_key.insert(key.clone(), ino);
-        t.nodes.insert(ino, Inode { path: path.clone(), others: Vec::new(), key, lookups: 1 });
+        t.names.insert(path.clone(), ino);
+        t.nodes
+            .insert(ino, Inode { path: path.clone(), others: Vec::new(), key, lookups: 1, detached: false });
         ino
     }
 
@@ -157,8 +165,8 @@ impl Inodes {
         }
         if let Some(node) = t.nodes.remove(&ino) {
             for name in std::iter::once(&node.path).chain(&node.others) {
-                if t.multi.get(name) == Some(&ino) {
-                    t.multi.remove(name);
+                if t.names.get(name) == Some(&ino) {
+                    t.names.remove(name);
                 }
             }
             // A rename may have given the key to another inode since: leave that one alone.
@@ -169,21 +177,26 @@ impl Inodes {
         }
     }
 
-    /// The name `path` was removed: an inode known by other names (hard links) goes on by one
-    /// of them.
+    /// The name `path` was removed (unlink, rmdir, or replaced by a rename): an inode known by
+    /// other names (hard links) goes on by one of them; one without is detached, so nothing
+    /// done to it can reach what is made at that path next, and a new directory there gets a
+    /// new node.
     pub fn unlinked(&self, path: &VPath) {
         let mut t = self.table.lock();
-        let Some(ino) = t.multi.remove(path) else { return };
-        let Some(node) = t.nodes.get_mut(&ino) else { return };
+        let Some(ino) = t.names.remove(path) else { return };
+        let Table { nodes, by_key, .. } = &mut *t;
+        let Some(node) = nodes.get_mut(&ino) else { return };
         node.others.retain(|p| p != path);
         if node.path == *path {
-            if let Some(next) = node.others.pop() {
-                node.path = next;
+            match node.others.pop() {
+                Some(next) => node.path = next,
+                None => {
+                    node.detached = true;
+                    if by_key.get(&node.key) == Some(&ino) {
+                        by_key.remove(&node.key);
+                    }
+                }
             }
-        }
-        if node.others.is_empty() {
-            let last = node.path.clone();
-            t.multi.remove(&last);
         }
     }
 
@@ -206,28 +219,30 @@ impl Inodes {
     /// are re-keyed all at once, so two of them swapping paths never collide.
     fn remap(&self, map: impl Fn(&VPath) -> Option<VPath>) {
         let mut t = self.table.lock();
-        let Table { nodes, by_key, multi, .. } = &mut *t;
+        let Table { nodes, by_key, names, .. } = &mut *t;
         let mut rekeyed = Vec::new();
-        let mut renamed_multi = false;
-        for (ino, node) in nodes.iter_mut() {
+        let mut moved_any = false;
+        for (ino, node) in nodes.iter_mut().filter(|(_, n)| !n.detached) {
             for other in &mut node.others {
                 if let Some(moved) = map(other) {
                     *other = moved;
-                    renamed_multi = true;
+                    moved_any = true;
                 }
             }
             let Some(moved) = map(&node.path) else { continue };
             if let Key::Dir(_) = node.key {
-                by_key.remove(&node.key);
+                if by_key.get(&node.key) == Some(ino) {
+                    by_key.remove(&node.key);
+                }
                 node.key = Key::Dir(moved.clone());
                 rekeyed.push((node.key.clone(), *ino));
             }
-            renamed_multi |= !node.others.is_empty();
+            moved_any = true;
             node.path = moved;
         }
         by_key.extend(rekeyed);
-        if renamed_multi {
-            *multi = nodes_multi(nodes);
+        if moved_any {
+            *names = all_names(nodes);
         }
     }
 
@@ -238,7 +253,9 @@ impl Inodes {
         t.nodes
             .iter()
             .filter(|(_, n)| {
-                n.path.depth() == dir.depth() + 1 && n.path.starts_with(dir, CasePolicy::Sensitive)
+                !n.detached
+                    && n.path.depth() == dir.depth() + 1
+                    && n.path.starts_with(dir, CasePolicy::Sensitive)
             })
             .filter_map(|(&ino, n)| n.path.file_name().map(|name| (ino, name.clone())))
             .collect()
@@ -250,9 +267,19 @@ impl Inodes {
         let t = self.table.lock();
         t.nodes
             .iter()
-            .filter(|(_, n)| matches!(n.key, Key::Dir(_)) && n.path.starts_with(path, CasePolicy::Sensitive))
+            .filter(|(_, n)| {
+                !n.detached && matches!(n.key, Key::Dir(_)) && n.path.starts_with(path, CasePolicy::Sensitive)
+            })
             .map(|(&ino, _)| ino)
             .collect()
+    }
+
+    /// The backing identity (device, inode) node `ino` stands for, when it is not a directory.
+    pub fn identity(&self, ino: u64) -> Option<(u64, u64)> {
+        match self.table.lock().nodes.get(&ino)?.key {
+            Key::Object { dev, ino, .. } => Some((dev, ino)),
+            Key::Dir(_) => None,
+        }
     }
 
     /// The node id of the directory at `path`, if the kernel knows it.
@@ -271,15 +298,15 @@ impl Inodes {
     }
 }
 
-/// The names of every inode known by more than one.
-fn nodes_multi(nodes: &HashMap<u64, Inode>) -> HashMap<VPath, u64> {
-    let mut multi = HashMap::new();
-    for (&ino, node) in nodes.iter().filter(|(_, n)| !n.others.is_empty()) {
+/// Every name of every inode that has one.
+fn all_names(nodes: &HashMap<u64, Inode>) -> HashMap<VPath, u64> {
+    let mut names = HashMap::new();
+    for (&ino, node) in nodes.iter().filter(|(_, n)| !n.detached) {
         for name in std::iter::once(&node.path).chain(&node.others) {
-            multi.insert(name.clone(), ino);
+            names.insert(name.clone(), ino);
         }
     }
-    multi
+    names
 }
 
 #[cfg(test)]
@@ -347,6 +374,11 @@ mod tests {
         t.exchanged(&p("/e"), &p("/g"));
         assert_eq!((t.path(d), t.path(f), t.path(g)), (Some(p("/g")), Some(p("/g/f")), Some(p("/e"))));
         assert_eq!((t.dir_ino(&p("/g")), t.dir_ino(&p("/e"))), (Some(d), Some(g)));
+        // A directory removed while the kernel holds it: its node has no path, and a new
+        // directory at the same path is a new node.
+        t.unlinked(&p("/e"));
+        assert_eq!(t.path(g), None);
+        assert_ne!(t.remember(&p("/e"), &attr(FileKind::Dir, 31), false, true), g);
         t.forget(ROOT, 10);
         assert_eq!(t.path(ROOT), Some(VPath::root()));
     }

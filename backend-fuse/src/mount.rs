@@ -87,9 +87,13 @@ pub fn mount(
         MountOption::Subtype("bindfs-rs".into()),
         MountOption::DefaultPermissions,
     ];
-    if root {
-        // Devices and set-id bits behave as on the backing, as through a bind mount.
-        mount_options.extend([MountOption::Dev, MountOption::Suid]);
+    // No device files and no set-id executables through the view unless asked for (-o dev,suid):
+    // backings may come from file systems mounted nodev/nosuid, which a view must not undo.
+    if !config.extra.contains(&MountOption::Dev) {
+        mount_options.push(MountOption::NoDev);
+    }
+    if !config.extra.contains(&MountOption::Suid) {
+        mount_options.push(MountOption::NoSuid);
     }
     mount_options.extend(config.extra.iter().cloned());
     let mut fuse_config = Config::default();

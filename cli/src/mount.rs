@@ -180,9 +180,13 @@ const NOTIFY_ENV: &str = "BINDFS_RS_NOTIFY_READY";
 /// live or fails.
 fn spawn_daemon() -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    // `mount --foreground ...`: the flag right after the subcommand, so a `--` the user gave
+    // (for a mount point starting with '-') still ends the options after it.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let at = args.iter().position(|a| a == "mount").map_or(0, |i| i + 1);
+    args.insert(at, "--foreground".into());
     let mut child = Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .arg("--foreground")
+        .args(args)
         .env(NOTIFY_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1304,6 +1304,79 @@ fn rule_22_a_caller_denied_on_b_gets_eacces_at_v() {
 }
 
 #[test]
+fn rule_22_backing_acls_apply_at_v() {
+    // Regression: the daemon opened files as root, so an ACL on B denying a user was ignored.
+    let Some(mut env) = Env::new() else { return };
+    if !is_root() {
+        eprintln!("skipped: rule 22 needs root (to act as another user)");
+        return;
+    }
+    tree(&env);
+    put(&env.t("Target/acl.txt"), "secret");
+    for dir in [env.root().to_path_buf(), env.mnt(), env.t(""), env.t("Target")] {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::set_permissions(env.t("Target/acl.txt"), fs::Permissions::from_mode(0o644)).unwrap();
+    // user::rw-, user:65534:---, group::r--, mask::r--, other::r--
+    let entries: [(u16, u16, u32); 5] = [
+        (0x01, 6, u32::MAX),
+        (0x02, 0, NOBODY),
+        (0x04, 4, u32::MAX),
+        (0x10, 4, u32::MAX),
+        (0x20, 4, u32::MAX),
+    ];
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in entries {
+        acl.extend_from_slice(&tag.to_le_bytes());
+        acl.extend_from_slice(&perm.to_le_bytes());
+        acl.extend_from_slice(&id.to_le_bytes());
+    }
+    if rustix::fs::setxattr(
+        env.t("Target/acl.txt"),
+        "system.posix_acl_access",
+        &acl,
+        rustix::fs::XattrFlags::empty(),
+    )
+    .is_err()
+    {
+        eprintln!("skipped: this file system has no POSIX ACLs");
+        return;
+    }
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    assert!(!sh_as_nobody("exec 3< \"$1\"", &[&env.t("Target/acl.txt")]).status.success(), "denied on B");
+    let out = sh_as_nobody("exec 3< \"$1\"", &[&env.v("Foo/acl.txt")]);
+    assert!(!out.status.success(), "the ACL denying the user on B must deny at V too: {out:?}");
+}
+
+#[test]
+fn rule_22_a_name_swapped_in_b_never_opens_a_file_the_caller_may_not_write() {
+    // Regression: between the kernel's permission check (on cached attributes) and the open,
+    // a user swapped a root-owned file in under their own file's name; the open, done as root
+    // by path, wrote to root's file.
+    let Some(mut env) = Env::new() else { return };
+    if !is_root() {
+        eprintln!("skipped: rule 22 needs root (to act as another user)");
+        return;
+    }
+    tree(&env);
+    fs::create_dir_all(env.t("Target/d")).unwrap();
+    for dir in [env.root().to_path_buf(), env.mnt(), env.t(""), env.t("Target")] {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::os::unix::fs::chown(env.t("Target/d"), Some(NOBODY), Some(NOBODY)).unwrap();
+    put(&env.t("Target/d/rootfile"), "root's");
+    fs::set_permissions(env.t("Target/d/rootfile"), fs::Permissions::from_mode(0o644)).unwrap();
+    env.mount(&[]); // the default cache: the kernel keeps the checked attributes for a second
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    let script = "echo mine > \"$1\" && stat \"$2\" >/dev/null && mv \"$3\" \"$1\" && echo PWNED >> \"$2\"";
+    let out =
+        sh_as_nobody(script, &[&env.t("Target/d/mine"), &env.v("Foo/d/mine"), &env.t("Target/d/rootfile")]);
+    assert!(!out.status.success(), "{out:?}");
+    assert_eq!(cat(&env.t("Target/d/mine")), "root's");
+}
+
+#[test]
 fn rule_23_moves_across_file_systems_fail_with_exdev_and_lose_nothing() {
     let Some(mut env) = Env::new() else { return };
     if !is_root() {

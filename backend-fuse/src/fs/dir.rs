@@ -7,9 +7,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use bindfs_core::{Error, FileKind, Listing, OpenDir, Result};
-use fuser::{FileHandle, FileType, FopenFlags, INodeNo, ReplyDirectory, ReplyDirectoryPlus, ReplyOpen};
+use fuser::{
+    FileHandle, FileType, FopenFlags, INodeNo, ReplyDirectory, ReplyDirectoryPlus, ReplyOpen, Request,
+};
 
-use super::{GENERATION, Shared, errno, file_type};
+use super::{GENERATION, Shared, as_caller, errno, file_type};
 use crate::LinuxNode;
 
 /// An open directory: its layers are opened at open (so the handle lists what it opened, even
@@ -22,13 +24,14 @@ pub(super) struct DirHandle {
 }
 
 /// The listing of open directory `fh`, taken now if not yet.
-fn listing(shared: &Shared, fh: FileHandle) -> Result<Arc<Listing<LinuxNode>>> {
+fn listing(shared: &Shared, req: &Request, fh: FileHandle) -> Result<Arc<Listing<LinuxNode>>> {
     let dir = match shared.dirs.lock().get(&fh.0) {
         Some(DirHandle { listing: Some(l), .. }) => return Ok(Arc::clone(l)),
         Some(DirHandle { dir, .. }) => Arc::clone(dir),
         None => return Err(Error::Os(libc::EBADF)),
     };
-    let listing = Arc::new(shared.view.list_open(&dir)?);
+    // Read as the caller: the store checks the caller's right to list (ACLs included).
+    let listing = Arc::new(as_caller(req, || shared.view.list_open(&dir))?);
     if let Some(handle) = shared.dirs.lock().get_mut(&fh.0) {
         handle.listing = Some(Arc::clone(&listing));
     }
@@ -55,8 +58,15 @@ pub(super) fn opendir(shared: &Shared, ino: INodeNo, reply: ReplyOpen) {
     }
 }
 
-pub(super) fn readdir(shared: &Shared, ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-    let listing = match listing(shared, fh) {
+pub(super) fn readdir(
+    shared: &Shared,
+    req: &Request,
+    ino: INodeNo,
+    fh: FileHandle,
+    offset: u64,
+    mut reply: ReplyDirectory,
+) {
+    let listing = match listing(shared, req, fh) {
         Ok(l) => l,
         Err(e) => return reply.error(errno(&e)),
     };
@@ -85,12 +95,13 @@ pub(super) fn readdir(shared: &Shared, ino: INodeNo, fh: FileHandle, offset: u64
 
 pub(super) fn readdirplus(
     shared: &Shared,
+    req: &Request,
     ino: INodeNo,
     fh: FileHandle,
     offset: u64,
     mut reply: ReplyDirectoryPlus,
 ) {
-    let listing = match listing(shared, fh) {
+    let listing = match listing(shared, req, fh) {
         Ok(l) => l,
         Err(e) => return reply.error(errno(&e)),
     };

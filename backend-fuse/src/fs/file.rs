@@ -61,8 +61,20 @@ fn keep(shared: &Shared, ino: u64, file: LinuxFile, writable: bool, passthrough:
     fh
 }
 
-pub(super) fn open(shared: &Shared, ino: INodeNo, flags: fuser::OpenFlags, reply: ReplyOpen) {
-    let opened = shared.path(ino).and_then(|path| shared.view.open_entry(&path, open_flags(flags.0)));
+pub(super) fn open(shared: &Shared, req: &Request, ino: INodeNo, flags: fuser::OpenFlags, reply: ReplyOpen) {
+    // As the caller, so the store checks the caller's rights (ACLs included), and only the very
+    // object the kernel checked: a name swapped in the backing meanwhile is ESTALE (the kernel
+    // then looks it up afresh), never a file the caller may not open.
+    let opened = shared.path(ino).and_then(|path| {
+        let (file, writable) = as_caller(req, || shared.view.open_entry(&path, open_flags(flags.0)))?;
+        if let Some(expected) = shared.inodes.identity(ino.0) {
+            let got = file.stat()?;
+            if (got.dev, got.ino) != expected {
+                return Err(Error::Os(libc::ESTALE));
+            }
+        }
+        Ok((file, writable))
+    });
     let (file, writable) = match opened {
         Ok(o) => o,
         Err(e) => return reply.error(errno(&e)),

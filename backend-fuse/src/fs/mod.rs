@@ -405,8 +405,8 @@ impl Filesystem for BindFs {
         entry::link(&self.0, req, ino, newparent, newname, reply)
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: fuser::OpenFlags, reply: fuser::ReplyOpen) {
-        file::open(&self.0, ino, flags, reply)
+    fn open(&self, req: &Request, ino: INodeNo, flags: fuser::OpenFlags, reply: fuser::ReplyOpen) {
+        file::open(&self.0, req, ino, flags, reply)
     }
 
     fn read(
@@ -481,24 +481,24 @@ impl Filesystem for BindFs {
 
     fn readdir(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         fh: fuser::FileHandle,
         offset: u64,
         reply: fuser::ReplyDirectory,
     ) {
-        dir::readdir(&self.0, ino, fh, offset, reply)
+        dir::readdir(&self.0, req, ino, fh, offset, reply)
     }
 
     fn readdirplus(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         fh: fuser::FileHandle,
         offset: u64,
         reply: fuser::ReplyDirectoryPlus,
     ) {
-        dir::readdirplus(&self.0, ino, fh, offset, reply)
+        dir::readdirplus(&self.0, req, ino, fh, offset, reply)
     }
 
     fn releasedir(
