@@ -545,8 +545,8 @@ impl Filesystem for BindFs {
         xattr::get(&self.0, ino, name, size, reply)
     }
 
-    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: fuser::ReplyXattr) {
-        xattr::list(&self.0, ino, size, reply)
+    fn listxattr(&self, req: &Request, ino: INodeNo, size: u32, reply: fuser::ReplyXattr) {
+        xattr::list(&self.0, req, ino, size, reply)
     }
 
     fn removexattr(&self, req: &Request, ino: INodeNo, name: &OsStr, reply: fuser::ReplyEmpty) {

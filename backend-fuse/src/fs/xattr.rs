@@ -33,8 +33,10 @@ pub(super) fn get(shared: &Shared, ino: INodeNo, name: &OsStr, size: u32, reply:
     }
 }
 
-pub(super) fn list(shared: &Shared, ino: INodeNo, size: u32, reply: ReplyXattr) {
-    match shared.on_node(ino, |p| shared.view.listxattr(p), |f| f.file.list_xattr()) {
+pub(super) fn list(shared: &Shared, req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+    // As the caller: the store leaves out names the caller may not see (trusted.*).
+    let names = as_caller(req, || shared.on_node(ino, |p| shared.view.listxattr(p), |f| f.file.list_xattr()));
+    match names {
         Ok(names) => {
             let mut packed = Vec::new();
             for name in names {
