@@ -712,14 +712,16 @@ impl<B: Backing> View<B> {
         Ok(self.open_entry(path, flags)?.0)
     }
 
-    /// Like [`View::open`], also saying whether the entry may be changed through the view.
-    pub fn open_entry(&self, path: &VPath, flags: OpenFlags) -> Result<(B::File, bool)> {
+    /// Like [`View::open`], also returning what the open file is: its attributes as shown (the
+    /// object opened is the one they were read from) and whether it may be changed through the
+    /// view.
+    pub fn open_entry(&self, path: &VPath, flags: OpenFlags) -> Result<(B::File, Attr, bool)> {
         let found = self.lookup(path)?;
         let Some(node) = &found.node else { return Err(Error::IsDir) };
         if flags.modifies() && !found.writable {
             return Err(Error::ReadOnly);
         }
-        Ok((self.backing.open(node, flags)?, found.writable))
+        Ok((self.backing.open(node, flags)?, found.attr, found.writable))
     }
 
     /// Creates regular file `path` (failing if it exists) and opens it.

@@ -66,12 +66,10 @@ pub(super) fn open(shared: &Shared, req: &Request, ino: INodeNo, flags: fuser::O
     // object the kernel checked: a name swapped in the backing meanwhile is ESTALE (the kernel
     // then looks it up afresh), never a file the caller may not open.
     let opened = shared.path(ino).and_then(|path| {
-        let (file, writable) = as_caller(req, || shared.view.open_entry(&path, open_flags(flags.0)))?;
-        if let Some(expected) = shared.inodes.identity(ino.0) {
-            let got = file.stat()?;
-            if (got.dev, got.ino) != expected {
-                return Err(Error::Os(libc::ESTALE));
-            }
+        let (file, attr, writable) = as_caller(req, || shared.view.open_entry(&path, open_flags(flags.0)))?;
+        // The file is reopened from the very node these attributes were read from.
+        if shared.inodes.identity(ino.0).is_some_and(|expected| (attr.dev, attr.ino) != expected) {
+            return Err(Error::Os(libc::ESTALE));
         }
         Ok((file, writable))
     });
