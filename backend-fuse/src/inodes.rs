@@ -316,23 +316,8 @@ mod tests {
     use bindfs_core::Timestamp;
 
     fn attr(kind: FileKind, ino: u64) -> Attr {
-        let t = Timestamp::default();
-        Attr {
-            kind,
-            perm: 0o644,
-            nlink: 1,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            blocks: 0,
-            blksize: 4096,
-            rdev: 0,
-            dev: 7,
-            ino,
-            atime: t,
-            mtime: t,
-            ctime: t,
-        }
+        let base = bindfs_core::report::synthetic_dir(Timestamp::default());
+        Attr { kind, perm: 0o644, nlink: 1, dev: 7, ino, ..base }
     }
 
     fn p(s: &str) -> VPath {

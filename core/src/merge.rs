@@ -23,12 +23,8 @@ use crate::error::{Error, Result};
 use crate::name::{CasePolicy, Name};
 use crate::resolve::Layer;
 
-/// The ordered union of listings, highest precedence first; the first entry of a name wins.
-pub fn union(policy: CasePolicy, listings: Vec<Vec<DirEntry>>) -> Vec<DirEntry> {
-    union_indexed(policy, listings).into_iter().map(|(_, e)| e).collect()
-}
-
-/// Like [`union`], each entry with the index of the listing it comes from.
+/// The ordered union of listings, highest precedence first (the first entry of a name wins),
+/// each entry with the index of the listing it comes from.
 pub fn union_indexed(policy: CasePolicy, listings: Vec<Vec<DirEntry>>) -> Vec<(usize, DirEntry)> {
     let mut out = Vec::with_capacity(listings.first().map_or(0, Vec::len));
     if listings.len() == 1 {
@@ -119,12 +115,16 @@ mod tests {
 
     #[test]
     fn union_keeps_order_and_first_wins() {
-        let out = union(CasePolicy::Sensitive, vec![vec![e("b", 1), e("a", 2)], vec![e("a", 3), e("c", 4)]]);
-        let got: Vec<(String, u64)> = out.iter().map(|d| (d.name.to_string(), d.ino)).collect();
-        assert_eq!(got, vec![("b".into(), 1), ("a".into(), 2), ("c".into(), 4)]);
-        let ci = union(CasePolicy::Insensitive, vec![vec![e("Readme", 1)], vec![e("README", 2)]]);
+        let out = union_indexed(
+            CasePolicy::Sensitive,
+            vec![vec![e("b", 1), e("a", 2)], vec![e("a", 3), e("c", 4)]],
+        );
+        let got: Vec<(usize, String, u64)> =
+            out.iter().map(|(i, d)| (*i, d.name.to_string(), d.ino)).collect();
+        assert_eq!(got, vec![(0, "b".into(), 1), (0, "a".into(), 2), (1, "c".into(), 4)]);
+        let ci = union_indexed(CasePolicy::Insensitive, vec![vec![e("Readme", 1)], vec![e("README", 2)]]);
         assert_eq!(ci.len(), 1);
-        assert_eq!(ci[0].ino, 1);
+        assert_eq!((ci[0].0, ci[0].1.ino), (0, 1));
     }
 
     #[test]
