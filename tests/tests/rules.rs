@@ -1350,6 +1350,38 @@ fn rule_22_backing_acls_apply_at_v() {
 }
 
 #[test]
+fn rule_22_attribute_names_a_caller_may_not_see_on_b_stay_hidden_at_v() {
+    // Regression: names were listed as root, so trusted.* names showed to every user.
+    let Some(mut env) = Env::new() else { return };
+    if !is_root() {
+        eprintln!("skipped: rule 22 needs root (to act as another user)");
+        return;
+    }
+    tree(&env);
+    for dir in [env.root().to_path_buf(), env.mnt(), env.t(""), env.t("Target")] {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let set = |name: &str| {
+        rustix::fs::setxattr(env.t("Target/Cat.txt"), name, b"1", rustix::fs::XattrFlags::empty())
+    };
+    if set("trusted.hidden").is_err() || set("user.shown").is_err() {
+        eprintln!("skipped: this file system lacks trusted.* or user.* attributes");
+        return;
+    }
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    let list = |path: &Path| {
+        let out = as_nobody(
+            Path::new("/usr/bin/python3"),
+            &["-c", "import os,sys; print(sorted(os.listxattr(sys.argv[1])))", s(path)],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(list(&env.t("Target/Cat.txt")), "['user.shown']");
+    assert_eq!(list(&env.v("Foo/Cat.txt")), "['user.shown']");
+}
+
+#[test]
 fn rule_22_a_name_swapped_in_b_never_opens_a_file_the_caller_may_not_write() {
     // Regression: between the kernel's permission check (on cached attributes) and the open,
     // a user swapped a root-owned file in under their own file's name; the open, done as root
