@@ -122,6 +122,14 @@ pub(super) fn readdirplus(
                 return reply.ok();
             }
         }
+        if listing.entries.len() > PLUS_AT_START_MAX {
+            // The kernel asks for attributes at offset 0 whatever the caller wants. For a large
+            // directory they would cover one reply's worth of its entries, at one cold inode
+            // read each, which a names-only listing (find, scandir, ls) never needs. The
+            // kernel asks plain READDIR next, and switches back to READDIRPLUS by itself once
+            // the caller looks entries up.
+            return reply.ok();
+        }
     }
     for i in start.max(2)..listing.entries.len() + 2 {
         // Attributes only for the entries this reply carries.
@@ -153,6 +161,11 @@ pub(super) fn readdirplus(
     }
     reply.ok()
 }
+
+/// Above this many entries, the first READDIRPLUS reply of a listing carries only `.` and `..`.
+/// A directory of up to this size is usually listed to be looked at whole (`ls -l`, a walk that
+/// stats), and one reply with attributes saves a lookup per entry.
+const PLUS_AT_START_MAX: usize = 1024;
 
 /// Attributes to list a name whose lookup fails (never cached by the kernel).
 fn placeholder_attr(kind: FileKind) -> bindfs_core::Attr {
