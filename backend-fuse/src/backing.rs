@@ -226,6 +226,11 @@ impl LinuxBacking {
 
     /// The object `fd` holds, reached through its `/proc/self/fd` magic link (which resolves to
     /// the object and no further).
+    /// A new open file description of `file`'s object (for locks, which belong to one).
+    pub fn reopen_file(&self, file: &LinuxFile, flags: OFlags) -> Result<OwnedFd> {
+        self.reopen(file.as_fd(), flags)
+    }
+
     fn reopen(&self, fd: BorrowedFd<'_>, flags: OFlags) -> Result<OwnedFd> {
         rfs::openat(&self.proc_self_fd, DecInt::from_fd(fd), flags | OFlags::CLOEXEC, Mode::empty())
             .map_err(map_errno)

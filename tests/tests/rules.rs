@@ -1078,7 +1078,6 @@ fn rule_19_locks_work_through_v() {
 }
 
 #[test]
-#[ignore = "limitation: locks through V are the kernel's (fuser 0.18 cannot interrupt a daemon-held waiting lock)"]
 fn rule_19_fcntl_locks_through_v_act_on_b() {
     let Some(mut env) = Env::new() else { return };
     tree(&env);
@@ -1096,7 +1095,6 @@ fn rule_19_fcntl_locks_through_v_act_on_b() {
 }
 
 #[test]
-#[ignore = "limitation: fuser 0.18 does not pass FUSE_LK_FLOCK, so flock through V stays the kernel's"]
 fn rule_19_flock_through_v_acts_on_b() {
     let Some(mut env) = Env::new() else { return };
     tree(&env);
@@ -1107,6 +1105,154 @@ fn rule_19_flock_through_v_acts_on_b() {
     rustix::fs::flock(&through_v, FlockOperation::NonBlockingLockExclusive).unwrap();
     let busy = errno(io(rustix::fs::flock(&on_b, FlockOperation::NonBlockingLockExclusive)));
     assert_eq!(busy, libc::EWOULDBLOCK, "a flock through V must hold against B's users");
+}
+
+/// `fcntl` on `f` with a whole-file `struct flock` of type `ty`; returns the `flock` back.
+fn whole_file_lock(f: &File, cmd: i32, ty: i32) -> std::io::Result<libc::flock> {
+    let mut lock = libc::flock {
+        l_type: ty as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    // SAFETY: an open descriptor and a pointer to an initialized `flock` that outlives the call.
+    let r = unsafe { libc::fcntl(f.as_raw_fd(), cmd, &mut lock) };
+    if r == -1 { Err(std::io::Error::last_os_error()) } else { Ok(lock) }
+}
+
+/// A forked process holding a POSIX write lock on `path` until [`LockHolder::release`].
+struct LockHolder {
+    pid: libc::pid_t,
+    /// Closing it tells the holder to exit.
+    go: std::os::fd::OwnedFd,
+}
+
+impl LockHolder {
+    fn start(path: &Path) -> LockHolder {
+        let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
+        // Close-on-exec, so processes other tests start meanwhile do not keep them open.
+        let cloexec = rustix::pipe::PipeFlags::CLOEXEC;
+        let (ready_r, ready_w) = rustix::pipe::pipe_with(cloexec).unwrap();
+        let (go_r, go_w) = rustix::pipe::pipe_with(cloexec).unwrap();
+        let lock = libc::flock {
+            l_type: libc::F_WRLCK as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
+        // SAFETY: the child only makes async-signal-safe calls (open, fcntl, write, read,
+        // _exit) on values prepared before the fork.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: see above; every pointer outlives the calls.
+            unsafe {
+                // Only the parent keeps the write end: its close is the signal to exit.
+                libc::close(go_w.as_raw_fd());
+                let fd = libc::open(c_path.as_ptr(), libc::O_RDWR);
+                let ok = fd >= 0 && libc::fcntl(fd, libc::F_SETLK, &lock) == 0;
+                let byte = [u8::from(ok)];
+                libc::write(ready_w.as_raw_fd(), byte.as_ptr().cast(), 1);
+                let mut buf = [0u8; 1];
+                libc::read(go_r.as_raw_fd(), buf.as_mut_ptr().cast(), 1);
+                libc::_exit(0);
+            }
+        }
+        drop((ready_w, go_r));
+        let mut byte = [0u8; 1];
+        assert_eq!(rustix::io::read(&ready_r, &mut byte).unwrap(), 1);
+        assert_eq!(byte[0], 1, "the holder could not take its lock");
+        LockHolder { pid, go: go_w }
+    }
+
+    /// Lets the holder exit (which releases its lock) and waits for it.
+    fn release(self) {
+        drop(self.go);
+        let mut status = 0;
+        // SAFETY: our own child, waited for once.
+        assert_eq!(unsafe { libc::waitpid(self.pid, &mut status, 0) }, self.pid);
+    }
+}
+
+#[test]
+fn rule_19_getlk_through_v_names_the_process_holding_the_lock() {
+    let Some(mut env) = Env::new() else { return };
+    tree(&env);
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    let holder = LockHolder::start(&env.v("Foo/Cat.txt"));
+    let through_v = OpenOptions::new().read(true).write(true).open(env.v("Foo/Cat.txt")).unwrap();
+    let seen = whole_file_lock(&through_v, libc::F_GETLK, libc::F_RDLCK).unwrap();
+    assert_eq!(i32::from(seen.l_type), libc::F_WRLCK);
+    assert_eq!(seen.l_pid, holder.pid, "F_GETLK must name the holder's process");
+    // The lock is on B too.
+    let on_b = OpenOptions::new().read(true).open(env.t("Target/Cat.txt")).unwrap();
+    assert_eq!(errno(whole_file_lock(&on_b, libc::F_OFD_SETLK, libc::F_RDLCK)), libc::EAGAIN);
+    holder.release();
+    // The holder's exit released it, on B as well.
+    whole_file_lock(&on_b, libc::F_OFD_SETLK, libc::F_RDLCK).unwrap();
+}
+
+#[test]
+fn rule_19_a_waiting_lock_through_v_is_granted_once_b_releases_it() {
+    let Some(mut env) = Env::new() else { return };
+    tree(&env);
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    let on_b = OpenOptions::new().read(true).write(true).open(env.t("Target/Cat.txt")).unwrap();
+    whole_file_lock(&on_b, libc::F_OFD_SETLK, libc::F_WRLCK).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let path = env.v("Foo/Cat.txt");
+    let waiter = std::thread::spawn(move || {
+        let f = OpenOptions::new().read(true).write(true).open(path).unwrap();
+        let got = whole_file_lock(&f, libc::F_SETLKW, libc::F_WRLCK).map(|_| ());
+        tx.send(got.map_err(|e| e.raw_os_error())).unwrap();
+        f // keep the lock until joined
+    });
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "granted while B held the lock");
+    whole_file_lock(&on_b, libc::F_OFD_SETLK, libc::F_UNLCK).unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), Ok(()));
+    // Now B's users wait for the view's user.
+    assert_eq!(errno(whole_file_lock(&on_b, libc::F_OFD_SETLK, libc::F_RDLCK)), libc::EAGAIN);
+    drop(waiter.join().unwrap());
+    whole_file_lock(&on_b, libc::F_OFD_SETLK, libc::F_RDLCK).unwrap();
+}
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+#[test]
+fn rule_19_a_waiting_lock_through_v_ends_with_eintr_on_a_signal() {
+    let Some(mut env) = Env::new() else { return };
+    tree(&env);
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    // A handler without SA_RESTART, so the wait ends with EINTR as it does natively.
+    // SAFETY: a zeroed sigaction with a valid handler; SIGUSR2 is used by no other test.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = ignore_signal as *const () as usize;
+        assert_eq!(libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()), 0);
+    }
+    let on_b = OpenOptions::new().read(true).write(true).open(env.t("Target/Cat.txt")).unwrap();
+    whole_file_lock(&on_b, libc::F_OFD_SETLK, libc::F_WRLCK).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let path = env.v("Foo/Cat.txt");
+    let waiter = std::thread::spawn(move || {
+        // SAFETY: pthread_self has no preconditions.
+        tx.send(Some(unsafe { libc::pthread_self() })).unwrap();
+        let f = OpenOptions::new().read(true).write(true).open(path).unwrap();
+        let got = whole_file_lock(&f, libc::F_SETLKW, libc::F_WRLCK).map(|_| ());
+        tx.send(None).unwrap();
+        got.map_err(|e| e.raw_os_error())
+    });
+    let thread = rx.recv().unwrap().unwrap();
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "granted while B held the lock");
+    // SAFETY: the waiter thread is alive until it has sent its second message.
+    assert_eq!(unsafe { libc::pthread_kill(thread, libc::SIGUSR2) }, 0);
+    rx.recv_timeout(Duration::from_secs(30)).expect("the waiting lock did not end on the signal");
+    assert_eq!(waiter.join().unwrap(), Err(Some(libc::EINTR)));
 }
 
 #[test]

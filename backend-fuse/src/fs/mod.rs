@@ -13,6 +13,7 @@ mod attr;
 mod dir;
 mod entry;
 mod file;
+mod lock;
 mod xattr;
 
 use std::collections::HashMap;
@@ -74,6 +75,8 @@ pub struct Shared {
     /// Whether the kernel agreed to passthrough at `init`.
     passthrough: AtomicBool,
     notifier: OnceLock<Notifier>,
+    /// Locks taken on backing files for the view's users.
+    locks: lock::Locks,
 }
 
 /// The handle the daemon keeps to change links on a live view.
@@ -97,6 +100,7 @@ impl BindFs {
             options,
             passthrough: AtomicBool::new(false),
             notifier: OnceLock::new(),
+            locks: lock::Locks::default(),
         });
         (BindFs(Arc::clone(&shared)), ViewHandle(shared))
     }
@@ -277,10 +281,10 @@ impl Filesystem for BindFs {
             | F::FUSE_CACHE_SYMLINKS
             | F::FUSE_ATOMIC_O_TRUNC
             | F::FUSE_BIG_WRITES
-            | F::FUSE_MAX_PAGES;
-        // Locks stay the kernel's (exact POSIX semantics among the view's users, waits a signal
-        // can end): fuser 0.18 cannot pass interrupts to a daemon holding a waiting lock
-        // request, nor tell flock from fcntl requests.
+            | F::FUSE_MAX_PAGES
+            // Locks come to the daemon, which takes them on the backing files (`lock`).
+            | F::FUSE_POSIX_LOCKS
+            | F::FUSE_FLOCK_LOCKS;
         let _ = config.add_capabilities(wanted & config.capabilities());
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
@@ -441,27 +445,61 @@ impl Filesystem for BindFs {
     fn flush(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         _fh: fuser::FileHandle,
-        _lock_owner: fuser::LockOwner,
+        lock_owner: fuser::LockOwner,
         reply: fuser::ReplyEmpty,
     ) {
-        // Nothing to write back (I/O goes to the backing file at once); locks are the kernel's.
+        // Nothing to write back (I/O goes to the backing file at once); a process closing a
+        // descriptor gives up its record locks on the file.
+        self.0.locks.flush(ino, lock_owner);
         reply.ok()
     }
 
     fn release(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: fuser::FileHandle,
         _flags: fuser::OpenFlags,
-        _lock_owner: Option<fuser::LockOwner>,
+        lock_owner: Option<fuser::LockOwner>,
         _flush: bool,
         reply: fuser::ReplyEmpty,
     ) {
+        self.0.locks.release(ino, fh, lock_owner);
         file::release(&self.0, fh);
         reply.ok()
+    }
+
+    fn getlk(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: fuser::FileHandle,
+        lock_owner: fuser::LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        _pid: u32,
+        reply: fuser::ReplyLock,
+    ) {
+        lock::getlk(&self.0, ino, fh, lock_owner, (start, end), typ, reply)
+    }
+
+    fn setlk(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        fh: fuser::FileHandle,
+        lock_owner: fuser::LockOwner,
+        start: u64,
+        end: u64,
+        typ: i32,
+        pid: u32,
+        sleep: bool,
+        reply: fuser::ReplyEmpty,
+    ) {
+        lock::setlk(&self.0, req, ino, fh, lock_owner, (start, end), typ, pid, sleep, reply)
     }
 
     fn fsync(
