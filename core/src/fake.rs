@@ -487,20 +487,17 @@ impl Backing for FakeBacking {
         Ok(FakeFile { node: node.0, flags })
     }
 
-    fn create(
-        &self,
-        dir: &FakeNode,
-        name: &Name,
-        perm: u32,
-        flags: OpenFlags,
-    ) -> Result<(FakeNode, FakeFile)> {
-        let mut t = self.tree.lock();
-        if t.lookup(self.policy, dir.0, name).is_ok() {
-            return Err(Error::Exists);
-        }
-        let id = t.new_obj(dir.0, Content::File(Vec::new()), perm & 0o7777)?;
-        t.attach(self.policy, dir.0, name, id)?;
-        Ok((FakeNode(id), FakeFile { node: id, flags }))
+    fn create(&self, dir: &FakeNode, name: &Name, perm: u32, flags: OpenFlags) -> Result<(Attr, FakeFile)> {
+        let id = {
+            let mut t = self.tree.lock();
+            if t.lookup(self.policy, dir.0, name).is_ok() {
+                return Err(Error::Exists);
+            }
+            let id = t.new_obj(dir.0, Content::File(Vec::new()), perm & 0o7777)?;
+            t.attach(self.policy, dir.0, name, id)?;
+            id
+        };
+        Ok((self.stat(&FakeNode(id))?, FakeFile { node: id, flags }))
     }
 
     fn read(&self, file: &FakeFile, offset: u64, buf: &mut [u8]) -> Result<usize> {

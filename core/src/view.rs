@@ -807,8 +807,8 @@ impl<B: Backing> View<B> {
 
     /// Creates regular file `path` (failing if it exists) and opens it.
     pub fn create(&self, path: &VPath, perm: u32, flags: OpenFlags) -> Result<(Attr, B::File)> {
-        let (node, file) = self.make_new(path, |dir, name| self.backing.create(dir, name, perm, flags))?;
-        Ok((report::attr(self.backing.stat(&node)?, true), file))
+        let (raw, file) = self.make_new(path, |dir, name| self.backing.create(dir, name, perm, flags))?;
+        Ok((report::attr(raw, true), file))
     }
 
     /// Reads from an open file.
