@@ -399,23 +399,17 @@ impl Backing for LinuxBacking {
         self.reopen(fd, io_flags(flags)).map(LinuxFile)
     }
 
-    fn create(
-        &self,
-        dir: &LinuxNode,
-        name: &Name,
-        perm: u32,
-        flags: OpenFlags,
-    ) -> Result<(LinuxNode, LinuxFile)> {
+    fn create(&self, dir: &LinuxNode, name: &Name, perm: u32, flags: OpenFlags) -> Result<(Attr, LinuxFile)> {
         let flags = (io_flags(flags) - OFlags::DIRECTORY)
             | OFlags::CREATE
             | OFlags::EXCL
             | OFlags::NOFOLLOW
             | OFlags::CLOEXEC;
         let mode = Mode::from_raw_mode(perm & 0o7777);
-        let file = rfs::openat(dir.as_fd(), name.as_bytes(), flags, mode).map_err(map_errno)?;
-        // The node of exactly the file created, whatever happens to the name meanwhile.
-        let node = self.reopen(file.as_fd(), OFlags::PATH)?;
-        Ok((LinuxNode::new(node), LinuxFile(file)))
+        let file = LinuxFile(rfs::openat(dir.as_fd(), name.as_bytes(), flags, mode).map_err(map_errno)?);
+        // The attributes of exactly the file created, whatever happens to the name meanwhile,
+        // from the open file: no O_PATH reopen through /proc (an openat and a close) for them.
+        Ok((file.stat()?, file))
     }
 
     fn read(&self, file: &LinuxFile, offset: u64, buf: &mut [u8]) -> Result<usize> {

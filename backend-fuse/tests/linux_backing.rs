@@ -383,14 +383,14 @@ fn current_umask() -> u32 {
 #[test]
 fn create_excludes_existing_names_and_never_follows_a_symlink() {
     let fx = Fixture::new();
-    let (node, file) = fx.backing.create(&fx.root(), &name("new"), 0o640, OpenFlags::READ_WRITE).unwrap();
+    let (made, file) = fx.backing.create(&fx.root(), &name("new"), 0o640, OpenFlags::READ_WRITE).unwrap();
+    assert_eq!((made.kind, made.size, made.perm), (FileKind::File, 0, 0o640 & !current_umask()));
+    assert_eq!(made.ino, fs::metadata(fx.path("new")).unwrap().ino());
     assert_eq!(fx.backing.write(&file, 0, b"hello").unwrap(), 5);
     let mut buf = [0u8; 16];
     assert_eq!(fx.backing.read(&file, 1, &mut buf).unwrap(), 4);
     assert_eq!(&buf[..4], b"ello");
-    let attr = fx.backing.stat(&node).unwrap();
-    assert_eq!((attr.kind, attr.size, attr.perm), (FileKind::File, 5, 0o640 & !current_umask()));
-    assert_eq!(attr.ino, fs::metadata(fx.path("new")).unwrap().ino());
+    assert_eq!(file.stat().unwrap().size, 5);
 
     assert_eq!(
         fx.backing.create(&fx.root(), &name("new"), 0o644, OpenFlags::READ).err(),

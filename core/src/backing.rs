@@ -269,14 +269,16 @@ pub trait Backing: Send + Sync {
     /// Opens `node` for I/O.
     fn open(&self, node: &Self::Node, flags: OpenFlags) -> Result<Self::File>;
 
-    /// Creates a regular file `name` in `dir` (failing if it exists) and opens it.
+    /// Creates a regular file `name` in `dir` (failing if it exists) and opens it; returns the
+    /// attributes of the very file made (read from the open file, so a store needs no second
+    /// handle to it) and the open file.
     fn create(
         &self,
         dir: &Self::Node,
         name: &Name,
         perm: u32,
         flags: OpenFlags,
-    ) -> Result<(Self::Node, Self::File)>;
+    ) -> Result<(Attr, Self::File)>;
 
     /// Reads at `offset` into `buf`; returns the number of bytes read (0 at end of file).
     fn read(&self, file: &Self::File, offset: u64, buf: &mut [u8]) -> Result<usize>;

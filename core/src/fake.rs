@@ -134,6 +134,10 @@ impl Tree {
 
     fn attach(&mut self, policy: CasePolicy, dir: u64, name: &Name, id: u64) -> Result<()> {
         let key = policy.key(name.as_bytes()).into_owned();
+        // A removed directory takes no new entries (Linux: ENOENT).
+        if self.obj(dir)?.nlink == 0 {
+            return Err(Error::NotFound);
+        }
         let now = self.tick();
         let children = self.children_mut(dir)?;
         if children.contains_key(&key) {
@@ -184,6 +188,19 @@ impl Tree {
             Content::Symlink(_) => FileKind::Symlink,
             Content::Special(k, _) => *k,
         })
+    }
+
+    /// Unlinks `id` and everything below it, as removing a tree does: a removed directory has no
+    /// entries left, whoever still holds it.
+    fn unlinked_tree(&mut self, id: u64) -> Result<()> {
+        let below: Vec<u64> = match &mut self.obj_mut(id)?.content {
+            Content::Dir(children) => std::mem::take(children).into_values().map(|(_, c)| c).collect(),
+            _ => Vec::new(),
+        };
+        for child in below {
+            self.unlinked_tree(child)?;
+        }
+        self.unlinked(id)
     }
 
     fn unlinked(&mut self, id: u64) -> Result<()> {
@@ -337,7 +354,7 @@ impl FakeBacking {
         let mut t = self.tree.lock();
         let Ok(dir) = t.walk(self.policy, &parent) else { return };
         if let Ok(id) = t.detach(self.policy, dir, &name) {
-            let _ = t.unlinked(id);
+            let _ = t.unlinked_tree(id);
         }
     }
 
@@ -470,20 +487,17 @@ impl Backing for FakeBacking {
         Ok(FakeFile { node: node.0, flags })
     }
 
-    fn create(
-        &self,
-        dir: &FakeNode,
-        name: &Name,
-        perm: u32,
-        flags: OpenFlags,
-    ) -> Result<(FakeNode, FakeFile)> {
-        let mut t = self.tree.lock();
-        if t.lookup(self.policy, dir.0, name).is_ok() {
-            return Err(Error::Exists);
-        }
-        let id = t.new_obj(dir.0, Content::File(Vec::new()), perm & 0o7777)?;
-        t.attach(self.policy, dir.0, name, id)?;
-        Ok((FakeNode(id), FakeFile { node: id, flags }))
+    fn create(&self, dir: &FakeNode, name: &Name, perm: u32, flags: OpenFlags) -> Result<(Attr, FakeFile)> {
+        let id = {
+            let mut t = self.tree.lock();
+            if t.lookup(self.policy, dir.0, name).is_ok() {
+                return Err(Error::Exists);
+            }
+            let id = t.new_obj(dir.0, Content::File(Vec::new()), perm & 0o7777)?;
+            t.attach(self.policy, dir.0, name, id)?;
+            id
+        };
+        Ok((self.stat(&FakeNode(id))?, FakeFile { node: id, flags }))
     }
 
     fn read(&self, file: &FakeFile, offset: u64, buf: &mut [u8]) -> Result<usize> {

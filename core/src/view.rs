@@ -68,6 +68,22 @@ impl<N> Found<N> {
     }
 }
 
+/// An opened layer root.
+struct Opened<N> {
+    node: N,
+    kept: Kept,
+}
+
+/// Where an opened layer root came from.
+enum Kept {
+    /// Opened now.
+    Fresh,
+    /// Kept, and found still linked, with these attributes.
+    Checked(Attr),
+    /// Kept, not checked.
+    Unchecked,
+}
+
 fn absent(e: &Error) -> bool {
     matches!(e, Error::NotFound | Error::NotDir)
 }
@@ -230,23 +246,12 @@ impl<B: Backing> View<B> {
     /// that holds links or exceptions below it is a directory whatever the layers hold there:
     /// synthesized if they hold none (rules 8, 15, 16).
     fn find(&self, resolution: Resolution) -> Result<Found<B::Node>> {
-        let mut outcome = Err(Error::NotFound);
-        for (i, layer) in resolution.layers.iter().enumerate() {
-            match self.open_layer_node(layer) {
-                Ok(node) => {
-                    outcome = Ok((i, node));
-                    break;
-                }
-                Err(Error::NotFound) => {}
-                Err(e) => {
-                    outcome = Err(e);
-                    break;
-                }
-            }
-        }
-        match outcome {
-            Ok((i, node)) => {
-                let raw = self.backing.stat(&node)?;
+        match self.first_node(&resolution) {
+            Ok((i, node, checked)) => {
+                let raw = match checked {
+                    Some(raw) => raw,
+                    None => self.backing.stat(&node)?,
+                };
                 if raw.kind == FileKind::Dir || !resolution.holds_anchors {
                     let writable = resolution.layers[i].writable;
                     let attr = report::attr(raw, writable);
@@ -263,16 +268,42 @@ impl<B: Backing> View<B> {
         Err(Error::NotFound)
     }
 
+    /// The first layer holding the path: its index, its node, and the node's attributes when
+    /// opening it already read them.
+    fn first_node(&self, resolution: &Resolution) -> Result<(usize, B::Node, Option<Attr>)> {
+        for (i, layer) in resolution.layers.iter().enumerate() {
+            match self.layer_node(layer) {
+                Ok((node, attr)) => return Ok((i, node, attr)),
+                Err(Error::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::NotFound)
+    }
+
+    /// Opens a layer's root, checking that a kept root is still linked.
     fn open_root(&self, root: &LayerRoot) -> Result<B::Node> {
+        self.root(root, true).map(|r| r.node)
+    }
+
+    /// Opens a layer's root. A kept root is checked to be still linked when `check` is set;
+    /// unchecked, it may be a removed directory, which has no entries and takes none, so that
+    /// every call below it fails with [`Error::NotFound`] (see [`View::below_root`]).
+    fn root(&self, root: &LayerRoot, check: bool) -> Result<Opened<B::Node>> {
+        let fresh = |node| Opened { node, kept: Kept::Fresh };
         match root {
-            LayerRoot::Disk => self.backing.open_disk_root(),
-            LayerRoot::Host(p) if self.root_ttl.is_zero() => self.backing.open_host(p),
+            LayerRoot::Disk => self.backing.open_disk_root().map(fresh),
+            LayerRoot::Host(p) if self.root_ttl.is_zero() => self.backing.open_host(p).map(fresh),
             LayerRoot::Host(p) => {
                 let now = std::time::Instant::now();
                 let kept = self.roots.lock().get(p).filter(|(_, until)| *until > now).map(|(n, _)| n.clone());
                 if let Some(node) = kept {
-                    if self.backing.stat(&node).is_ok_and(|a| a.nlink > 0) {
-                        return Ok(node);
+                    if !check {
+                        return Ok(Opened { node, kept: Kept::Unchecked });
+                    }
+                    match self.backing.stat(&node) {
+                        Ok(attr) if attr.nlink > 0 => return Ok(Opened { node, kept: Kept::Checked(attr) }),
+                        _ => {}
                     }
                 }
                 let node = self.backing.open_host(p);
@@ -285,14 +316,48 @@ impl<B: Backing> View<B> {
                         roots.remove(p);
                     }
                 }
-                node
+                node.map(fresh)
             }
         }
     }
 
+    /// Runs `f` below a layer's root, trusting a kept root without checking it first: below a
+    /// removed directory every call fails with [`Error::NotFound`] (below a removed file, with
+    /// [`Error::NotDir`]), so only such a failure makes the root checked, and `f` run again on
+    /// a fresh one if it was removed. A call that succeeds costs no check, a miss one `stat`,
+    /// as every call did before.
+    fn below_root<T>(&self, root: &LayerRoot, f: impl Fn(&B::Node) -> Result<T>) -> Result<T> {
+        let opened = self.root(root, false)?;
+        match f(&opened.node) {
+            Err(e) if absent(&e) && matches!(opened.kept, Kept::Unchecked) => {
+                let again = self.root(root, true)?;
+                match again.kept {
+                    // Still linked: the miss stands.
+                    Kept::Checked(_) => Err(e),
+                    Kept::Fresh | Kept::Unchecked => f(&again.node),
+                }
+            }
+            done => done,
+        }
+    }
+
     pub(crate) fn open_layer_node(&self, layer: &Layer) -> Result<B::Node> {
-        let root = self.open_root(&layer.root)?;
-        if layer.rel.is_empty() { Ok(root) } else { self.backing.walk(&root, &layer.rel) }
+        self.layer_node(layer).map(|(node, _)| node)
+    }
+
+    /// A layer's node, with its attributes when opening it read them (a kept root checked).
+    fn layer_node(&self, layer: &Layer) -> Result<(B::Node, Option<Attr>)> {
+        if layer.rel.is_empty() {
+            // The root itself is the answer: it must be checked, and the check's attributes
+            // serve the caller.
+            let opened = self.root(&layer.root, true)?;
+            let attr = match opened.kept {
+                Kept::Checked(attr) => Some(attr),
+                Kept::Fresh | Kept::Unchecked => None,
+            };
+            return Ok((opened.node, attr));
+        }
+        self.below_root(&layer.root, |root| self.backing.walk(root, &layer.rel)).map(|node| (node, None))
     }
 
     /// The directory holding a layer's location and the name there: for a link's backing root,
@@ -308,6 +373,20 @@ impl<B: Backing> View<B> {
                 LayerRoot::Disk => Err(Error::Busy),
                 LayerRoot::Host(p) => self.backing.open_host_parent(p),
             },
+        }
+    }
+
+    /// Runs `op` on [`View::location`]'s directory and name, trusting a kept root (see
+    /// [`View::below_root`]): for the fast paths, which take the full way on a miss.
+    fn at_location<T>(&self, layer: &Layer, op: impl Fn(&B::Node, &Name) -> Result<T>) -> Result<T> {
+        match layer.rel.split_last() {
+            Some((name, dir)) => self.below_root(&layer.root, |root| {
+                if dir.is_empty() { op(root, name) } else { op(&self.backing.walk(root, dir)?, name) }
+            }),
+            None => {
+                let (dir, name) = self.location(layer)?;
+                op(&dir, &name)
+            }
         }
     }
 
@@ -341,16 +420,16 @@ impl<B: Backing> View<B> {
         Ok((node, name.clone()))
     }
 
-    /// Checks that `path` can be created and returns where: the directory in the chosen layer
-    /// and the name (rules 12, 14).
-    fn plan_new(&self, path: &VPath) -> Result<(B::Node, Name)> {
+    /// Checks that `path` can be created and runs `make` (a store call that fails if the name
+    /// exists) on where: the directory in the chosen layer and the name (rules 12, 14).
+    fn make_new<T>(&self, path: &VPath, make: impl Fn(&B::Node, &Name) -> Result<T>) -> Result<T> {
         if path.is_root() {
             return Err(Error::Exists);
         }
         // One writable layer, nothing anchored here: the store's own exclusive create is the
         // rules' check (no lookup first). Anything else, or a missing parent, takes the full way.
         if let Some(layer) = self.single_layer(path)?.filter(|l| l.writable) {
-            match self.location(&layer) {
+            match self.at_location(&layer, &make) {
                 Err(e) if absent(&e) => {}
                 done => return done,
             }
@@ -363,7 +442,8 @@ impl<B: Backing> View<B> {
         self.check_new_parent(path)?;
         let resolution = self.resolve(path)?;
         let layer = &resolution.layers[merge::create_layer(&resolution.layers)?];
-        self.location_creating(layer, path)
+        let (dir, name) = self.location_creating(layer, path)?;
+        make(&dir, &name)
     }
 
     /// The one layer serving `path` when nothing else can show there: a single layer and no
@@ -400,8 +480,15 @@ impl<B: Backing> View<B> {
         }
     }
 
+    /// The node `path` shows, `None` for a synthesized directory.
     fn node_of(&self, path: &VPath) -> Result<Option<B::Node>> {
-        Ok(self.lookup(path)?.node)
+        let resolution = self.resolve(path)?;
+        if resolution.holds_anchors {
+            return Ok(self.find(resolution)?.node);
+        }
+        // Nothing anchored here: the first layer holding the path provides it, whatever its
+        // kind, so its attributes are not needed.
+        Ok(Some(self.first_node(&resolution)?.1))
     }
 
     // ---- directories
@@ -551,22 +638,19 @@ impl<B: Backing> View<B> {
 
     /// Creates directory `path`.
     pub fn mkdir(&self, path: &VPath, perm: u32) -> Result<Attr> {
-        let (dir, name) = self.plan_new(path)?;
-        let node = self.backing.mkdir(&dir, &name, perm)?;
+        let node = self.make_new(path, |dir, name| self.backing.mkdir(dir, name, perm))?;
         Ok(report::attr(self.backing.stat(&node)?, true))
     }
 
     /// Creates a special file (fifo, socket, device) at `path`.
     pub fn mknod(&self, path: &VPath, kind: FileKind, perm: u32, rdev: u64) -> Result<Attr> {
-        let (dir, name) = self.plan_new(path)?;
-        let node = self.backing.mknod(&dir, &name, kind, perm, rdev)?;
+        let node = self.make_new(path, |dir, name| self.backing.mknod(dir, name, kind, perm, rdev))?;
         Ok(report::attr(self.backing.stat(&node)?, true))
     }
 
     /// Creates symlink `path` holding `target` unchanged (rule 24).
     pub fn symlink(&self, target: &[u8], path: &VPath) -> Result<Attr> {
-        let (dir, name) = self.plan_new(path)?;
-        let node = self.backing.symlink(&dir, &name, target)?;
+        let node = self.make_new(path, |dir, name| self.backing.symlink(dir, name, target))?;
         Ok(report::attr(self.backing.stat(&node)?, true))
     }
 
@@ -585,18 +669,15 @@ impl<B: Backing> View<B> {
             return Err(Error::Busy);
         }
         // One writable layer, nothing anchored at or below: the store's unlink/rmdir checks
-        // (EISDIR, ENOTDIR, ENOTEMPTY, ENOENT) are the rules'.
+        // (EISDIR, ENOTEMPTY) are the rules'. A miss takes the full way, which tells a name
+        // that is not there from a kept root that was removed.
         if let Some(layer) = self.single_layer(path)?.filter(|l| l.writable) {
-            match self.location(&layer) {
-                Ok((parent, name)) => {
-                    return if dir {
-                        self.backing.rmdir(&parent, &name)
-                    } else {
-                        self.backing.unlink(&parent, &name)
-                    };
-                }
+            let done = self.at_location(&layer, |parent, name| {
+                if dir { self.backing.rmdir(parent, name) } else { self.backing.unlink(parent, name) }
+            });
+            match done {
                 Err(e) if absent(&e) => {}
-                Err(e) => return Err(e),
+                done => return done,
             }
         }
         let found = self.lookup(path)?;
@@ -726,9 +807,8 @@ impl<B: Backing> View<B> {
 
     /// Creates regular file `path` (failing if it exists) and opens it.
     pub fn create(&self, path: &VPath, perm: u32, flags: OpenFlags) -> Result<(Attr, B::File)> {
-        let (dir, name) = self.plan_new(path)?;
-        let (node, file) = self.backing.create(&dir, &name, perm, flags)?;
-        Ok((report::attr(self.backing.stat(&node)?, true), file))
+        let (raw, file) = self.make_new(path, |dir, name| self.backing.create(dir, name, perm, flags))?;
+        Ok((report::attr(raw, true), file))
     }
 
     /// Reads from an open file.

@@ -712,4 +712,14 @@ fn rule_20_a_kept_backing_root_never_outlives_its_directory() {
     assert_eq!(cat(&v, "/Foo/Cat.txt"), "again");
     write_new(&v, "/Foo/new", "n");
     assert_eq!(v.backing().read_file("/t/Target/new").unwrap(), b"n");
+    // Calls that trust the kept root until they miss (creations, removals, lookups below it)
+    // reach the re-created B too.
+    v.backing().remove_all("/t/Target");
+    v.backing().mkdir_p("/t/Target");
+    assert_eq!(v.mkdir(&p("/Foo/d"), 0o755).map(|a| a.kind), Ok(FileKind::Dir));
+    assert_eq!(v.backing().kind("/t/Target/d"), Some(FileKind::Dir));
+    v.backing().remove_all("/t/Target");
+    v.backing().write_file("/t/Target/gone", b"x");
+    v.unlink(&p("/Foo/gone")).unwrap();
+    assert_eq!(v.backing().kind("/t/Target/gone"), None);
 }
