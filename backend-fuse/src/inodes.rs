@@ -274,6 +274,23 @@ impl Inodes {
             .collect()
     }
 
+    /// Every name the kernel may have cached strictly below `path`, as (node id of its
+    /// directory, name): a link change there must drop them, even names of files still open
+    /// (whose entries the kernel keeps while they are in use).
+    pub fn names_below(&self, path: &VPath) -> Vec<(u64, bindfs_core::Name)> {
+        let t = self.table.lock();
+        t.nodes
+            .values()
+            .filter(|n| !n.detached)
+            .flat_map(|n| std::iter::once(&n.path).chain(&n.others))
+            .filter(|p| p.depth() > path.depth() && p.starts_with(path, CasePolicy::Sensitive))
+            .filter_map(|p| {
+                let dir = t.by_key.get(&Key::Dir(p.parent()?)).copied()?;
+                Some((dir, p.file_name()?.clone()))
+            })
+            .collect()
+    }
+
     /// The backing identity (device, inode) node `ino` stands for, when it is not a directory.
     pub fn identity(&self, ino: u64) -> Option<(u64, u64)> {
         match self.table.lock().nodes.get(&ino)?.key {

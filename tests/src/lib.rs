@@ -6,6 +6,8 @@
 //! `BINDFS_REQUIRE_FUSE=1` is set, as `.ci/run` does: then a missing `/dev/fuse` fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod scenarios;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -158,6 +160,47 @@ impl Drop for Env {
                 // Busy (a failed test left a file open): detach, so the tree can go.
                 let _ = Command::new("umount").arg("-l").arg(&mnt).status();
             }
+        }
+    }
+}
+
+/// The Linux mount driver of the shared rule scenarios: a FUSE view over `disk/`.
+impl scenarios::Driver for Env {
+    fn path(&self, at: scenarios::At) -> PathBuf {
+        match at {
+            scenarios::At::Disk(rel) | scenarios::At::View(rel) => self.v(rel),
+            scenarios::At::Backing(rel) => self.t(rel),
+        }
+    }
+
+    fn mount(&mut self, exact: bool) {
+        Env::mount(self, if exact { &["--cache-ttl", "0"] } else { &[] });
+    }
+
+    fn unmount(&mut self) {
+        Env::unmount(self);
+    }
+
+    fn mounted(&self) -> bool {
+        self.mounted
+    }
+
+    fn cli(&self, args: &[&str]) -> Result<String, String> {
+        let out = bindfs(args);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        if out.status.success() { Ok(text(&out.stdout)) } else { Err(text(&out.stderr)) }
+    }
+
+    fn is(&self, e: &std::io::Error, failure: scenarios::Failure) -> bool {
+        const ENOENT: i32 = 2;
+        const EROFS: i32 = 30;
+        const EEXIST: i32 = 17;
+        const ENOTEMPTY: i32 = 39;
+        let code = e.raw_os_error();
+        match failure {
+            scenarios::Failure::NotFound => code == Some(ENOENT),
+            scenarios::Failure::ReadOnly => code == Some(EROFS),
+            scenarios::Failure::NotEmpty => code == Some(ENOTEMPTY) || code == Some(EEXIST),
         }
     }
 }

@@ -160,6 +160,11 @@ impl Shared {
         for ino in self.inodes.dirs_at_or_below(virt) {
             let _ = notifier.inval_inode(INodeNo(ino), 0, 0);
         }
+        // Entries the kernel keeps because they are in use (an open file below V) survive the
+        // drop above and would go on resolving to what the old link showed.
+        for (dir, name) in self.inodes.names_below(virt) {
+            let _ = notifier.inval_entry(INodeNo(dir), OsStr::from_bytes(name.as_bytes()));
+        }
     }
 
     fn ttl(&self) -> Duration {
