@@ -7,18 +7,18 @@
 //! answers anyone else "permission denied". Requests are bounded in size and time, so a client
 //! that sends garbage, too much, or nothing cannot stop the daemon serving.
 //!
-//! Paths travel as absolute, lexically normalized strings; the client resolves symlinks in a
-//! backing path before sending it (the daemon never resolves paths inside its own mount).
+//! The protocol itself (requests, replies, how they act on the links) is the core's
+//! [`bindfs_core::control`], shared with the Windows daemon.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use bindfs_core::{AbsPath, CasePolicy, Link, LinkFlags, LinkSpec, Syntax, Target, VPath};
-use serde::{Deserialize, Serialize};
+use bindfs_core::control::{Endpoint, LinkControl, handle, refusal};
+pub use bindfs_core::control::{LinkInfo, Reply, Request, link_spec};
+use bindfs_core::{AbsPath, CasePolicy, Link, LinkId, LinkSpec, Syntax, VPath};
 
 use crate::fs::ViewHandle;
 
@@ -27,68 +27,6 @@ const MAX_REQUEST: u64 = 1 << 20;
 
 /// How long a client may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A request to the daemon.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Request {
-    /// Create a link.
-    Create {
-        /// The virtual path, absolute.
-        #[serde(rename = "virtual")]
-        virt: String,
-        /// The backing path, absolute, symlinks resolved.
-        backing: String,
-        /// Rule 13.
-        #[serde(default)]
-        read_only: bool,
-        /// Rule 11.
-        #[serde(default)]
-        merged: bool,
-        /// Exception paths, absolute.
-        #[serde(default)]
-        except: Vec<String>,
-    },
-    /// Remove the link at a virtual path.
-    Remove {
-        /// The virtual path, absolute.
-        #[serde(rename = "virtual")]
-        virt: String,
-    },
-    /// List the links.
-    List,
-}
-
-/// A link as `list` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkInfo {
-    /// The virtual path, absolute.
-    #[serde(rename = "virtual")]
-    pub virt: String,
-    /// The backing path, absolute.
-    pub backing: String,
-    /// Rule 13.
-    pub read_only: bool,
-    /// Rule 11.
-    pub merged: bool,
-    /// Rule 5: the virtual path did not exist when the link was made.
-    pub anchorless: bool,
-    /// Exception paths, absolute.
-    pub except: Vec<String>,
-}
-
-/// The daemon's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reply {
-    /// The view's mount point.
-    pub mountpoint: String,
-    /// The error, one line, when the request failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The links, for `list`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub links: Vec<LinkInfo>,
-}
 
 /// The directory holding the control sockets of this user's views.
 pub fn socket_dir() -> PathBuf {
@@ -129,64 +67,23 @@ fn prepare_socket_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
 }
 
-/// A path of the view at `mountpoint` from an absolute path string.
-fn inside(mountpoint: &AbsPath, path: &str, what: &str) -> Result<VPath, String> {
-    let abs = AbsPath::parse(path, Syntax::Posix).map_err(|e| format!("{what} {path}: {e}"))?;
-    abs.strip_prefix(mountpoint, CasePolicy::Sensitive)
-        .ok_or_else(|| format!("{what} {path} is not inside the view at {mountpoint}"))
+/// The view at `mountpoint` as the protocol addresses it (POSIX paths, compared exactly).
+pub fn endpoint(mountpoint: AbsPath) -> Endpoint {
+    Endpoint { mountpoint, syntax: Syntax::Posix, policy: CasePolicy::Sensitive }
 }
 
-/// A create request as a core link spec of the view at `mountpoint`. A backing inside the view
-/// becomes a chain (rule 9), so the daemon never reaches into its own mount.
-pub fn link_spec(
-    mountpoint: &AbsPath,
-    virt: &str,
-    backing: &str,
-    flags: LinkFlags,
-    except: &[String],
-) -> Result<LinkSpec, String> {
-    let virt_path = inside(mountpoint, virt, "virtual path")?;
-    let exceptions = except.iter().map(|e| inside(mountpoint, e, "exception")).collect::<Result<_, _>>()?;
-    let b = AbsPath::parse(backing, Syntax::Posix).map_err(|e| format!("backing {backing}: {e}"))?;
-    let target = match b.strip_prefix(mountpoint, CasePolicy::Sensitive) {
-        Some(rel) => Target::View(rel),
-        None => Target::Host(Arc::new(b)),
-    };
-    Ok(LinkSpec { virt: virt_path, target, flags, exceptions })
-}
-
-fn info(mountpoint: &AbsPath, link: &Link) -> LinkInfo {
-    let abs = |p: &VPath| mountpoint.join(p.names()).to_string();
-    LinkInfo {
-        virt: abs(&link.virt),
-        backing: match &link.target {
-            Target::Host(p) => p.to_string(),
-            Target::View(p) => abs(p),
-        },
-        read_only: link.flags.read_only,
-        merged: link.flags.merged,
-        anchorless: link.anchorless,
-        except: link.exceptions.iter().map(abs).collect(),
+impl LinkControl for ViewHandle {
+    fn create_link(&self, spec: LinkSpec) -> bindfs_core::Result<LinkId> {
+        ViewHandle::create_link(self, spec)
     }
-}
 
-/// Carries out one request on the view.
-pub fn handle(view: &ViewHandle, mountpoint: &AbsPath, request: Request) -> Reply {
-    let mut reply = Reply { mountpoint: mountpoint.to_string(), error: None, links: Vec::new() };
-    let outcome = match request {
-        Request::Create { virt, backing, read_only, merged, except } => {
-            link_spec(mountpoint, &virt, &backing, LinkFlags { read_only, merged }, &except)
-                .and_then(|spec| view.create_link(spec).map(|_| ()).map_err(|e| format!("{virt}: {e}")))
-        }
-        Request::Remove { virt } => inside(mountpoint, &virt, "virtual path")
-            .and_then(|v| view.remove_link(&v).map(|_| ()).map_err(|e| format!("{virt}: {e}"))),
-        Request::List => {
-            reply.links = view.view().links().iter().map(|l| info(mountpoint, l)).collect();
-            Ok(())
-        }
-    };
-    reply.error = outcome.err();
-    reply
+    fn remove_link(&self, virt: &VPath) -> bindfs_core::Result<Link> {
+        ViewHandle::remove_link(self, virt)
+    }
+
+    fn links(&self) -> Vec<Link> {
+        self.view().links()
+    }
 }
 
 /// Serves the control socket of the view at `mountpoint` until the process ends.
@@ -223,6 +120,7 @@ impl Server {
     /// Binds the socket (replacing a stale one) and starts answering on a thread.
     pub fn start(view: ViewHandle, mountpoint: AbsPath) -> std::io::Result<Server> {
         let real = PathBuf::from(mountpoint.to_string());
+        let at = endpoint(mountpoint);
         let dir = socket_dir();
         prepare_socket_dir(&dir)?;
         let path = socket_path(&real);
@@ -230,7 +128,7 @@ impl Server {
         if UnixStream::connect(&path).is_ok() && !wait_until_gone(&real, Duration::from_secs(5)) {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::AddrInUse,
-                format!("a daemon already serves {mountpoint}"),
+                format!("a daemon already serves {}", at.mountpoint),
             ));
         }
         let _ = std::fs::remove_file(&path);
@@ -242,7 +140,7 @@ impl Server {
         std::thread::Builder::new().name("control".into()).spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                if let Err(e) = serve_one(&view, &mountpoint, owner, stream) {
+                if let Err(e) = serve_one(&view, &at, owner, stream) {
                     tracing::debug!(error = %e, "control connection ended");
                 }
             }
@@ -261,7 +159,7 @@ impl Drop for Server {
 
 fn serve_one(
     view: &ViewHandle,
-    mountpoint: &AbsPath,
+    at: &Endpoint,
     owner: rustix::process::Uid,
     stream: UnixStream,
 ) -> std::io::Result<()> {
@@ -273,19 +171,11 @@ fn serve_one(
     let mut line = String::new();
     BufReader::new((&stream).take(MAX_REQUEST)).read_line(&mut line)?;
     let reply = if !peer.uid.is_root() && peer.uid != owner {
-        Reply {
-            mountpoint: mountpoint.to_string(),
-            error: Some("permission denied".into()),
-            links: Vec::new(),
-        }
+        refusal(at, "permission denied".into())
     } else {
         match serde_json::from_str::<Request>(&line) {
-            Ok(request) => handle(view, mountpoint, request),
-            Err(e) => Reply {
-                mountpoint: mountpoint.to_string(),
-                error: Some(format!("bad request: {e}")),
-                links: Vec::new(),
-            },
+            Ok(request) => handle(view, at, request),
+            Err(e) => refusal(at, format!("bad request: {e}")),
         }
     };
     let mut text = serde_json::to_string(&reply).map_err(std::io::Error::other)?;
@@ -343,39 +233,6 @@ pub fn call(mountpoint: &Path, request: &Request) -> Result<Reply, String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn requests_round_trip_and_unknown_fields_are_refused() {
-        let r = Request::Create {
-            virt: "/m/a".into(),
-            backing: "/srv/b".into(),
-            read_only: true,
-            merged: false,
-            except: vec!["/m/a/x".into()],
-        };
-        let text = serde_json::to_string(&r).unwrap();
-        assert!(text.contains("\"op\":\"create\"") && text.contains("\"virtual\":\"/m/a\""), "{text}");
-        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), r);
-        assert!(
-            serde_json::from_str::<Request>(r#"{"op":"create","virtual":"/a","backing":"/b","x":1}"#)
-                .is_err()
-        );
-        assert!(serde_json::from_str::<Request>("garbage").is_err());
-    }
-
-    #[test]
-    fn specs_map_paths_into_the_view() {
-        let mnt = AbsPath::parse("/mnt/v", Syntax::Posix).unwrap();
-        let s =
-            link_spec(&mnt, "/mnt/v/a", "/mnt/v/b", LinkFlags::default(), &["/mnt/v/a/x".into()]).unwrap();
-        assert_eq!(s.virt, VPath::parse("/a").unwrap());
-        assert_eq!(s.target, Target::View(VPath::parse("/b").unwrap()));
-        assert_eq!(s.exceptions, vec![VPath::parse("/a/x").unwrap()]);
-        let err = link_spec(&mnt, "/elsewhere", "/srv", LinkFlags::default(), &[]).unwrap_err();
-        assert!(err.contains("not inside the view"), "{err}");
-        let root = link_spec(&mnt, "/mnt/v", "/srv/x", LinkFlags::default(), &[]).unwrap();
-        assert!(root.virt.is_root() && matches!(root.target, Target::Host(_)));
-    }
 
     #[test]
     fn every_view_has_its_own_socket() {

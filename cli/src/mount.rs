@@ -109,7 +109,13 @@ pub fn backing_string(path: &Path) -> Result<String, String> {
 pub fn link_spec(mountpoint: &AbsPath, link: &LinkArg) -> Result<LinkSpec, String> {
     let except = link.except.iter().map(|e| abs_string(e)).collect::<Result<Vec<_>, _>>()?;
     let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
-    control::link_spec(mountpoint, &abs_string(&link.virt)?, &backing_string(&link.backing)?, flags, &except)
+    control::link_spec(
+        &control::endpoint(mountpoint.clone()),
+        &abs_string(&link.virt)?,
+        &backing_string(&link.backing)?,
+        flags,
+        &except,
+    )
 }
 
 /// The line the foreground copy prints once the view is live.

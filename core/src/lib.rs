@@ -14,6 +14,8 @@
 //! - [`view`]: every file-system operation on virtual paths, written once over the port.
 //! - [`fake`]: an in-memory store for fast tests.
 //! - [`error`]: the error vocabulary shared by every backend.
+//! - `control` (feature `control`): the protocol through which clients change a live view's
+//!   links, the same for every platform.
 //!
 //! The core is usable without any mount: build a [`View`] over a store, create links, and call
 //! its operations on virtual paths. With the in-memory store:
@@ -39,6 +41,8 @@
 #![deny(missing_docs)]
 
 pub mod backing;
+#[cfg(feature = "control")]
+pub mod control;
 pub mod error;
 pub mod fake;
 pub mod merge;
