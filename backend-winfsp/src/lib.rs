@@ -8,9 +8,25 @@
 //! - [`info`]: core attributes as Windows file information (attributes, FILETIMEs, sizes).
 //! - [`wide`]: UTF-16 names and paths to and from the core's names and view paths.
 //! - [`dirlist`]: directory listings as WinFsp pages them (markers, patterns, `.` and `..`).
+//! - `backing` (Windows): `WindowsBacking`, the core's backing port over NT handles opened
+//!   relative to kept root handles with `FILE_OPEN_REPARSE_POINT`; `sys` holds every `unsafe`
+//!   call it makes.
+//! - `fs` (Windows): `BindFs`, the WinFsp `FileSystemContext` over `View<WindowsBacking>`.
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
+#[cfg(windows)]
+pub mod backing;
 pub mod dirlist;
+#[cfg(windows)]
+pub mod fs;
 pub mod info;
 pub mod status;
+#[cfg(windows)]
+mod sys;
 pub mod wide;
+
+#[cfg(windows)]
+pub use backing::{WindowsBacking, WindowsFile, WindowsNode};
+#[cfg(windows)]
+pub use fs::{BindFs, OpenHandle};
