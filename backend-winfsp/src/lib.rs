@@ -12,6 +12,8 @@
 //!   relative to kept root handles with `FILE_OPEN_REPARSE_POINT`; `sys` holds every `unsafe`
 //!   call it makes.
 //! - `fs` (Windows): `BindFs`, the WinFsp `FileSystemContext` over `View<WindowsBacking>`.
+//! - `host` (Windows): `mount(config, links) -> Mounted`, what the command-line tool calls;
+//!   `Mounted` changes links on the live view and stops it.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
@@ -20,6 +22,8 @@ pub mod backing;
 pub mod dirlist;
 #[cfg(windows)]
 pub mod fs;
+#[cfg(windows)]
+pub mod host;
 pub mod info;
 pub mod status;
 #[cfg(windows)]
@@ -30,3 +34,5 @@ pub mod wide;
 pub use backing::{WindowsBacking, WindowsFile, WindowsNode};
 #[cfg(windows)]
 pub use fs::{BindFs, OpenHandle};
+#[cfg(windows)]
+pub use host::{MountConfig, MountError, Mounted, mount};
