@@ -1,8 +1,38 @@
 //! # bindfs-winfsp
 //!
 //! The Windows side of bindfs-rs, through WinFsp, for systems without the Bind Filter. Licensed
-//! GPL-3.0 because winfsp-rs is. The platform-neutral parts (like [`status`]) build and are
-//! tested everywhere; the file system itself is Windows-only.
+//! GPL-3.0 because winfsp-rs is. The platform-neutral parts build and are tested everywhere; the
+//! file system itself is Windows-only.
+//!
+//! - [`status`]: the one mapping between core errors and NTSTATUS codes, both ways.
+//! - [`info`]: core attributes as Windows file information (attributes, FILETIMEs, sizes).
+//! - [`wide`]: UTF-16 names and paths to and from the core's names and view paths.
+//! - [`dirlist`]: directory listings as WinFsp pages them (markers, patterns, `.` and `..`).
+//! - `backing` (Windows): `WindowsBacking`, the core's backing port over NT handles opened
+//!   relative to kept root handles with `FILE_OPEN_REPARSE_POINT`; `sys` holds every `unsafe`
+//!   call it makes.
+//! - `fs` (Windows): `BindFs`, the WinFsp `FileSystemContext` over `View<WindowsBacking>`.
+//! - `host` (Windows): `mount(config, links) -> Mounted`, what the command-line tool calls;
+//!   `Mounted` changes links on the live view and stops it.
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
+#[cfg(windows)]
+pub mod backing;
+pub mod dirlist;
+#[cfg(windows)]
+pub mod fs;
+#[cfg(windows)]
+pub mod host;
+pub mod info;
 pub mod status;
+#[cfg(windows)]
+mod sys;
+pub mod wide;
+
+#[cfg(windows)]
+pub use backing::{WindowsBacking, WindowsFile, WindowsNode};
+#[cfg(windows)]
+pub use fs::{BindFs, OpenHandle};
+#[cfg(windows)]
+pub use host::{MountConfig, MountError, Mounted, mount};

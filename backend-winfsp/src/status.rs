@@ -3,6 +3,9 @@
 //!
 //! A code the Windows backing store produced itself travels in [`Error::Os`] and comes back
 //! unchanged. Anything unknown becomes `STATUS_IO_DEVICE_ERROR`, never "not found".
+//! [`error_of_status`] is the other direction, for the Windows store: the codes the core must
+//! tell apart (absent, exists, not a directory ...) become its variants, the rest travel as
+//! [`Error::Os`].
 
 use bindfs_core::Error;
 
@@ -42,6 +45,18 @@ pub mod code {
     pub const NOT_FOUND: i32 = 0xC000_0225_u32 as i32;
     /// Anything not known.
     pub const IO_DEVICE_ERROR: i32 = 0xC000_0185_u32 as i32;
+    /// The file does not exist (a name that was there when listed).
+    pub const NO_SUCH_FILE: i32 = 0xC000_000F_u32 as i32;
+    /// The caller's buffer is too small.
+    pub const BUFFER_OVERFLOW: i32 = 0x8000_0005_u32 as i32;
+    /// Resources are short (a buffer WinFsp gave cannot hold what is asked).
+    pub const INSUFFICIENT_RESOURCES: i32 = 0xC000_009A_u32 as i32;
+    /// A file or directory is marked for deletion.
+    pub const DELETE_PENDING: i32 = 0xC000_0056_u32 as i32;
+    /// The file is not a reparse point.
+    pub const NOT_A_REPARSE_POINT: i32 = 0xC000_0275_u32 as i32;
+    /// A handle that is not valid (no such open file).
+    pub const INVALID_HANDLE: i32 = 0xC000_0008_u32 as i32;
 }
 
 /// The NTSTATUS a Windows caller sees for `e`.
@@ -79,6 +94,21 @@ pub fn ntstatus_of(e: &Error) -> i32 {
     }
 }
 
+/// The core error for an NTSTATUS failure of the Windows store.
+pub fn error_of_status(status: i32) -> Error {
+    use code::*;
+    match status {
+        OBJECT_NAME_NOT_FOUND | OBJECT_PATH_NOT_FOUND | NO_SUCH_FILE | DELETE_PENDING => Error::NotFound,
+        OBJECT_NAME_COLLISION => Error::Exists,
+        NOT_A_DIRECTORY => Error::NotDir,
+        FILE_IS_A_DIRECTORY => Error::IsDir,
+        DIRECTORY_NOT_EMPTY => Error::NotEmpty,
+        NOT_SAME_DEVICE => Error::CrossDevice,
+        NOT_SUPPORTED => Error::NotSupported,
+        other => Error::Os(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::code::*;
@@ -111,5 +141,16 @@ mod tests {
         assert_eq!(ntstatus_of(&Error::Os(sharing_violation)), sharing_violation);
         assert_eq!(ntstatus_of(&Error::Os(5)), IO_DEVICE_ERROR);
         assert_ne!(ntstatus_of(&Error::Os(0)), OBJECT_NAME_NOT_FOUND);
+    }
+
+    #[test]
+    fn store_statuses_become_what_the_core_tells_apart() {
+        assert_eq!(error_of_status(OBJECT_PATH_NOT_FOUND), Error::NotFound);
+        assert_eq!(error_of_status(NOT_A_DIRECTORY), Error::NotDir);
+        assert_eq!(error_of_status(NOT_SAME_DEVICE), Error::CrossDevice);
+        // Access denied stays the store's own code, and comes back unchanged.
+        assert_eq!(ntstatus_of(&error_of_status(ACCESS_DENIED)), ACCESS_DENIED);
+        let sharing_violation = 0xC000_0043_u32 as i32;
+        assert_eq!(ntstatus_of(&error_of_status(sharing_violation)), sharing_violation);
     }
 }

@@ -338,4 +338,19 @@ pub trait Backing: Send + Sync {
 
     /// Removes extended attribute `name`.
     fn remove_xattr(&self, node: &Self::Node, name: &[u8]) -> Result<()>;
+
+    /// The security descriptor of `node` (owner, group and DACL, in self-relative form), for
+    /// stores with Windows ACLs (rule 22: B's security applies at V). The default says
+    /// [`crate::Error::NotSupported`].
+    fn get_security(&self, node: &Self::Node) -> Result<Vec<u8>> {
+        let _ = node;
+        Err(crate::Error::NotSupported)
+    }
+
+    /// Applies the parts `parts` (`SECURITY_INFORMATION` flags) of the self-relative security
+    /// descriptor `descriptor` to `node`. The default says [`crate::Error::NotSupported`].
+    fn set_security(&self, node: &Self::Node, parts: u32, descriptor: &[u8]) -> Result<()> {
+        let _ = (node, parts, descriptor);
+        Err(crate::Error::NotSupported)
+    }
 }

@@ -873,6 +873,24 @@ impl<B: Backing> View<B> {
         self.backing.remove_xattr(&node, name)
     }
 
+    // ---- security descriptors (stores with Windows ACLs)
+
+    /// The security descriptor of `path` as its store holds it (rule 22: B's security applies
+    /// at V); `None` for a directory the view synthesizes, which has none in any store.
+    pub fn get_security(&self, path: &VPath) -> Result<Option<Vec<u8>>> {
+        match self.node_of(path)? {
+            Some(node) => self.backing.get_security(&node).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Changes the security descriptor of `path` in its store; refused on read-only entries
+    /// (rule 13) and synthesized directories.
+    pub fn set_security(&self, path: &VPath, parts: u32, descriptor: &[u8]) -> Result<()> {
+        let (_, node) = self.changeable(path)?;
+        self.backing.set_security(&node, parts, descriptor)
+    }
+
     pub(crate) fn table(&self) -> parking_lot::RwLockReadGuard<'_, LinkTable> {
         self.table.read()
     }

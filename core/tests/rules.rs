@@ -337,6 +337,7 @@ fn rule_13_read_only_refuses_changes_and_clears_write_bits() {
     );
     assert_eq!(v.setxattr(&p("/Foo/Cat.txt"), b"user.k", b"v", XattrMode::Any), ro);
     assert_eq!(v.removexattr(&p("/Foo/Cat.txt"), b"user.k"), ro);
+    assert_eq!(v.set_security(&p("/Foo/Cat.txt"), 4, b"descriptor"), ro);
     assert_eq!(v.getattr(&p("/Foo/Cat.txt")).unwrap().perm, 0o444);
     assert_eq!(v.getattr(&p("/Foo")).unwrap().perm, 0o555);
     // Reading works; the same entries stay writable through B itself.
@@ -722,4 +723,20 @@ fn rule_20_a_kept_backing_root_never_outlives_its_directory() {
     v.backing().write_file("/t/Target/gone", b"x");
     v.unlink(&p("/Foo/gone")).unwrap();
     assert_eq!(v.backing().kind("/t/Target/gone"), None);
+}
+
+#[test]
+fn rule_22_security_descriptors_come_from_the_providing_store() {
+    let s = store();
+    s.write_file("/vol/Foo/Mid/Deep/x", b"x");
+    let v = View::new(s, CasePolicy::Sensitive);
+    link(&v, "/Foo/Mid/Deep", "/t/Target");
+    link(&v, "/Foo", "/t/Target2"); // /Foo/Mid now only holds the deeper link: synthesized
+    // The store's own answer comes through (the in-memory store has no ACLs) ...
+    assert_eq!(v.get_security(&p("/Foo/Mid/Deep/Cat.txt")), Err(Error::NotSupported));
+    assert_eq!(v.set_security(&p("/Foo/Dog.txt"), 4, b"descriptor"), Err(Error::NotSupported));
+    // ... a synthesized directory has none, and cannot be given one.
+    assert_eq!(v.get_security(&p("/Foo/Mid")), Ok(None));
+    assert_eq!(v.set_security(&p("/Foo/Mid"), 4, b"descriptor"), Err(Error::ReadOnly));
+    assert_eq!(v.get_security(&p("/Foo/none")), Err(Error::NotFound));
 }

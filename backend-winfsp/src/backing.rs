@@ -1,0 +1,536 @@
+//! The Windows backing store: [`Backing`] over NT handles, never following a reparse point.
+//!
+//! Every object the core holds is a [`WindowsNode`], an NT handle opened with
+//! `FILE_OPEN_REPARSE_POINT` relative to its parent's handle (`RootDirectory` in
+//! `OBJECT_ATTRIBUTES`), one component at a time: a symbolic link, junction or any other reparse
+//! point inside a backing tree is opened as itself and never followed by the service, so the
+//! kernel resolves it where the user meets it, in the virtual namespace (rule 24). Only
+//! [`Backing::open_host`] resolves a whole path: the backing path an administrator named.
+//!
+//! Calls that need more access than a node has reopen the node's object (a relative open with
+//! an empty name), so a node keeps naming the object it was opened on after a rename.
+//!
+//! How Windows objects read as core attributes: a symlink or junction is a
+//! [`FileKind::Symlink`] whose target text ([`Backing::readlink`]) is the raw reparse data, a
+//! directory is a directory, anything else a file. Windows has no mode: a file with
+//! `FILE_ATTRIBUTE_READONLY` is `0o444`, other files `0o666`, directories and links `0o777`;
+//! owner and group are 0 (the ACLs travel as security descriptors, rule 22). `ino` is the file
+//! id, `dev` the volume serial number.
+//!
+//! Not supported (the core reports [`Error::NotSupported`]): owners by number, special files,
+//! creating symlinks and hard links, extended attributes, exchange renames.
+#![forbid(unsafe_code)]
+
+use std::os::windows::io::{AsHandle, BorrowedHandle, OwnedHandle};
+use std::sync::Arc;
+
+use bindfs_core::{
+    AbsPath, Attr, Backing, DirEntry, Error, FileKind, Name, OpenFlags, RenameFlags, Result, SetAttr,
+    SetTime, StatFs, Syntax, Timestamp, XattrMode,
+};
+use windows::Wdk::Storage::FileSystem::{
+    FILE_BASIC_INFORMATION, FILE_DISPOSITION_INFORMATION, FILE_DISPOSITION_INFORMATION_EX,
+    FILE_DISPOSITION_INFORMATION_EX_FLAGS, FILE_INTERNAL_INFORMATION, FILE_STANDARD_INFORMATION,
+    FileAttributeTagInformation, FileBasicInformation, FileDispositionInformation,
+    FileDispositionInformationEx, FileEndOfFileInformation, FileFsFullSizeInformation,
+    FileFsVolumeInformation, FileInternalInformation, FileStandardInformation,
+};
+use windows::Wdk::System::SystemServices::{
+    FILE_ATTRIBUTE_TAG_INFORMATION, FILE_END_OF_FILE_INFORMATION, FILE_FS_FULL_SIZE_INFORMATION,
+    FILE_FS_VOLUME_INFORMATION,
+};
+
+use crate::info::{FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_NORMAL, FILE_ATTRIBUTE_READONLY};
+use crate::info::{FILE_ATTRIBUTE_REPARSE_POINT, filetime_of, timestamp_of};
+use crate::status::code;
+use crate::sys::{self, OpenRequest};
+use crate::wide;
+
+// Access rights (winnt.h).
+const FILE_READ_DATA: u32 = 0x0001;
+const FILE_LIST_DIRECTORY: u32 = 0x0001;
+const FILE_WRITE_DATA: u32 = 0x0002;
+const FILE_APPEND_DATA: u32 = 0x0004;
+const FILE_READ_ATTRIBUTES: u32 = 0x0080;
+const FILE_WRITE_ATTRIBUTES: u32 = 0x0100;
+const DELETE: u32 = 0x0001_0000;
+const READ_CONTROL: u32 = 0x0002_0000;
+const WRITE_DAC: u32 = 0x0004_0000;
+const WRITE_OWNER: u32 = 0x0008_0000;
+const SYNCHRONIZE: u32 = 0x0010_0000;
+const ACCESS_SYSTEM_SECURITY: u32 = 0x0100_0000;
+const FILE_GENERIC_READ: u32 = 0x0012_0089;
+const FILE_GENERIC_WRITE: u32 = 0x0012_0116;
+
+// Create dispositions and options (ntifs.h).
+const FILE_OPEN: u32 = 1;
+const FILE_CREATE: u32 = 2;
+const FILE_DIRECTORY_FILE: u32 = 0x0000_0001;
+const FILE_SYNCHRONOUS_IO_NONALERT: u32 = 0x0000_0020;
+const FILE_NON_DIRECTORY_FILE: u32 = 0x0000_0040;
+const FILE_OPEN_FOR_BACKUP_INTENT: u32 = 0x0000_4000;
+const FILE_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+
+/// Options of every open inside a backing tree: synchronous, the object itself (never a
+/// reparse point's target), with backup semantics where the service holds the privilege.
+const IN_TREE: u32 = FILE_SYNCHRONOUS_IO_NONALERT | FILE_OPEN_FOR_BACKUP_INTENT | FILE_OPEN_REPARSE_POINT;
+
+/// Access of a node handle: enough to stat it, read its security and use it as a root.
+const NODE_ACCESS: u32 = FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE;
+
+// Reparse tags that make an entry a link (ntifs.h).
+const IO_REPARSE_TAG_SYMLINK: u32 = 0xA000_000C;
+const IO_REPARSE_TAG_MOUNT_POINT: u32 = 0xA000_0003;
+
+// SECURITY_INFORMATION parts.
+const OWNER_SECURITY_INFORMATION: u32 = 0x1;
+const GROUP_SECURITY_INFORMATION: u32 = 0x2;
+const DACL_SECURITY_INFORMATION: u32 = 0x4;
+const SACL_SECURITY_INFORMATION: u32 = 0x8;
+
+/// `FILE_DISPOSITION_DELETE | FILE_DISPOSITION_POSIX_SEMANTICS |
+/// FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE`: the name goes at once, as `unlink` does.
+const POSIX_DELETE: u32 = 0x1 | 0x2 | 0x10;
+
+/// A handle to an object in a backing tree, shared (cloning is a reference count).
+#[derive(Clone, Debug)]
+pub struct WindowsNode(Arc<OwnedHandle>);
+
+impl WindowsNode {
+    fn handle(&self) -> BorrowedHandle<'_> {
+        self.0.as_handle()
+    }
+}
+
+/// A file opened for I/O.
+#[derive(Debug)]
+pub struct WindowsFile {
+    handle: OwnedHandle,
+    /// Opened to append: every write goes to the end.
+    append: bool,
+}
+
+impl WindowsFile {
+    /// The attributes of the open file itself (whatever its name is now).
+    pub fn stat(&self) -> Result<Attr> {
+        stat_handle(self.handle.as_handle())
+    }
+}
+
+/// The Windows implementation of [`Backing`].
+#[derive(Debug)]
+pub struct WindowsBacking {
+    disk_root: WindowsNode,
+}
+
+impl WindowsBacking {
+    /// A store whose on-disk layer is the directory at `lower` (resolved as an administrator's
+    /// path: reparse points in it are followed).
+    pub fn open(lower: &AbsPath) -> Result<WindowsBacking> {
+        let root = open_host_node(lower)?;
+        if stat_handle(root.handle())?.kind != FileKind::Dir {
+            return Err(Error::NotDir);
+        }
+        Ok(WindowsBacking { disk_root: root })
+    }
+
+    /// Reopens `handle`'s object with `access`.
+    fn reopen(handle: BorrowedHandle<'_>, access: u32, options: u32) -> Result<OwnedHandle> {
+        sys::open(&OpenRequest {
+            root: Some(handle),
+            name: &[],
+            access,
+            disposition: FILE_OPEN,
+            options: options | IN_TREE,
+            attributes: 0,
+        })
+    }
+
+    /// Opens entry `name` of `dir` with `access`, never following it.
+    fn open_child(dir: &WindowsNode, name: &Name, access: u32, options: u32) -> Result<OwnedHandle> {
+        let wide = wide::wide_of_name(name)?;
+        let opened = sys::open(&OpenRequest {
+            root: Some(dir.handle()),
+            name: &wide,
+            access,
+            disposition: FILE_OPEN,
+            options: options | IN_TREE,
+            attributes: 0,
+        });
+        match opened {
+            // Below something that is not a directory, Windows says "path not found" or
+            // "invalid parameter": the core needs to know the parent was not a directory.
+            Err(e) => match stat_handle(dir.handle())?.kind {
+                FileKind::Dir => Err(e),
+                _ => Err(Error::NotDir),
+            },
+            other => other,
+        }
+    }
+
+    fn create_child(
+        dir: &WindowsNode,
+        name: &Name,
+        access: u32,
+        options: u32,
+        attributes: u32,
+    ) -> Result<OwnedHandle> {
+        let wide = wide::wide_of_name(name)?;
+        sys::open(&OpenRequest {
+            root: Some(dir.handle()),
+            name: &wide,
+            access,
+            disposition: FILE_CREATE,
+            options: options | IN_TREE,
+            attributes,
+        })
+    }
+
+    fn remove(&self, dir: &WindowsNode, name: &Name, want_dir: bool) -> Result<()> {
+        let handle = Self::open_child(dir, name, DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE, 0)?;
+        let is_dir = stat_handle(handle.as_handle())?.kind == FileKind::Dir;
+        match (want_dir, is_dir) {
+            (true, false) => return Err(Error::NotDir),
+            (false, true) => return Err(Error::IsDir),
+            _ => {}
+        }
+        let posix =
+            FILE_DISPOSITION_INFORMATION_EX { Flags: FILE_DISPOSITION_INFORMATION_EX_FLAGS(POSIX_DELETE) };
+        match sys::set(handle.as_handle(), FileDispositionInformationEx, &posix) {
+            // File systems without POSIX deletion (FAT, older NTFS): the name goes at close.
+            Err(Error::Os(s)) if s == code::INVALID_PARAMETER || s == 0xC000_0002_u32 as i32 => {
+                let classic = FILE_DISPOSITION_INFORMATION { DeleteFile: true };
+                sys::set(handle.as_handle(), FileDispositionInformation, &classic)
+            }
+            Err(Error::NotSupported) => {
+                let classic = FILE_DISPOSITION_INFORMATION { DeleteFile: true };
+                sys::set(handle.as_handle(), FileDispositionInformation, &classic)
+            }
+            other => other,
+        }
+    }
+}
+
+fn open_host_node(path: &AbsPath) -> Result<WindowsNode> {
+    let nt = wide::nt_path_of(path)?;
+    let handle = sys::open(&OpenRequest {
+        root: None,
+        name: &nt,
+        access: NODE_ACCESS,
+        disposition: FILE_OPEN,
+        // The administrator's own path: reparse points in it are followed as meant.
+        options: FILE_SYNCHRONOUS_IO_NONALERT | FILE_OPEN_FOR_BACKUP_INTENT,
+        attributes: 0,
+    })?;
+    Ok(WindowsNode(Arc::new(handle)))
+}
+
+fn kind_of(attributes: u32, reparse_tag: u32) -> FileKind {
+    let link = matches!(reparse_tag, IO_REPARSE_TAG_SYMLINK | IO_REPARSE_TAG_MOUNT_POINT);
+    if attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0 && link {
+        FileKind::Symlink
+    } else if attributes & FILE_ATTRIBUTE_DIRECTORY != 0 {
+        FileKind::Dir
+    } else {
+        FileKind::File
+    }
+}
+
+fn perm_of(kind: FileKind, attributes: u32) -> u32 {
+    match kind {
+        FileKind::File if attributes & FILE_ATTRIBUTE_READONLY != 0 => 0o444,
+        FileKind::File => 0o666,
+        _ => 0o777,
+    }
+}
+
+fn time(filetime: i64) -> Timestamp {
+    timestamp_of(u64::try_from(filetime).unwrap_or(0))
+}
+
+fn stat_handle(handle: BorrowedHandle<'_>) -> Result<Attr> {
+    let basic: FILE_BASIC_INFORMATION = sys::query(handle, FileBasicInformation)?;
+    let standard: FILE_STANDARD_INFORMATION = sys::query(handle, FileStandardInformation)?;
+    let internal: FILE_INTERNAL_INFORMATION = sys::query(handle, FileInternalInformation)?;
+    let tag: FILE_ATTRIBUTE_TAG_INFORMATION = sys::query(handle, FileAttributeTagInformation)?;
+    let volume: FILE_FS_VOLUME_INFORMATION = sys::query_volume(handle, FileFsVolumeInformation)?;
+    let kind = kind_of(basic.FileAttributes, tag.ReparseTag);
+    let allocated = u64::try_from(standard.AllocationSize).unwrap_or(0);
+    Ok(Attr {
+        kind,
+        perm: perm_of(kind, basic.FileAttributes),
+        nlink: u64::from(standard.NumberOfLinks),
+        uid: 0,
+        gid: 0,
+        size: u64::try_from(standard.EndOfFile).unwrap_or(0),
+        blocks: allocated.div_ceil(512),
+        blksize: 4096,
+        rdev: 0,
+        dev: u64::from(volume.VolumeSerialNumber),
+        ino: internal.IndexNumber as u64,
+        atime: time(basic.LastAccessTime),
+        mtime: time(basic.LastWriteTime),
+        ctime: time(basic.ChangeTime),
+    })
+}
+
+fn filetime_now() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = Timestamp { secs: now.as_secs() as i64, nanos: now.subsec_nanos() };
+    i64::try_from(filetime_of(t)).unwrap_or(0)
+}
+
+fn set_time(t: Option<SetTime>) -> i64 {
+    match t {
+        None => 0, // 0: leave as it is
+        Some(SetTime::Now) => filetime_now(),
+        Some(SetTime::At(t)) => i64::try_from(filetime_of(t)).unwrap_or(0),
+    }
+}
+
+/// Access an open for `flags` needs.
+fn io_access(flags: OpenFlags) -> u32 {
+    let mut access = FILE_READ_ATTRIBUTES | SYNCHRONIZE;
+    if flags.read {
+        access |= FILE_GENERIC_READ;
+    }
+    if flags.write {
+        access |= if flags.append { FILE_APPEND_DATA | FILE_WRITE_ATTRIBUTES } else { FILE_GENERIC_WRITE };
+    }
+    if flags.truncate {
+        access |= FILE_WRITE_DATA;
+    }
+    access
+}
+
+impl Backing for WindowsBacking {
+    type Node = WindowsNode;
+    type File = WindowsFile;
+
+    fn open_disk_root(&self) -> Result<WindowsNode> {
+        Ok(self.disk_root.clone())
+    }
+
+    fn open_host(&self, path: &AbsPath) -> Result<WindowsNode> {
+        open_host_node(path)
+    }
+
+    /// The directory holding the object `path` names and its name there: when `path` ends in a
+    /// link, that is its target, so removing `V` acts on `B` itself (rule 19).
+    fn open_host_parent(&self, path: &AbsPath) -> Result<(WindowsNode, Name)> {
+        let node = open_host_node(path)?;
+        let real = sys::final_path(node.handle())
+            .and_then(|w| AbsPath::parse_bytes(&wide::wtf8_of_wide(&w), Syntax::Windows).ok())
+            .unwrap_or_else(|| path.clone());
+        let names = real.path.names();
+        let Some((last, init)) = names.split_last() else { return Err(Error::Busy) };
+        let parent = AbsPath { root: real.root.clone(), path: bindfs_core::VPath::from_names(init.to_vec()) };
+        Ok((open_host_node(&parent)?, last.clone()))
+    }
+
+    fn lookup(&self, dir: &WindowsNode, name: &Name) -> Result<WindowsNode> {
+        Ok(WindowsNode(Arc::new(Self::open_child(dir, name, NODE_ACCESS, 0)?)))
+    }
+
+    fn stored_name(&self, dir: &WindowsNode, name: &Name) -> Result<Name> {
+        let child = self.lookup(dir, name)?;
+        let full = sys::file_name(child.handle())?;
+        let last = full.rsplit(|&u| u == u16::from(b'\\')).next().unwrap_or(&full);
+        if last.is_empty() { Ok(name.clone()) } else { wide::name_of_wide(last) }
+    }
+
+    fn stat(&self, node: &WindowsNode) -> Result<Attr> {
+        stat_handle(node.handle())
+    }
+
+    fn read_dir(&self, dir: &WindowsNode) -> Result<Vec<DirEntry>> {
+        let handle = Self::reopen(dir.handle(), FILE_LIST_DIRECTORY | SYNCHRONIZE, FILE_DIRECTORY_FILE)?;
+        let mut entries = Vec::new();
+        for raw in sys::list_dir(handle.as_handle())? {
+            if raw.name == [u16::from(b'.')] || raw.name == [u16::from(b'.'), u16::from(b'.')] {
+                continue;
+            }
+            let kind = kind_of(raw.attributes, raw.reparse_tag);
+            entries.push(DirEntry { name: wide::name_of_wide(&raw.name)?, kind, ino: raw.file_id });
+        }
+        Ok(entries)
+    }
+
+    fn set_attr(&self, node: &WindowsNode, changes: &SetAttr) -> Result<Attr> {
+        let current = stat_handle(node.handle())?;
+        // Refuse before changing anything.
+        if changes.uid.is_some() || changes.gid.is_some() {
+            return Err(Error::NotSupported);
+        }
+        if changes.size.is_some() && current.kind != FileKind::File {
+            return Err(if current.kind == FileKind::Dir { Error::IsDir } else { Error::InvalidArgument });
+        }
+        let mut access = FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE;
+        if changes.size.is_some() {
+            access |= FILE_WRITE_DATA;
+        }
+        let handle = Self::reopen(node.handle(), access, 0)?;
+        let mut basic: FILE_BASIC_INFORMATION = sys::query(handle.as_handle(), FileBasicInformation)?;
+        let old_attributes = basic.FileAttributes;
+        // Only files carry a read-only attribute that means "no writes" (on a directory it
+        // means something else to Explorer).
+        basic.FileAttributes = match changes.perm {
+            Some(perm) if current.kind == FileKind::File => {
+                let cleared = old_attributes & !FILE_ATTRIBUTE_READONLY & 0x31A7; // settable flags
+                let attributes = if perm & 0o222 == 0 { cleared | FILE_ATTRIBUTE_READONLY } else { cleared };
+                if attributes == 0 { FILE_ATTRIBUTE_NORMAL } else { attributes }
+            }
+            _ => 0, // 0: leave as they are
+        };
+        basic.CreationTime = 0;
+        basic.ChangeTime = 0;
+        basic.LastAccessTime = set_time(changes.atime);
+        basic.LastWriteTime = set_time(changes.mtime);
+        if basic.FileAttributes != 0 || basic.LastAccessTime != 0 || basic.LastWriteTime != 0 {
+            sys::set(handle.as_handle(), FileBasicInformation, &basic)?;
+        }
+        if let Some(size) = changes.size {
+            let end = FILE_END_OF_FILE_INFORMATION {
+                EndOfFile: i64::try_from(size).map_err(|_| Error::InvalidArgument)?,
+            };
+            sys::set(handle.as_handle(), FileEndOfFileInformation, &end)?;
+        }
+        stat_handle(node.handle())
+    }
+
+    fn open(&self, node: &WindowsNode, flags: OpenFlags) -> Result<WindowsFile> {
+        let handle = Self::reopen(node.handle(), io_access(flags), 0)?;
+        if flags.truncate {
+            let end = FILE_END_OF_FILE_INFORMATION { EndOfFile: 0 };
+            sys::set(handle.as_handle(), FileEndOfFileInformation, &end)?;
+        }
+        Ok(WindowsFile { handle, append: flags.append })
+    }
+
+    fn create(
+        &self,
+        dir: &WindowsNode,
+        name: &Name,
+        perm: u32,
+        flags: OpenFlags,
+    ) -> Result<(WindowsNode, WindowsFile)> {
+        let attributes = if perm & 0o222 == 0 { FILE_ATTRIBUTE_READONLY } else { FILE_ATTRIBUTE_NORMAL };
+        let access = io_access(flags) | NODE_ACCESS;
+        let handle = Self::create_child(dir, name, access, FILE_NON_DIRECTORY_FILE, attributes)?;
+        let node = Self::reopen(handle.as_handle(), NODE_ACCESS, 0)?;
+        Ok((WindowsNode(Arc::new(node)), WindowsFile { handle, append: flags.append }))
+    }
+
+    fn read(&self, file: &WindowsFile, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        sys::read_at(file.handle.as_handle(), offset, buf)
+    }
+
+    fn write(&self, file: &WindowsFile, offset: u64, data: &[u8]) -> Result<usize> {
+        let at = if file.append { None } else { Some(offset) };
+        sys::write_at(file.handle.as_handle(), at, data)
+    }
+
+    fn mkdir(&self, dir: &WindowsNode, name: &Name, _perm: u32) -> Result<WindowsNode> {
+        let handle = Self::create_child(dir, name, NODE_ACCESS, FILE_DIRECTORY_FILE, FILE_ATTRIBUTE_NORMAL)?;
+        Ok(WindowsNode(Arc::new(handle)))
+    }
+
+    fn mknod(&self, _: &WindowsNode, _: &Name, _: FileKind, _: u32, _: u64) -> Result<WindowsNode> {
+        Err(Error::NotSupported)
+    }
+
+    fn symlink(&self, _: &WindowsNode, _: &Name, _: &[u8]) -> Result<WindowsNode> {
+        Err(Error::NotSupported)
+    }
+
+    fn link(&self, _: &WindowsNode, _: &WindowsNode, _: &Name) -> Result<WindowsNode> {
+        Err(Error::NotSupported)
+    }
+
+    fn unlink(&self, dir: &WindowsNode, name: &Name) -> Result<()> {
+        self.remove(dir, name, false)
+    }
+
+    fn rmdir(&self, dir: &WindowsNode, name: &Name) -> Result<()> {
+        self.remove(dir, name, true)
+    }
+
+    fn rename(
+        &self,
+        dir: &WindowsNode,
+        name: &Name,
+        new_dir: &WindowsNode,
+        new_name: &Name,
+        flags: RenameFlags,
+    ) -> Result<()> {
+        if flags.exchange {
+            return Err(Error::NotSupported);
+        }
+        let handle = Self::open_child(dir, name, DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE, 0)?;
+        let target = wide::wide_of_name(new_name)?;
+        match sys::rename(handle.as_handle(), new_dir.handle(), &target, !flags.no_replace) {
+            Err(Error::Os(s)) if s == code::OBJECT_NAME_COLLISION => Err(Error::Exists),
+            other => other,
+        }
+    }
+
+    fn readlink(&self, node: &WindowsNode) -> Result<Vec<u8>> {
+        sys::reparse_data(node.handle())
+    }
+
+    fn statfs(&self, node: &WindowsNode) -> Result<StatFs> {
+        let full: FILE_FS_FULL_SIZE_INFORMATION =
+            sys::query_volume(node.handle(), FileFsFullSizeInformation)?;
+        let unit = full.SectorsPerAllocationUnit.saturating_mul(full.BytesPerSector);
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(StatFs {
+            blocks: count(full.TotalAllocationUnits),
+            bfree: count(full.ActualAvailableAllocationUnits),
+            bavail: count(full.CallerAvailableAllocationUnits),
+            files: 0,
+            ffree: 0,
+            bsize: unit,
+            frsize: unit,
+            namelen: 255,
+        })
+    }
+
+    fn get_xattr(&self, _: &WindowsNode, _: &[u8]) -> Result<Vec<u8>> {
+        Err(Error::NotSupported)
+    }
+
+    fn list_xattr(&self, _: &WindowsNode) -> Result<Vec<Vec<u8>>> {
+        Ok(Vec::new())
+    }
+
+    fn set_xattr(&self, _: &WindowsNode, _: &[u8], _: &[u8], _: XattrMode) -> Result<()> {
+        Err(Error::NotSupported)
+    }
+
+    fn remove_xattr(&self, _: &WindowsNode, _: &[u8]) -> Result<()> {
+        Err(Error::NotSupported)
+    }
+
+    fn get_security(&self, node: &WindowsNode) -> Result<Vec<u8>> {
+        let parts = OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION;
+        sys::query_security(node.handle(), parts)
+    }
+
+    fn set_security(&self, node: &WindowsNode, parts: u32, descriptor: &[u8]) -> Result<()> {
+        let mut access = SYNCHRONIZE;
+        if parts & (OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION) != 0 {
+            access |= WRITE_OWNER;
+        }
+        if parts & DACL_SECURITY_INFORMATION != 0 {
+            access |= WRITE_DAC;
+        }
+        if parts & SACL_SECURITY_INFORMATION != 0 {
+            access |= ACCESS_SYSTEM_SECURITY;
+        }
+        let handle = Self::reopen(node.handle(), access, 0)?;
+        sys::set_security(handle.as_handle(), parts, descriptor)
+    }
+}
+
+/// Unused-constant guard: reading data is part of `FILE_GENERIC_READ`.
+const _: () = assert!(FILE_GENERIC_READ & FILE_READ_DATA != 0);

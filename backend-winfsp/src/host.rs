@@ -1,0 +1,159 @@
+//! Serving a view: what the command-line tool calls to mount, change links and stop.
+//!
+//! [`mount`] loads WinFsp, opens the on-disk layer, creates the initial links *before* the
+//! volume appears (so a refused link fails the mount, not a live view), then mounts at a drive
+//! letter (`X:`) or at a directory that does not exist yet, and starts WinFsp's dispatcher. The
+//! returned [`Mounted`] keeps the host running and changes links on the live view.
+//!
+//! The volume is declared once, as NTFS-like: case-insensitive and case-preserving (the view
+//! compares names under [`CasePolicy::Insensitive`]), Unicode on disk, persistent ACLs (the
+//! backing's, rule 22), reparse points (links inside a backing, rule 24), 255-unit names and
+//! long paths (WinFsp paths have no `MAX_PATH` limit). WinFsp may keep file information for
+//! [`MountConfig::cache_ttl`]; after a link change, what it cached shows for at most that long,
+//! the same bound the FUSE backend's kernel cache has.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bindfs_core::{AbsPath, CasePolicy, Link, LinkId, LinkSpec, Syntax, Timestamp, VPath, View};
+use winfsp::host::{FileSystemHost, FineGuard, VolumeParams};
+
+use crate::backing::WindowsBacking;
+use crate::fs::BindFs;
+use crate::info::filetime_of;
+
+/// Where and how to mount a view.
+#[derive(Clone, Debug)]
+pub struct MountConfig {
+    /// `X:` or a directory that must not exist yet.
+    pub mount_point: PathBuf,
+    /// The on-disk layer: the directory whose content the view shows where no link applies.
+    pub lower: PathBuf,
+    /// How long WinFsp may keep file information (zero: ask every time).
+    pub cache_ttl: Duration,
+    /// Dispatcher threads (0: WinFsp's default).
+    pub threads: u32,
+}
+
+impl MountConfig {
+    /// Defaults: a one-second cache, WinFsp's thread count.
+    pub fn new(mount_point: PathBuf, lower: PathBuf) -> MountConfig {
+        MountConfig { mount_point, lower, cache_ttl: Duration::from_secs(1), threads: 0 }
+    }
+}
+
+/// Why a mount failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    /// The WinFsp DLL could not be loaded (WinFsp not installed?).
+    #[error("WinFsp could not be loaded: is it installed?")]
+    WinFspMissing,
+    /// The lower layer's path is not an absolute Windows path (`C:\...`, `\\server\share\...`).
+    #[error("lower layer {0:?} is not an absolute Windows path")]
+    BadLower(PathBuf),
+    /// The lower layer or a link was refused (rules 2-11).
+    #[error(transparent)]
+    View(#[from] bindfs_core::Error),
+    /// WinFsp refused to create, mount or start the volume.
+    #[error("WinFsp refused to {what} (code {code:#010x})")]
+    Host {
+        /// The step that failed.
+        what: &'static str,
+        /// The HRESULT or NTSTATUS it gave.
+        code: i32,
+    },
+}
+
+/// A mounted view: dropping it (or [`Mounted::stop`]) unmounts.
+pub struct Mounted {
+    host: FileSystemHost<BindFs, FineGuard>,
+    view: Arc<View<WindowsBacking>>,
+}
+
+impl std::fmt::Debug for Mounted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mounted").field("links", &self.view.links().len()).finish_non_exhaustive()
+    }
+}
+
+impl Mounted {
+    /// Creates a link on the live view (rules 1-11).
+    pub fn create_link(&self, spec: LinkSpec) -> bindfs_core::Result<LinkId> {
+        self.view.create_link(spec)
+    }
+
+    /// Removes the link at `virt` (rule 17).
+    pub fn remove_link(&self, virt: &VPath) -> bindfs_core::Result<Link> {
+        self.view.remove_link(virt)
+    }
+
+    /// Every link, in creation order.
+    pub fn links(&self) -> Vec<Link> {
+        self.view.links()
+    }
+
+    /// The view being served.
+    pub fn view(&self) -> &View<WindowsBacking> {
+        &self.view
+    }
+
+    /// Unmounts and stops the dispatcher.
+    pub fn stop(mut self) {
+        self.host.unmount();
+        self.host.stop();
+    }
+}
+
+fn volume_params(config: &MountConfig) -> VolumeParams {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let created = filetime_of(Timestamp { secs: now.as_secs() as i64, nanos: now.subsec_nanos() });
+    let ttl = u32::try_from(config.cache_ttl.as_millis()).unwrap_or(u32::MAX);
+    let mut params = VolumeParams::new();
+    params
+        .filesystem_name("bindfs")
+        .sector_size(4096)
+        .sectors_per_allocation_unit(1)
+        .max_component_length(255)
+        .volume_creation_time(created)
+        .volume_serial_number((created / 10_000_000) as u32)
+        .file_info_timeout(ttl)
+        .case_sensitive_search(false)
+        .case_preserved_names(true)
+        .unicode_on_disk(true)
+        .persistent_acls(true)
+        .reparse_points(true)
+        .reparse_points_access_check(false)
+        .named_streams(false)
+        .extended_attributes(false)
+        .post_cleanup_when_modified_only(true)
+        .pass_query_directory_pattern(true)
+        .flush_and_purge_on_cleanup(true);
+    params
+}
+
+/// Mounts a view of `config.lower` at `config.mount_point` with `links` created first.
+pub fn mount(config: &MountConfig, links: Vec<LinkSpec>) -> Result<Mounted, MountError> {
+    winfsp::winfsp_init().map_err(|_| MountError::WinFspMissing)?;
+    let lower_text = config.lower.to_str().ok_or_else(|| MountError::BadLower(config.lower.clone()))?;
+    let lower = AbsPath::parse(lower_text, Syntax::Windows)
+        .map_err(|_| MountError::BadLower(config.lower.clone()))?;
+    let mut view = View::new(WindowsBacking::open(&lower)?, CasePolicy::Insensitive);
+    view.set_root_cache(config.cache_ttl);
+    for spec in links {
+        view.create_link(spec)?;
+    }
+    let view = Arc::new(view);
+    let fs = BindFs::new(Arc::clone(&view))?;
+    let host_error =
+        |what: &'static str| move |e: windows::core::Error| MountError::Host { what, code: e.code().0 };
+    let mut host = FileSystemHost::<BindFs, FineGuard>::new(volume_params(config), fs)
+        .map_err(host_error("create the volume"))?;
+    host.mount(config.mount_point.as_os_str()).map_err(host_error("mount it"))?;
+    if let Err(e) = host.start_with_threads(config.threads) {
+        host.unmount();
+        return Err(host_error("start the dispatcher")(e));
+    }
+    Ok(Mounted { host, view })
+}

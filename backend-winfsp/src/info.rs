@@ -1,0 +1,213 @@
+//! What Windows is told about a file: the core's [`Attr`] as WinFsp's file information, and the
+//! way back for `set_basic_info`. Platform-neutral, so it is unit-tested on Linux.
+//!
+//! Choices:
+//! - Type: a directory is `FILE_ATTRIBUTE_DIRECTORY`; a symbolic link (a symlink or junction
+//!   reparse point in the backing, rule 24) is `FILE_ATTRIBUTE_REPARSE_POINT` with its tag; any
+//!   other file with no attribute to report is `FILE_ATTRIBUTE_NORMAL`.
+//! - Read-only: `FILE_ATTRIBUTE_READONLY` exactly when the mode the core reports has no write
+//!   bit. The core clears the write bits of every entry reached through a read-only layer
+//!   (rule 13), and the Windows store reports a read-only file as mode `0o555`, so both show.
+//! - Times: the core keeps access, modification and change times; Windows also has a creation
+//!   time, which the core does not carry: it is reported as the earlier of the modification and
+//!   change times (no file was written or changed before it existed).
+//! - Sizes: allocation is the store's allocated 512-byte blocks; the index number is the inode
+//!   number (the Windows store reports the file id there); the hard-link count is left 0, as
+//!   WinFsp requires.
+#![forbid(unsafe_code)]
+
+use bindfs_core::{Attr, FileKind, SetAttr, SetTime, Timestamp};
+
+/// `FILE_ATTRIBUTE_READONLY`.
+pub const FILE_ATTRIBUTE_READONLY: u32 = 0x0000_0001;
+/// `FILE_ATTRIBUTE_DIRECTORY`.
+pub const FILE_ATTRIBUTE_DIRECTORY: u32 = 0x0000_0010;
+/// `FILE_ATTRIBUTE_ARCHIVE`.
+pub const FILE_ATTRIBUTE_ARCHIVE: u32 = 0x0000_0020;
+/// `FILE_ATTRIBUTE_NORMAL`: no other attribute set.
+pub const FILE_ATTRIBUTE_NORMAL: u32 = 0x0000_0080;
+/// `FILE_ATTRIBUTE_REPARSE_POINT`.
+pub const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x0000_0400;
+/// `IO_REPARSE_TAG_SYMLINK`: the tag reported for a symbolic link.
+pub const IO_REPARSE_TAG_SYMLINK: u32 = 0xA000_000C;
+/// `INVALID_FILE_ATTRIBUTES`: "leave the attributes alone" in `set_basic_info`.
+pub const INVALID_FILE_ATTRIBUTES: u32 = u32::MAX;
+
+/// Seconds from 1601-01-01 (the FILETIME epoch) to 1970-01-01 (the Unix epoch).
+const EPOCH_GAP_SECS: i64 = 11_644_473_600;
+/// FILETIME ticks (100 ns) per second.
+const TICKS_PER_SEC: i64 = 10_000_000;
+
+/// A FILETIME (100 ns ticks since 1601) for a core timestamp; times before 1601 become 0.
+pub fn filetime_of(t: Timestamp) -> u64 {
+    let secs = t.secs.saturating_add(EPOCH_GAP_SECS);
+    if secs < 0 {
+        return 0;
+    }
+    let ticks = i128::from(secs) * i128::from(TICKS_PER_SEC) + i128::from(t.nanos / 100);
+    u64::try_from(ticks).unwrap_or(u64::MAX)
+}
+
+/// The core timestamp of a FILETIME.
+pub fn timestamp_of(filetime: u64) -> Timestamp {
+    let ticks = i128::from(filetime);
+    let secs = ticks / i128::from(TICKS_PER_SEC);
+    let rest = ticks % i128::from(TICKS_PER_SEC);
+    // u64 ticks / 1e7 is at most ~1.8e12 seconds: it fits an i64.
+    Timestamp { secs: secs as i64 - EPOCH_GAP_SECS, nanos: rest as u32 * 100 }
+}
+
+/// Windows file information, field for field as WinFsp's `FileInfo` holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WinFileInfo {
+    /// `FILE_ATTRIBUTE_*` flags.
+    pub file_attributes: u32,
+    /// The reparse tag when `FILE_ATTRIBUTE_REPARSE_POINT` is set.
+    pub reparse_tag: u32,
+    /// Bytes allocated.
+    pub allocation_size: u64,
+    /// End of file.
+    pub file_size: u64,
+    /// Creation time (FILETIME).
+    pub creation_time: u64,
+    /// Last access (FILETIME).
+    pub last_access_time: u64,
+    /// Last write (FILETIME).
+    pub last_write_time: u64,
+    /// Last change of data or metadata (FILETIME).
+    pub change_time: u64,
+    /// File reference number.
+    pub index_number: u64,
+}
+
+/// The `FILE_ATTRIBUTE_*` flags of what the core shows at a virtual path.
+pub fn attributes_of(attr: &Attr) -> u32 {
+    let mut flags = match attr.kind {
+        FileKind::Dir => FILE_ATTRIBUTE_DIRECTORY,
+        FileKind::Symlink => FILE_ATTRIBUTE_REPARSE_POINT,
+        _ => 0,
+    };
+    if attr.perm & 0o222 == 0 {
+        flags |= FILE_ATTRIBUTE_READONLY;
+    }
+    if flags == 0 { FILE_ATTRIBUTE_NORMAL } else { flags }
+}
+
+/// The Windows file information of what the core shows at a virtual path.
+pub fn win_file_info(attr: &Attr) -> WinFileInfo {
+    let file_attributes = attributes_of(attr);
+    let symlink = attr.kind == FileKind::Symlink;
+    WinFileInfo {
+        file_attributes,
+        reparse_tag: if symlink { IO_REPARSE_TAG_SYMLINK } else { 0 },
+        allocation_size: attr.blocks.saturating_mul(512),
+        file_size: if attr.kind == FileKind::Dir { 0 } else { attr.size },
+        creation_time: filetime_of(attr.mtime.min(attr.ctime)),
+        last_access_time: filetime_of(attr.atime),
+        last_write_time: filetime_of(attr.mtime),
+        change_time: filetime_of(attr.ctime),
+        index_number: attr.ino,
+    }
+}
+
+/// The attribute changes a `set_basic_info` call asks for, given the entry's current mode.
+///
+/// Only what the core can carry is changed: `FILE_ATTRIBUTE_READONLY` (as the write bits: all
+/// cleared, or the owner's set back) and the access and write times. A time of 0 means "leave
+/// it", as in `FILE_BASIC_INFORMATION`; the creation and change times cannot be set and are
+/// ignored, as are the other attribute flags.
+pub fn basic_info_changes(current_perm: u32, file_attributes: u32, access: u64, write: u64) -> SetAttr {
+    let mut changes = SetAttr::default();
+    if file_attributes != INVALID_FILE_ATTRIBUTES && file_attributes != 0 {
+        let read_only = file_attributes & FILE_ATTRIBUTE_READONLY != 0;
+        let perm = if read_only {
+            current_perm & !0o222
+        } else if current_perm & 0o222 == 0 {
+            current_perm | 0o200
+        } else {
+            current_perm
+        };
+        if perm != current_perm {
+            changes.perm = Some(perm);
+        }
+    }
+    let time = |t: u64| (t != 0 && t != u64::MAX).then(|| SetTime::At(timestamp_of(t)));
+    changes.atime = time(access);
+    changes.mtime = time(write);
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(kind: FileKind, perm: u32) -> Attr {
+        let t = Timestamp { secs: 1_700_000_000, nanos: 123_456_700 };
+        Attr {
+            kind,
+            perm,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            size: 10,
+            blocks: 8,
+            blksize: 4096,
+            rdev: 0,
+            dev: 1,
+            ino: 42,
+            atime: t,
+            mtime: t,
+            ctime: Timestamp { secs: t.secs + 5, nanos: 0 },
+        }
+    }
+
+    #[test]
+    fn filetimes_round_trip_at_100ns() {
+        assert_eq!(filetime_of(Timestamp { secs: 0, nanos: 0 }), 116_444_736_000_000_000);
+        let t = Timestamp { secs: 1_700_000_000, nanos: 123_456_700 };
+        assert_eq!(timestamp_of(filetime_of(t)), t);
+        assert_eq!(filetime_of(Timestamp { secs: -EPOCH_GAP_SECS - 1, nanos: 0 }), 0);
+        assert_eq!(timestamp_of(0), Timestamp { secs: -EPOCH_GAP_SECS, nanos: 0 });
+    }
+
+    #[test]
+    fn types_and_read_only_show_as_attributes() {
+        assert_eq!(attributes_of(&attr(FileKind::File, 0o644)), FILE_ATTRIBUTE_NORMAL);
+        assert_eq!(attributes_of(&attr(FileKind::Dir, 0o755)), FILE_ATTRIBUTE_DIRECTORY);
+        // Rule 13: the core cleared the write bits of an entry from a read-only link.
+        assert_eq!(attributes_of(&attr(FileKind::File, 0o444)), FILE_ATTRIBUTE_READONLY);
+        assert_eq!(
+            attributes_of(&attr(FileKind::Dir, 0o555)),
+            FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_READONLY
+        );
+        let link = win_file_info(&attr(FileKind::Symlink, 0o777));
+        assert_eq!(link.file_attributes, FILE_ATTRIBUTE_REPARSE_POINT);
+        assert_eq!(link.reparse_tag, IO_REPARSE_TAG_SYMLINK);
+    }
+
+    #[test]
+    fn file_info_carries_sizes_times_and_identity() {
+        let a = attr(FileKind::File, 0o644);
+        let info = win_file_info(&a);
+        assert_eq!((info.file_size, info.allocation_size, info.index_number), (10, 4096, 42));
+        assert_eq!(info.last_write_time, filetime_of(a.mtime));
+        assert_eq!(info.change_time, filetime_of(a.ctime));
+        assert_eq!(info.creation_time, filetime_of(a.mtime)); // the earlier of mtime and ctime
+        assert_eq!(win_file_info(&attr(FileKind::Dir, 0o755)).file_size, 0);
+    }
+
+    #[test]
+    fn basic_info_maps_read_only_and_times() {
+        let none = basic_info_changes(0o644, INVALID_FILE_ATTRIBUTES, 0, 0);
+        assert!(none.is_empty());
+        let ro = basic_info_changes(0o644, FILE_ATTRIBUTE_READONLY, 0, 0);
+        assert_eq!(ro.perm, Some(0o444));
+        let rw = basic_info_changes(0o444, FILE_ATTRIBUTE_NORMAL, 0, 0);
+        assert_eq!(rw.perm, Some(0o644));
+        assert!(basic_info_changes(0o644, FILE_ATTRIBUTE_ARCHIVE, 0, 0).is_empty());
+        let t = filetime_of(Timestamp { secs: 5, nanos: 0 });
+        let times = basic_info_changes(0o644, 0, t, 0);
+        assert_eq!(times.atime, Some(SetTime::At(Timestamp { secs: 5, nanos: 0 })));
+        assert_eq!(times.mtime, None);
+    }
+}

@@ -1,0 +1,502 @@
+//! The unsafe edge: NT file-system calls on handles, each wrapped in a safe function.
+//!
+//! Everything goes through the native API (`NtCreateFile`, `NtQueryInformationFile` ...), which
+//! takes a root directory handle and reports NTSTATUS codes, so every failure reaches the core
+//! through [`crate::status::error_of_status`] without a detour through Win32 error codes.
+//! Handles are opened for synchronous I/O (`FILE_SYNCHRONOUS_IO_NONALERT`), so every call here
+//! completes before it returns.
+#![allow(unsafe_code)]
+
+use std::ffi::c_void;
+use std::os::windows::io::{AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
+
+use bindfs_core::{Error, Result};
+use windows::Wdk::Foundation::OBJECT_ATTRIBUTES;
+use windows::Wdk::Storage::FileSystem::{
+    FILE_INFORMATION_CLASS, FILE_RENAME_INFORMATION, FILE_RENAME_INFORMATION_0, FS_INFORMATION_CLASS,
+    FileIdBothDirectoryInformation, FileNameInformation, FileRenameInformation,
+    NTCREATEFILE_CREATE_DISPOSITION, NTCREATEFILE_CREATE_OPTIONS, NtCreateFile, NtFsControlFile,
+    NtQueryDirectoryFile, NtQueryInformationFile, NtQuerySecurityObject, NtQueryVolumeInformationFile,
+    NtReadFile, NtSetInformationFile, NtSetSecurityObject, NtWriteFile,
+};
+use windows::Win32::Foundation::{
+    HANDLE, HLOCAL, LocalFree, NTSTATUS, OBJ_CASE_INSENSITIVE, OBJECT_ATTRIBUTE_FLAGS,
+    STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL, STATUS_END_OF_FILE, STATUS_NO_MORE_FILES,
+    UNICODE_STRING,
+};
+use windows::Win32::Security::Authorization::{
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
+};
+use windows::Win32::Security::{GetSecurityDescriptorLength, PSECURITY_DESCRIPTOR};
+use windows::Win32::Storage::FileSystem::{
+    FILE_ACCESS_RIGHTS, FILE_FLAGS_AND_ATTRIBUTES, FILE_NAME_NORMALIZED, FILE_SHARE_DELETE, FILE_SHARE_READ,
+    FILE_SHARE_WRITE, GETFINALPATHNAMEBYHANDLE_FLAGS, GetFinalPathNameByHandleW, VOLUME_NAME_DOS,
+};
+use windows::Win32::System::IO::IO_STATUS_BLOCK;
+use windows::Win32::System::Ioctl::FSCTL_GET_REPARSE_POINT;
+use windows::core::PCWSTR;
+
+use crate::status::{code, error_of_status};
+
+/// Largest reparse data buffer (`MAXIMUM_REPARSE_DATA_BUFFER_SIZE`).
+const MAX_REPARSE_DATA: usize = 16 * 1024;
+
+fn raw(handle: BorrowedHandle<'_>) -> HANDLE {
+    HANDLE(handle.as_raw_handle())
+}
+
+fn check(status: NTSTATUS) -> Result<()> {
+    if status.0 >= 0 { Ok(()) } else { Err(error_of_status(status.0)) }
+}
+
+/// Bytes a call reported in its I/O status block.
+fn information(iosb: &IO_STATUS_BLOCK) -> usize {
+    iosb.Information
+}
+
+/// What [`open`] opens: one name relative to `root` (or a whole NT path without one).
+#[derive(Debug)]
+pub struct OpenRequest<'a> {
+    /// The directory the name is relative to; `None` for an absolute NT path.
+    pub root: Option<BorrowedHandle<'a>>,
+    /// The name (one component), an NT path, or empty to reopen `root` itself.
+    pub name: &'a [u16],
+    /// `ACCESS_MASK`.
+    pub access: u32,
+    /// `FILE_OPEN`, `FILE_CREATE` ...
+    pub disposition: u32,
+    /// `FILE_*` create options.
+    pub options: u32,
+    /// Attributes of a created file.
+    pub attributes: u32,
+}
+
+/// `NtCreateFile`, sharing everything, names compared case-insensitively.
+pub fn open(req: &OpenRequest<'_>) -> Result<OwnedHandle> {
+    let bytes = req.name.len() * 2;
+    let Ok(length) = u16::try_from(bytes) else { return Err(Error::Os(code::OBJECT_NAME_INVALID)) };
+    let name = UNICODE_STRING {
+        Length: length,
+        MaximumLength: length,
+        Buffer: windows::core::PWSTR(req.name.as_ptr().cast_mut()),
+    };
+    let attributes = OBJECT_ATTRIBUTES {
+        Length: std::mem::size_of::<OBJECT_ATTRIBUTES>() as u32,
+        RootDirectory: req.root.map_or(HANDLE::default(), raw),
+        ObjectName: &name,
+        Attributes: OBJECT_ATTRIBUTE_FLAGS(OBJ_CASE_INSENSITIVE.0),
+        SecurityDescriptor: std::ptr::null(),
+        SecurityQualityOfService: std::ptr::null(),
+    };
+    let mut handle = HANDLE::default();
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: every pointer refers to a local that outlives the call; `name` points into
+    // `req.name`, which NtCreateFile only reads; on success `handle` is a new handle we own.
+    let status = unsafe {
+        NtCreateFile(
+            &mut handle,
+            FILE_ACCESS_RIGHTS(req.access),
+            &attributes,
+            &mut iosb,
+            None,
+            FILE_FLAGS_AND_ATTRIBUTES(req.attributes),
+            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+            NTCREATEFILE_CREATE_DISPOSITION(req.disposition),
+            NTCREATEFILE_CREATE_OPTIONS(req.options),
+            None,
+            0,
+        )
+    };
+    check(status)?;
+    // SAFETY: NtCreateFile succeeded, so `handle` is an open handle that nothing else owns.
+    Ok(unsafe { OwnedHandle::from_raw_handle(handle.0) })
+}
+
+/// `NtQueryInformationFile` for a fixed-size information class.
+pub fn query<T: Default>(handle: BorrowedHandle<'_>, class: FILE_INFORMATION_CLASS) -> Result<T> {
+    let mut out = T::default();
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: `out` is a valid, writable T of the size passed; the caller names the class whose
+    // structure T is.
+    let status = unsafe {
+        NtQueryInformationFile(
+            raw(handle),
+            &mut iosb,
+            (&raw mut out).cast::<c_void>(),
+            std::mem::size_of::<T>() as u32,
+            class,
+        )
+    };
+    check(status)?;
+    Ok(out)
+}
+
+/// `NtSetInformationFile` for a fixed-size information class.
+pub fn set<T>(handle: BorrowedHandle<'_>, class: FILE_INFORMATION_CLASS, info: &T) -> Result<()> {
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: `info` is a valid T of the size passed, only read by the call.
+    let status = unsafe {
+        NtSetInformationFile(
+            raw(handle),
+            &mut iosb,
+            std::ptr::from_ref(info).cast::<c_void>(),
+            std::mem::size_of::<T>() as u32,
+            class,
+        )
+    };
+    check(status)
+}
+
+/// `NtQueryVolumeInformationFile` for a fixed-size class (a larger variable tail is cut off).
+pub fn query_volume<T: Default>(handle: BorrowedHandle<'_>, class: FS_INFORMATION_CLASS) -> Result<T> {
+    let mut out = T::default();
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: `out` is a valid, writable T of the size passed.
+    let status = unsafe {
+        NtQueryVolumeInformationFile(
+            raw(handle),
+            &mut iosb,
+            (&raw mut out).cast::<c_void>(),
+            std::mem::size_of::<T>() as u32,
+            class,
+        )
+    };
+    // A variable-length tail (a volume label) that does not fit is not needed.
+    if status == STATUS_BUFFER_OVERFLOW {
+        return Ok(out);
+    }
+    check(status)?;
+    Ok(out)
+}
+
+/// One entry of [`list_dir`].
+#[derive(Debug)]
+pub struct RawDirEntry {
+    /// The stored name.
+    pub name: Vec<u16>,
+    /// `FILE_ATTRIBUTE_*`.
+    pub attributes: u32,
+    /// The reparse tag when the entry is a reparse point.
+    pub reparse_tag: u32,
+    /// The file id (index number).
+    pub file_id: u64,
+}
+
+fn read_u32(buf: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(buf.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn read_u64(buf: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(buf.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// Every entry of the directory open as `handle` (with `FILE_LIST_DIRECTORY`), `.` and `..`
+/// included, as `FileIdBothDirectoryInformation` reports them.
+pub fn list_dir(handle: BorrowedHandle<'_>) -> Result<Vec<RawDirEntry>> {
+    use std::mem::offset_of;
+    use windows::Wdk::Storage::FileSystem::FILE_ID_BOTH_DIR_INFORMATION as Info;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::new();
+    let mut restart = true;
+    loop {
+        let mut iosb = IO_STATUS_BLOCK::default();
+        // SAFETY: `buf` is writable for the length passed; the handle was opened for synchronous
+        // I/O, so the call has completed when it returns.
+        let status = unsafe {
+            NtQueryDirectoryFile(
+                raw(handle),
+                None,
+                None,
+                None,
+                &mut iosb,
+                buf.as_mut_ptr().cast::<c_void>(),
+                buf.len() as u32,
+                FileIdBothDirectoryInformation,
+                false,
+                None,
+                restart,
+            )
+        };
+        restart = false;
+        if status == STATUS_NO_MORE_FILES {
+            return Ok(out);
+        }
+        check(status)?;
+        // Parse with bounds-checked reads: the entries are laid out as Info structures.
+        let mut at = 0usize;
+        loop {
+            let bad = || Error::Os(code::IO_DEVICE_ERROR);
+            let next = read_u32(&buf, at + offset_of!(Info, NextEntryOffset)).ok_or_else(bad)? as usize;
+            let attributes = read_u32(&buf, at + offset_of!(Info, FileAttributes)).ok_or_else(bad)?;
+            let name_len = read_u32(&buf, at + offset_of!(Info, FileNameLength)).ok_or_else(bad)? as usize;
+            let reparse_tag = read_u32(&buf, at + offset_of!(Info, EaSize)).ok_or_else(bad)?;
+            let file_id = read_u64(&buf, at + offset_of!(Info, FileId)).ok_or_else(bad)?;
+            let start = at + offset_of!(Info, FileName);
+            let bytes = buf.get(start..start + name_len).ok_or_else(bad)?;
+            let name = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            out.push(RawDirEntry { name, attributes, reparse_tag, file_id });
+            if next == 0 {
+                break;
+            }
+            at += next;
+        }
+    }
+}
+
+/// Reads at `offset`; 0 at the end of the file.
+pub fn read_at(handle: BorrowedHandle<'_>, offset: u64, buf: &mut [u8]) -> Result<usize> {
+    let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
+    let at = i64::try_from(offset).map_err(|_| Error::InvalidArgument)?;
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: `buf` is writable for `len` bytes; synchronous handle, so complete on return.
+    let status = unsafe {
+        NtReadFile(raw(handle), None, None, None, &mut iosb, buf.as_mut_ptr().cast(), len, Some(&at), None)
+    };
+    if status == STATUS_END_OF_FILE {
+        return Ok(0);
+    }
+    check(status)?;
+    Ok(information(&iosb))
+}
+
+/// Writes at `offset`, or at the end of the file when `offset` is `None`.
+pub fn write_at(handle: BorrowedHandle<'_>, offset: Option<u64>, data: &[u8]) -> Result<usize> {
+    let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    // FILE_WRITE_TO_END_OF_FILE: LowPart 0xFFFFFFFF, HighPart -1.
+    let at = match offset {
+        Some(o) => i64::try_from(o).map_err(|_| Error::InvalidArgument)?,
+        None => -1,
+    };
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: `data` is readable for `len` bytes; synchronous handle, so complete on return.
+    let status = unsafe {
+        NtWriteFile(raw(handle), None, None, None, &mut iosb, data.as_ptr().cast(), len, Some(&at), None)
+    };
+    check(status)?;
+    Ok(information(&iosb))
+}
+
+/// The reparse data of the reparse point open as `handle` (opened with
+/// `FILE_OPEN_REPARSE_POINT`), unchanged.
+pub fn reparse_data(handle: BorrowedHandle<'_>) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; MAX_REPARSE_DATA];
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: `buf` is writable for the length passed; no input buffer.
+    let status = unsafe {
+        NtFsControlFile(
+            raw(handle),
+            None,
+            None,
+            None,
+            &mut iosb,
+            FSCTL_GET_REPARSE_POINT,
+            None,
+            0,
+            Some(buf.as_mut_ptr().cast()),
+            buf.len() as u32,
+        )
+    };
+    if status.0 == code::NOT_A_REPARSE_POINT {
+        return Err(Error::InvalidArgument); // as readlink on a non-symlink
+    }
+    check(status)?;
+    buf.truncate(information(&iosb));
+    Ok(buf)
+}
+
+/// Renames the file open as `handle` (with `DELETE`) to `name` in directory `dir`.
+pub fn rename(
+    handle: BorrowedHandle<'_>,
+    dir: BorrowedHandle<'_>,
+    name: &[u16],
+    replace: bool,
+) -> Result<()> {
+    let head = std::mem::offset_of!(FILE_RENAME_INFORMATION, FileName);
+    let name_bytes = name.len() * 2;
+    let total = head + name_bytes;
+    // u64 words: the structure's alignment.
+    let mut buf = vec![0u64; total.div_ceil(8) + 1];
+    let info = FILE_RENAME_INFORMATION {
+        Anonymous: FILE_RENAME_INFORMATION_0 { ReplaceIfExists: replace },
+        RootDirectory: raw(dir),
+        FileNameLength: u32::try_from(name_bytes).map_err(|_| Error::Os(code::OBJECT_NAME_INVALID))?,
+        FileName: [0],
+    };
+    let base = buf.as_mut_ptr().cast::<u8>();
+    // SAFETY: `buf` holds at least `head + name_bytes` bytes and is 8-aligned, as the structure
+    // needs; the name is copied right after the fixed part, where FileName begins.
+    unsafe {
+        base.cast::<FILE_RENAME_INFORMATION>().write(info);
+        std::ptr::copy_nonoverlapping(name.as_ptr().cast::<u8>(), base.add(head), name_bytes);
+    }
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: the buffer holds a complete FILE_RENAME_INFORMATION of `total` bytes.
+    let status = unsafe {
+        NtSetInformationFile(
+            raw(handle),
+            &mut iosb,
+            base.cast::<c_void>(),
+            total as u32,
+            FileRenameInformation,
+        )
+    };
+    check(status)
+}
+
+/// The name of the file open as `handle`, from its volume's root (`\dir\name`).
+pub fn file_name(handle: BorrowedHandle<'_>) -> Result<Vec<u16>> {
+    let mut buf = vec![0u32; 16 * 1024];
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: `buf` is writable and 4-aligned for the length passed (FILE_NAME_INFORMATION).
+    let status = unsafe {
+        NtQueryInformationFile(
+            raw(handle),
+            &mut iosb,
+            buf.as_mut_ptr().cast(),
+            (buf.len() * 4) as u32,
+            FileNameInformation,
+        )
+    };
+    check(status)?;
+    let len = buf.first().copied().unwrap_or(0) as usize;
+    let bytes: Vec<u8> = buf.iter().skip(1).flat_map(|w| w.to_le_bytes()).take(len).collect();
+    Ok(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect())
+}
+
+/// The final path of the object open as `handle` (`\\?\C:\real\path`), if Windows can say.
+pub fn final_path(handle: BorrowedHandle<'_>) -> Option<Vec<u16>> {
+    let mut buf = vec![0u16; 32 * 1024];
+    // SAFETY: the handle is open; the buffer is writable for its whole length.
+    let len = unsafe {
+        GetFinalPathNameByHandleW(
+            raw(handle),
+            &mut buf,
+            GETFINALPATHNAMEBYHANDLE_FLAGS(FILE_NAME_NORMALIZED.0 | VOLUME_NAME_DOS.0),
+        )
+    };
+    let len = len as usize;
+    if len == 0 || len >= buf.len() {
+        return None;
+    }
+    buf.truncate(len);
+    Some(buf)
+}
+
+/// The parts `parts` of the security descriptor of the object open as `handle` (with
+/// `READ_CONTROL`), self-relative.
+pub fn query_security(handle: BorrowedHandle<'_>, parts: u32) -> Result<Vec<u8>> {
+    let mut buf = vec![0u64; 128];
+    loop {
+        let mut needed = 0u32;
+        let len = (buf.len() * 8) as u32;
+        // SAFETY: `buf` is writable and 8-aligned for `len` bytes.
+        let status = unsafe {
+            NtQuerySecurityObject(
+                raw(handle),
+                parts,
+                Some(PSECURITY_DESCRIPTOR(buf.as_mut_ptr().cast())),
+                len,
+                &mut needed,
+            )
+        };
+        if status == STATUS_BUFFER_TOO_SMALL && needed > len {
+            buf = vec![0u64; (needed as usize).div_ceil(8)];
+            continue;
+        }
+        check(status)?;
+        let bytes: Vec<u8> =
+            buf.iter().flat_map(|w| w.to_le_bytes()).take(needed.min(len) as usize).collect();
+        return Ok(bytes);
+    }
+}
+
+/// Applies the parts `parts` of the self-relative `descriptor` to the object open as `handle`.
+pub fn set_security(handle: BorrowedHandle<'_>, parts: u32, descriptor: &[u8]) -> Result<()> {
+    if !descriptor_is_whole(descriptor) {
+        return Err(Error::InvalidArgument);
+    }
+    // An aligned copy: the descriptor's fields are read in place.
+    let mut aligned = vec![0u64; descriptor.len().div_ceil(8)];
+    // SAFETY: `aligned` holds at least `descriptor.len()` bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            descriptor.as_ptr(),
+            aligned.as_mut_ptr().cast::<u8>(),
+            descriptor.len(),
+        );
+    }
+    // SAFETY: `aligned` holds a self-relative descriptor whose length was checked.
+    let status =
+        unsafe { NtSetSecurityObject(raw(handle), parts, PSECURITY_DESCRIPTOR(aligned.as_mut_ptr().cast())) };
+    check(status)
+}
+
+/// Whether `descriptor` is a self-relative descriptor no longer than its bytes.
+fn descriptor_is_whole(descriptor: &[u8]) -> bool {
+    // SECURITY_DESCRIPTOR_RELATIVE: revision 1, control with SE_SELF_RELATIVE (0x8000).
+    const MIN_LEN: usize = 20;
+    if descriptor.len() < MIN_LEN || descriptor[0] != 1 {
+        return false;
+    }
+    let control = u16::from_le_bytes([descriptor[2], descriptor[3]]);
+    if control & 0x8000 == 0 {
+        return false;
+    }
+    let mut aligned = vec![0u64; descriptor.len().div_ceil(8)];
+    // SAFETY: `aligned` holds at least `descriptor.len()` bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            descriptor.as_ptr(),
+            aligned.as_mut_ptr().cast::<u8>(),
+            descriptor.len(),
+        );
+    }
+    // SAFETY: a self-relative descriptor header is present; the length computation reads the
+    // offsets it holds, which we then compare to the bytes we have.
+    let len = unsafe { GetSecurityDescriptorLength(PSECURITY_DESCRIPTOR(aligned.as_mut_ptr().cast())) };
+    len as usize <= descriptor.len()
+}
+
+/// The bytes of a self-relative security descriptor WinFsp hands over by pointer.
+pub fn descriptor_bytes(descriptor: *mut c_void) -> Vec<u8> {
+    if descriptor.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: WinFsp passes a valid self-relative descriptor for the duration of the call; its
+    // length is what GetSecurityDescriptorLength reports.
+    unsafe {
+        let len = GetSecurityDescriptorLength(PSECURITY_DESCRIPTOR(descriptor)) as usize;
+        std::slice::from_raw_parts(descriptor.cast::<u8>(), len).to_vec()
+    }
+}
+
+/// Copies `src` into the buffer WinFsp gave; false when it does not fit.
+pub fn fill_buffer(dst: &mut [c_void], src: &[u8]) -> bool {
+    if dst.len() < src.len() {
+        return false;
+    }
+    // SAFETY: `dst` is writable for `dst.len() >= src.len()` bytes (c_void is one byte).
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len()) };
+    true
+}
+
+/// A self-relative security descriptor from its SDDL text.
+pub fn descriptor_from_sddl(sddl: &str) -> Result<Vec<u8>> {
+    let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
+    let mut descriptor = PSECURITY_DESCRIPTOR::default();
+    let mut len = 0u32;
+    // SAFETY: `wide` is NUL-terminated; on success the function allocates `descriptor` with
+    // LocalAlloc, which is freed below after copying `len` bytes out of it.
+    unsafe {
+        ConvertStringSecurityDescriptorToSecurityDescriptorW(
+            PCWSTR(wide.as_ptr()),
+            SDDL_REVISION_1,
+            &mut descriptor,
+            Some(&mut len),
+        )
+        .map_err(|_| Error::InvalidArgument)?;
+        let bytes = std::slice::from_raw_parts(descriptor.0.cast::<u8>(), len as usize).to_vec();
+        LocalFree(Some(HLOCAL(descriptor.0)));
+        Ok(bytes)
+    }
+}
