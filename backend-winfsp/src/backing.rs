@@ -413,12 +413,13 @@ impl Backing for WindowsBacking {
         name: &Name,
         perm: u32,
         flags: OpenFlags,
-    ) -> Result<(WindowsNode, WindowsFile)> {
+    ) -> Result<(Attr, WindowsFile)> {
         let attributes = if perm & 0o222 == 0 { FILE_ATTRIBUTE_READONLY } else { FILE_ATTRIBUTE_NORMAL };
         let access = io_access(flags) | NODE_ACCESS;
         let handle = Self::create_child(dir, name, access, FILE_NON_DIRECTORY_FILE, attributes)?;
-        let node = Self::reopen(handle.as_handle(), NODE_ACCESS, 0)?;
-        Ok((WindowsNode(Arc::new(node)), WindowsFile { handle, append: flags.append }))
+        // The attributes of the very file made, from its own handle.
+        let attr = stat_handle(handle.as_handle())?;
+        Ok((attr, WindowsFile { handle, append: flags.append }))
     }
 
     fn read(&self, file: &WindowsFile, offset: u64, buf: &mut [u8]) -> Result<usize> {

@@ -94,6 +94,12 @@ impl Mounted {
         self.view.links()
     }
 
+    /// The view, to share with threads that change its links while the volume serves (a
+    /// control channel).
+    pub fn shared_view(&self) -> Arc<View<WindowsBacking>> {
+        Arc::clone(&self.view)
+    }
+
     /// The view being served.
     pub fn view(&self) -> &View<WindowsBacking> {
         &self.view

@@ -8,12 +8,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod args;
 #[cfg(target_os = "linux")]
 mod demo;
 #[cfg(target_os = "linux")]
 mod link;
 #[cfg(target_os = "linux")]
 mod mount;
+#[cfg(windows)]
+mod windows;
 
 /// Windows-style bind links on any directory.
 #[derive(Debug, Parser)]
@@ -28,8 +31,11 @@ enum Command {
     /// Mount a view over MOUNTPOINT (its content stays visible as the on-disk layer) and create
     /// its first links. Returns once the view is live; the daemon keeps serving.
     Mount {
-        /// The directory to cover.
+        /// The directory to cover (Windows: a drive `X:` or a directory that does not exist yet).
         mountpoint: PathBuf,
+        /// Windows only: the directory whose content is the on-disk layer.
+        #[arg(long, value_name = "DIR")]
+        lower: Option<PathBuf>,
         /// A link VIRTUAL=BACKING (VIRTUAL inside the view, may be MOUNTPOINT itself).
         #[arg(long = "link", value_name = "VIRTUAL=BACKING")]
         links: Vec<String>,
@@ -98,17 +104,16 @@ enum LinkCommand {
 #[cfg(target_os = "linux")]
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Mount { mountpoint, links, config, foreground, options, cache_ttl } => {
+        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl } => {
+            if lower.is_some() {
+                return Err("--lower is for Windows views; on Linux the mount point's own content is \
+                            the on-disk layer"
+                    .into());
+            }
             if !(0.0..=3600.0).contains(&cache_ttl) {
                 return Err(format!("--cache-ttl {cache_ttl}: expected seconds from 0 to 3600"));
             }
-            let mut all = match &config {
-                Some(file) => mount::read_config(file)?,
-                None => Vec::new(),
-            };
-            for l in &links {
-                all.push(mount::parse_link(l)?);
-            }
+            let all = link_args(config.as_deref(), &links)?;
             mount::run(mount::MountRequest {
                 mountpoint,
                 links: all,
@@ -129,9 +134,53 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(windows)]
 fn run(cli: Cli) -> Result<(), String> {
-    Err(format!("{:?}: this build has no backend for this system yet", cli.command))
+    match cli.command {
+        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl } => {
+            let lower = lower.ok_or("--lower DIR: a Windows view names its on-disk layer")?;
+            if let Some(o) = options {
+                return Err(format!("-o {o}: mount options are for Linux views"));
+            }
+            if !(0.0..=3600.0).contains(&cache_ttl) {
+                return Err(format!("--cache-ttl {cache_ttl}: expected seconds from 0 to 3600"));
+            }
+            windows::mount(windows::MountRequest {
+                mountpoint,
+                lower,
+                links: link_args(config.as_deref(), &links)?,
+                foreground,
+                cache_ttl: std::time::Duration::from_secs_f64(cache_ttl),
+            })
+        }
+        Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {
+            windows::link_create(&virt, &backing, read_only, merged, &except)
+        }
+        Command::Link(LinkCommand::Remove { virt }) => windows::link_remove(&virt),
+        Command::Link(LinkCommand::List { mountpoint, json }) => {
+            windows::link_list(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
+        }
+        Command::Unmount { mountpoint } => windows::unmount(&mountpoint),
+        Command::Demo => Err("demo: runs on Linux (it mounts a FUSE view)".into()),
+    }
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
+fn run(cli: Cli) -> Result<(), String> {
+    Err(format!("{:?}: this build has no backend for this system", cli.command))
+}
+
+/// The links of `mount`: the config file's, then the `--link` ones, in order.
+#[cfg(any(target_os = "linux", windows))]
+fn link_args(config: Option<&std::path::Path>, links: &[String]) -> Result<Vec<args::LinkArg>, String> {
+    let mut all = match config {
+        Some(file) => args::read_config(file)?,
+        None => Vec::new(),
+    };
+    for l in links {
+        all.push(args::parse_link(l)?);
+    }
+    Ok(all)
 }
 
 fn main() -> ExitCode {

@@ -11,6 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bindfs_core::{AbsPath, LinkFlags, LinkSpec, Syntax};
+
+pub use crate::args::LinkArg;
 use bindfs_fuse::control;
 use bindfs_fuse::mount::{self, MountConfig};
 
@@ -27,58 +29,6 @@ pub struct MountRequest {
     pub options: Option<String>,
     /// Kernel cache time to live.
     pub cache_ttl: Duration,
-}
-
-/// One link as given on the command line or in a config file.
-#[derive(Clone, Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LinkArg {
-    /// The virtual path (absolute, or relative to the working directory).
-    #[serde(rename = "virtual")]
-    pub virt: PathBuf,
-    /// The backing path.
-    pub backing: PathBuf,
-    /// Rule 13.
-    #[serde(default)]
-    pub read_only: bool,
-    /// Rule 11.
-    #[serde(default)]
-    pub merged: bool,
-    /// Exception paths (rule 8).
-    #[serde(default)]
-    pub except: Vec<PathBuf>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    #[serde(default)]
-    link: Vec<LinkArg>,
-}
-
-/// Parses `VIRTUAL=BACKING` (split at the first `=`).
-pub fn parse_link(text: &str) -> Result<LinkArg, String> {
-    let (virt, backing) =
-        text.split_once('=').ok_or_else(|| format!("--link {text:?}: expected VIRTUAL=BACKING"))?;
-    if virt.is_empty() || backing.is_empty() {
-        return Err(format!("--link {text:?}: expected VIRTUAL=BACKING"));
-    }
-    Ok(LinkArg {
-        virt: virt.into(),
-        backing: backing.into(),
-        read_only: false,
-        merged: false,
-        except: vec![],
-    })
-}
-
-/// The links of a TOML config file: `[[link]]` tables with `virtual`, `backing`, and optional
-/// `read_only`, `merged`, `except`.
-pub fn read_config(path: &Path) -> Result<Vec<LinkArg>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
-    let parsed: ConfigFile = toml::from_str(&text)
-        .map_err(|e| format!("config {}: {}", path.display(), e.message().replace('\n', " ")))?;
-    Ok(parsed.link)
 }
 
 /// An absolute, lexically normalized path (relative ones are taken from the working directory).
@@ -233,14 +183,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn link_arguments_split_at_the_first_equals_sign() {
-        let l = parse_link("/mnt/v/a=/srv/b=c").unwrap();
-        assert_eq!((l.virt, l.backing), (PathBuf::from("/mnt/v/a"), PathBuf::from("/srv/b=c")));
-        assert!(parse_link("/mnt/v/a").is_err());
-        assert!(parse_link("=/srv").is_err());
-    }
-
-    #[test]
     fn virtual_paths_must_be_inside_the_view_and_backings_inside_it_chain() {
         use bindfs_core::{Target, VPath};
         let mnt = AbsPath::parse("/mnt/view", Syntax::Posix).unwrap();
@@ -258,26 +200,5 @@ mod tests {
         assert_eq!(chain.target, Target::View(VPath::parse("/b").unwrap()));
         let outside = link_spec(&mnt, &arg("/mnt/other", "/srv")).unwrap_err();
         assert!(outside.contains("not inside the view"), "{outside}");
-    }
-
-    #[test]
-    fn config_files_list_links_and_refuse_unknown_keys() {
-        let dir = std::env::temp_dir().join(format!("bindfs-rs-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let good = dir.join("good.toml");
-        std::fs::write(
-            &good,
-            "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nmerged = true\nexcept = [\"/m/a/keep\"]\n",
-        )
-        .unwrap();
-        let links = read_config(&good).unwrap();
-        assert_eq!(links.len(), 1);
-        assert!(links[0].merged && !links[0].read_only);
-        let bad = dir.join("bad.toml");
-        std::fs::write(&bad, "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nreadonly = true\n")
-            .unwrap();
-        let err = read_config(&bad).unwrap_err();
-        assert!(err.contains("readonly") && !err.contains('\n'), "{err}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -64,6 +64,9 @@ pub enum Request {
     },
     /// List the links.
     List,
+    /// Stop serving and unmount. Windows daemons take it from their pipe; a Linux view is
+    /// unmounted through the kernel (`bindfs-rs unmount`) and refuses it.
+    Stop,
 }
 
 /// A link as `list` reports it.
@@ -158,6 +161,7 @@ pub fn handle(view: &impl LinkControl, at: &Endpoint, request: Request) -> Reply
             reply.links = view.links().iter().map(|l| info(&at.mountpoint, l)).collect();
             Ok(())
         }
+        Request::Stop => Err("stop is not served on this channel".to_owned()),
     };
     reply.error = outcome.err();
     reply

@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod scenarios;
+#[cfg(windows)]
+pub mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,7 +17,7 @@ use std::process::{Command, Output};
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
-    let bin = profile_dir.join("bindfs-rs");
+    let bin = profile_dir.join(if cfg!(windows) { "bindfs-rs.exe" } else { "bindfs-rs" });
     assert!(bin.exists(), "{} not found: build it first (cargo build -p bindfs-rs)", bin.display());
     bin
 }

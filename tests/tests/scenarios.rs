@@ -31,6 +31,12 @@ fn play(name: &str) {
     run(scenario(name), &mut env);
 }
 
+#[cfg(windows)]
+fn play(name: &str) {
+    let Some(mut env) = bindfs_tests::windows::WinEnv::new() else { return };
+    run(scenario(name), &mut env);
+}
+
 scenario_tests!(
     rule_01_a_link_shows_b_until_removed_and_ends_with_the_view,
     rule_02_a_missing_backing_is_refused,

@@ -1,4 +1,5 @@
 //! The harness itself: a view mounts, shows a link, and unmounts leaving the on-disk content.
+#![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::DirEntryExt;
