@@ -1,0 +1,132 @@
+//! Faults (issue 5): a daemon killed mid-write, and the recovery a user does afterwards.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bindfs_tests::{Env, cat, ls, put};
+
+/// The pid of the daemon serving the view at `mnt`.
+fn daemon_of(mnt: &Path) -> i32 {
+    let want = mnt.to_str().unwrap();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let is_ours = args.iter().any(|a| a.ends_with(b"bindfs-rs"))
+            && args.contains(&b"mount".as_slice())
+            && args.contains(&want.as_bytes());
+        if is_ours {
+            return pid;
+        }
+    }
+    panic!("no daemon serves {want}");
+}
+
+#[test]
+fn a_daemon_killed_during_writes_leaves_errors_not_hangs_and_the_view_can_be_mounted_again() {
+    let Some(mut env) = Env::new() else { return };
+    put(&env.t("Target/keep.txt"), "");
+    put(&env.v("top.txt"), "on disk");
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    // Data written and fsynced through the view before the kill.
+    let mut kept = OpenOptions::new().write(true).open(env.v("Foo/keep.txt")).unwrap();
+    kept.write_all(b"fsynced before the kill").unwrap();
+    kept.sync_all().unwrap();
+    drop(kept);
+
+    // A writer keeps writing new files through the view while the daemon is killed.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (dir, stop) = (env.v("Foo"), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            // Distinct errnos seen, and how many failed calls.
+            let (mut errors, mut failed) = (std::collections::BTreeSet::new(), 0);
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) && failed < 100 {
+                if let Err(e) = std::fs::write(dir.join(format!("w{i}")), b"data") {
+                    errors.insert(e.raw_os_error());
+                    failed += 1;
+                }
+                i += 1;
+            }
+            errors
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = daemon_of(&env.mnt());
+    // SAFETY: sending a signal to a process id has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    // The writer ends: no call hangs on a dead daemon.
+    let started = Instant::now();
+    let errors = writer.join().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!errors.is_empty(), "writes went on succeeding after the daemon was killed");
+    // ENOTCONN, or ECONNABORTED for the one call in flight when the daemon died.
+    assert!(
+        errors.iter().all(|e| *e == Some(libc::ENOTCONN) || *e == Some(libc::ECONNABORTED)),
+        "writes after the kill should fail with ENOTCONN, got errnos {errors:?}"
+    );
+    // The mount answers ENOTCONN at once.
+    let stat = std::fs::metadata(env.v("top.txt")).unwrap_err();
+    assert_eq!(stat.raw_os_error(), Some(libc::ENOTCONN));
+
+    // `unmount` cleans the dead view; the on-disk content is back, B kept the fsynced data.
+    env.unmount();
+    assert_eq!(cat(&env.v("top.txt")), "on disk");
+    assert_eq!(cat(&env.t("Target/keep.txt")), "fsynced before the kill");
+    // Every file the writer was told was written is whole in B.
+    for name in ls(&env.t("Target")) {
+        if name.starts_with('w') {
+            let data = std::fs::read(env.t("Target").join(&name)).unwrap();
+            assert!(data.is_empty() || data == b"data", "{name}: {data:?}");
+        }
+    }
+
+    // And the same directory mounts again.
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    assert_eq!(cat(&env.v("Foo/keep.txt")), "fsynced before the kill");
+}
+
+/// Whether `mnt` is a mount point now (a bindfs-rs view there).
+fn mounted(mnt: &Path) -> bool {
+    let want = mnt.to_str().unwrap();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(want) && l.contains(" - fuse bindfs-rs"))
+}
+
+#[test]
+fn sigterm_and_sigint_unmount_cleanly() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let Some(mut env) = Env::new() else { return };
+        put(&env.v("top.txt"), "on disk");
+        put(&env.t("Target/Cat.txt"), "meow");
+        env.mount(&[]);
+        env.link(&env.v("Foo"), &env.t("Target"), &[]);
+        assert!(mounted(&env.mnt()));
+        let pid = daemon_of(&env.mnt());
+        // SAFETY: sending a signal to a process id has no memory-safety preconditions.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while mounted(&env.mnt()) {
+            assert!(Instant::now() < deadline, "signal {signal}: still mounted after 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(cat(&env.v("top.txt")), "on disk");
+        assert_eq!(cat(&env.t("Target/Cat.txt")), "meow");
+        // Nothing is left to clean: the same directory mounts again at once.
+        env.mount(&[]);
+        assert_eq!(ls(&env.mnt()), ["top.txt"]);
+    }
+}
