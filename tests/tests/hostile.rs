@@ -36,10 +36,13 @@ fn a_directory_swapped_for_a_symlink_never_leads_the_daemon_outside_the_backing(
             std::os::unix::fs::symlink("../Outside", &link).unwrap();
             while !stop.load(Ordering::Relaxed) {
                 // sub: directory -> symlink -> directory, each step an atomic rename.
-                std::fs::rename(&sub, &aside).unwrap();
-                std::fs::rename(&link, &sub).unwrap();
-                std::fs::rename(&sub, &link).unwrap();
-                std::fs::rename(&aside, &sub).unwrap();
+                let swapped = std::fs::rename(&sub, &aside)
+                    .and_then(|()| std::fs::rename(&link, &sub))
+                    .and_then(|()| std::fs::rename(&sub, &link))
+                    .and_then(|()| std::fs::rename(&aside, &sub));
+                if let Err(e) = swapped {
+                    panic!("swapping {}: {e}", sub.display());
+                }
                 swaps.fetch_add(1, Ordering::Relaxed);
             }
         })
