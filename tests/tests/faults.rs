@@ -130,3 +130,52 @@ fn sigterm_and_sigint_unmount_cleanly() {
         assert_eq!(ls(&env.mnt()), ["top.txt"]);
     }
 }
+
+#[test]
+fn a_backing_removed_or_unmounted_while_in_use_gives_clean_errors_and_other_links_keep_working() {
+    let Some(mut env) = Env::new() else { return };
+    put(&env.t("Target/Cat.txt"), "meow");
+    put(&env.t("Gone/file.txt"), "soon gone");
+    let remote = env.t("Remote");
+    std::fs::create_dir_all(&remote).unwrap();
+    let status =
+        std::process::Command::new("mount").args(["-t", "tmpfs", "none"]).arg(&remote).status().unwrap();
+    assert!(status.success(), "mounting a tmpfs for the test");
+    put(&remote.join("data.txt"), "on its own file system");
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    env.link(&env.v("Gone"), &env.t("Gone"), &[]);
+    env.link(&env.v("Remote"), &remote, &[]);
+    assert_eq!(cat(&env.v("Remote/data.txt")), "on its own file system");
+    let open_before = std::fs::File::open(env.v("Remote/data.txt")).unwrap();
+
+    // The backing directory is removed; its file system goes away under the view.
+    std::fs::remove_dir_all(env.t("Gone")).unwrap();
+    let status = std::process::Command::new("umount").arg("-l").arg(&remote).status().unwrap();
+    assert!(status.success());
+
+    let started = Instant::now();
+    let gone = std::fs::read_to_string(env.v("Gone/file.txt")).unwrap_err();
+    assert_eq!(gone.raw_os_error(), Some(libc::ENOENT), "{gone}");
+    // The unmounted file system's mount point is an empty directory again: its file is gone,
+    // once the view's cached handle of that backing root has expired (the cache TTL, 1 s).
+    let unmounted = loop {
+        match std::fs::read_to_string(env.v("Remote/data.txt")) {
+            Err(e) => break e,
+            Ok(_) if started.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Ok(_) => panic!("the unmounted backing is still served after 5 s"),
+        }
+    };
+    assert_eq!(unmounted.raw_os_error(), Some(libc::ENOENT), "{unmounted}");
+    // A file opened before still reads what it opened (the lazily detached file system lives on
+    // while it is in use, as it would for any program).
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut &open_before, &mut text).unwrap();
+    assert_eq!(text, "on its own file system");
+    // The other links keep working, and the broken ones serve again once their backing is back.
+    assert_eq!(cat(&env.v("Foo/Cat.txt")), "meow");
+    put(&env.t("Gone/file.txt"), "back");
+    assert_eq!(cat(&env.v("Gone/file.txt")), "back");
+}
