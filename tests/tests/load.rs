@@ -133,3 +133,53 @@ fn io_through_links_while_links_change_loses_nothing() {
         assert_eq!(&std::fs::read(path).unwrap(), data, "{}", path.display());
     }
 }
+
+/// Runs fio with crc32c verification in `dir`; panics with its output on failure.
+fn fio_verify(dir: &std::path::Path, name: &str) {
+    let out = std::process::Command::new("fio")
+        .arg(format!("--name={name}"))
+        .arg(format!("--directory={}", dir.display()))
+        .args([
+            "--rw=randrw",
+            "--bs=4k",
+            "--size=16m",
+            "--numjobs=2",
+            "--ioengine=psync",
+            "--verify=crc32c",
+            "--do_verify=1",
+            "--verify_fatal=1",
+            "--time_based=0",
+            "--group_reporting",
+        ])
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var_os("BINDFS_REQUIRE_FUSE").is_none(),
+                "fio is missing (.ci/run installs it)"
+            );
+            eprintln!("skipped: fio is not installed");
+            return;
+        }
+        Err(e) => panic!("fio: {e}"),
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !text.contains("verify:"), "fio {name} failed:\n{text}");
+}
+
+#[test]
+fn fio_verifies_every_block_through_a_plain_and_a_merged_link() {
+    let Some(mut env) = Env::new() else { return };
+    put(&env.t("Plain/.keep"), "");
+    put(&env.t("Merged/.keep"), "");
+    put(&env.v("Layered/on-disk.txt"), "on disk");
+    env.mount(&[]);
+    env.link(&env.v("Plain"), &env.t("Plain"), &[]);
+    env.link(&env.v("Layered"), &env.t("Merged"), &["--merged"]);
+    fio_verify(&env.v("Plain"), "plain");
+    fio_verify(&env.v("Layered"), "merged");
+    // The data went to the backings (merged creates in B, rule 12), nothing to the on-disk layer.
+    assert!(std::fs::read_dir(env.t("Plain")).unwrap().count() > 1);
+    assert!(std::fs::read_dir(env.t("Merged")).unwrap().count() > 1);
+}
