@@ -278,6 +278,11 @@ impl AbsPath {
                 [b'/', rest @ ..] => (Root::Posix, rest),
                 _ => return Err(Error::NotAbsolute(lossy(input))),
             },
+            // Windows names are Unicode: a host path that is not UTF-8 names nothing there (and
+            // its server and share would not survive the round trip to text).
+            Syntax::Windows if std::str::from_utf8(input).is_err() => {
+                return Err(Error::InvalidName(lossy(input)));
+            }
             Syntax::Windows => windows_root(input)?,
         };
         let mut path = VPath::root();
@@ -498,6 +503,9 @@ mod tests {
         assert_eq!(j("x/../y"), Some(Ok("/mnt/view/sub/y".into())));
         assert_eq!(j("../.."), Some(Ok("/mnt".into())));
         assert_eq!(j("/etc"), Some(Ok("/etc".into())));
+        // Found by fuzzing: a UNC share that is not UTF-8 did not parse back to itself.
+        let bad = AbsPath::parse_bytes(b"\\\\srv/b\xd7\xd1.share\\a", Syntax::Windows);
+        assert!(matches!(bad, Err(Error::InvalidName(_))), "{bad:?}");
         let wbase = AbsPath::parse("D:\\work", Syntax::Windows).ok();
         let r = wbase.map(|b| b.join_input(b"\\top", Syntax::Windows).map(|p| p.to_string()));
         assert_eq!(r, Some(Ok("D:\\top".into())));
