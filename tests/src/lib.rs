@@ -206,3 +206,30 @@ impl scenarios::Driver for Env {
         }
     }
 }
+
+/// The unprivileged user of the tests (rule 22, hostile users).
+#[cfg(target_os = "linux")]
+pub const NOBODY: u32 = 65534;
+
+/// Runs `program args` as uid/gid [`NOBODY`] (without supplementary groups), in the C locale.
+#[cfg(target_os = "linux")]
+pub fn as_nobody(program: &Path, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    Command::new(program)
+        .args(args)
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .current_dir("/")
+        .env("LC_ALL", "C")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap()
+}
+
+/// `sh -c SCRIPT sh ARGS...` as [`NOBODY`].
+#[cfg(target_os = "linux")]
+pub fn sh_as_nobody(script: &str, args: &[&Path]) -> Output {
+    let mut all = vec!["-c", script, "sh"];
+    all.extend(args.iter().map(|p| p.to_str().unwrap()));
+    as_nobody(Path::new("/bin/sh"), &all)
+}

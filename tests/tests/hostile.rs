@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bindfs_tests::{Env, put};
+use bindfs_tests::{Env, put, sh_as_nobody};
 
 /// A directory of the backing swapped again and again for a symlink leading out of the backing
 /// tree while paths through it are opened. The view shows the symlink as a symlink, which the
@@ -68,4 +68,61 @@ fn a_directory_swapped_for_a_symlink_never_leads_the_daemon_outside_the_backing(
         own > 0 && own + virtual_ns + failed > 100,
         "reads: {own} backing, {virtual_ns} virtual, {failed} failed"
     );
+}
+
+/// An unprivileged user cannot change anything through a read-only link, even files and
+/// directories B lets everyone write; through B itself they stay writable (rule 13).
+#[test]
+fn an_unprivileged_user_cannot_write_through_a_read_only_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(mut env) = Env::new() else { return };
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: needs root (to act as another user)");
+        return;
+    }
+    put(&env.t("Shared/open.txt"), "everyone may write this");
+    let set = |p: std::path::PathBuf, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    set(env.t("Shared/open.txt"), 0o666);
+    // Theirs, so that chmod would be theirs to do on B.
+    std::os::unix::fs::chown(
+        env.t("Shared/open.txt"),
+        Some(bindfs_tests::NOBODY),
+        Some(bindfs_tests::NOBODY),
+    )
+    .unwrap();
+    set(env.t("Shared"), 0o777);
+    for dir in [env.root().to_path_buf(), env.mnt(), env.t("")] {
+        set(dir, 0o755);
+    }
+    env.mount(&[]);
+    env.link(&env.v("Ro"), &env.t("Shared"), &["--read-only"]);
+    let attempts = [
+        "echo changed > \"$1/open.txt\"",
+        "echo new > \"$1/new.txt\"",
+        "rm \"$1/open.txt\"",
+        "mkdir \"$1/dir\"",
+        "mv \"$1/open.txt\" \"$1/moved.txt\"",
+        "chmod 600 \"$1/open.txt\"",
+        "truncate -s 0 \"$1/open.txt\"",
+    ];
+    for script in attempts {
+        let out = sh_as_nobody(script, &[&env.v("Ro")]);
+        assert!(!out.status.success(), "{script}: succeeded through a read-only link");
+        // The link reports no write bits (rule 13), so the kernel's own permission check refuses
+        // most calls first (EACCES); what reaches the daemon is refused with EROFS.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("Read-only file system") || err.contains("Permission denied"),
+            "{script}: {err}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(env.t("Shared/open.txt")).unwrap(), "everyone may write this");
+    let names: Vec<_> =
+        std::fs::read_dir(env.t("Shared")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(names, ["open.txt"]);
+    // B itself stays writable for the same user.
+    let out = sh_as_nobody("echo changed > \"$1/open.txt\"", &[&env.t("Shared")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -11,13 +11,12 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use bindfs_tests::{Env, binary, bindfs, bindfs_ok, cat, errno, ls, put};
+use bindfs_tests::{Env, NOBODY, as_nobody, binary, bindfs, bindfs_ok, cat, errno, ls, put, sh_as_nobody};
 use rustix::fs::{FlockOperation, XattrFlags};
 
 // ---- Helpers.
@@ -187,29 +186,6 @@ fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static)
 
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
-}
-
-/// The unprivileged user of rule 22.
-const NOBODY: u32 = 65534;
-
-/// Runs `program args` as uid/gid 65534 (without supplementary groups), in the C locale.
-fn as_nobody(program: &Path, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .current_dir("/")
-        .env("LC_ALL", "C")
-        .env_remove("XDG_RUNTIME_DIR")
-        .output()
-        .unwrap()
-}
-
-/// `sh -c SCRIPT sh ARGS...` as 65534.
-fn sh_as_nobody(script: &str, args: &[&Path]) -> Output {
-    let mut all = vec!["-c", script, "sh"];
-    all.extend(args.iter().map(|p| s(p)));
-    as_nobody(Path::new("/bin/sh"), &all)
 }
 
 /// A small tmpfs, unmounted when dropped (lazily if something still holds it).
