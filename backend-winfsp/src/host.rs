@@ -141,6 +141,11 @@ fn volume_params(config: &MountConfig) -> VolumeParams {
 
 /// Mounts a view of `config.lower` at `config.mount_point` with `links` created first.
 pub fn mount(config: &MountConfig, links: Vec<LinkSpec>) -> Result<Mounted, MountError> {
+    // The binaries delay-load WinFsp (see `cli/build.rs`): the DLL must be loaded, from WinFsp's
+    // install directory, before the first call into it.
+    if !crate::sys::load_installed_winfsp() {
+        return Err(MountError::WinFspMissing);
+    }
     winfsp::winfsp_init().map_err(|_| MountError::WinFspMissing)?;
     let lower_text = config.lower.to_str().ok_or_else(|| MountError::BadLower(config.lower.clone()))?;
     let lower = AbsPath::parse(lower_text, Syntax::Windows)

@@ -541,6 +541,55 @@ pub fn descriptor_from_sddl(sddl: &str) -> Result<Vec<u8>> {
     }
 }
 
+/// Loads the WinFsp DLL from WinFsp's install directory, as the registry names it
+/// (`HKLM\SOFTWARE\[WOW6432Node\]WinFsp`, `InstallDir`). The binaries delay-load the DLL by its
+/// bare name, which the loader then finds among the loaded modules; WinFsp's installer does not
+/// put its `bin` directory on the search path, and a bare-name search would also try the
+/// working directory, a place an elevated daemon must not load code from. False when WinFsp is
+/// not installed.
+pub fn load_installed_winfsp() -> bool {
+    use windows::Win32::System::LibraryLoader::LoadLibraryW;
+    use windows::Win32::System::Registry::{HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ, RegGetValueW};
+    use windows::core::w;
+    let dll = if cfg!(target_arch = "x86") {
+        "winfsp-x86.dll"
+    } else if cfg!(target_arch = "aarch64") {
+        "winfsp-a64.dll"
+    } else {
+        "winfsp-x64.dll"
+    };
+    for key in [w!("SOFTWARE\\WOW6432Node\\WinFsp"), w!("SOFTWARE\\WinFsp")] {
+        let mut buf = vec![0u16; 1024];
+        let mut size = (buf.len() * 2) as u32;
+        // SAFETY: NUL-terminated key and value names; `buf` is writable for `size` bytes, and
+        // `size` receives the bytes written (the terminating NUL included).
+        let status = unsafe {
+            RegGetValueW(
+                HKEY_LOCAL_MACHINE,
+                key,
+                w!("InstallDir"),
+                RRF_RT_REG_SZ,
+                None,
+                Some(buf.as_mut_ptr().cast()),
+                Some(&mut size),
+            )
+        };
+        if status.is_err() {
+            continue;
+        }
+        buf.truncate(size as usize / 2);
+        while matches!(buf.last(), Some(&0 | &0x5C)) {
+            buf.pop(); // the NUL and any trailing backslash
+        }
+        buf.extend(format!("\\bin\\{dll}").encode_utf16().chain([0]));
+        // SAFETY: a NUL-terminated absolute path; the module stays loaded for the process's life.
+        if unsafe { LoadLibraryW(PCWSTR(buf.as_ptr())) }.is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
