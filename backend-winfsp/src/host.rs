@@ -131,6 +131,10 @@ fn volume_params(config: &MountConfig) -> VolumeParams {
         .persistent_acls(true)
         .reparse_points(true)
         .reparse_points_access_check(false)
+        // A link's FileInfo has no directory bit (the core's Symlink kind does not say what it
+        // points to), so opening a directory link with FILE_DIRECTORY_FILE (RemoveDirectory on
+        // a junction) must not be refused for it: as WinFsp-FUSE does.
+        .no_reparse_points_dir_check(true)
         .named_streams(false)
         .extended_attributes(false)
         .post_cleanup_when_modified_only(true)
