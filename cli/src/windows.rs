@@ -21,7 +21,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::windows::ffi::OsStrExt;
 use std::os::windows::fs::OpenOptionsExt;
-use std::os::windows::io::{FromRawHandle, OwnedHandle};
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,7 +33,8 @@ use bindfs_core::{AbsPath, CasePolicy, Link, LinkFlags, LinkId, LinkSpec, Syntax
 use bindfs_winfsp::WindowsBacking;
 use bindfs_winfsp::host::{self, MountConfig};
 use windows::Win32::Foundation::{
-    ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, ERROR_PIPE_CONNECTED, HANDLE, HLOCAL, LocalFree,
+    ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, ERROR_PIPE_CONNECTED, HANDLE, HANDLE_FLAG_INHERIT, HANDLE_FLAGS,
+    HLOCAL, LocalFree, SetHandleInformation,
 };
 use windows::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
@@ -549,6 +550,20 @@ fn spawn_daemon() -> Result<(), String> {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let at = args.iter().position(|a| a == "mount").map_or(0, |i| i + 1);
     args.insert(at, "--foreground".into());
+    // Windows hands a child every inheritable handle of its parent, not only its stdio. Our own
+    // stdio handles are inheritable (we inherited them): the daemon would keep our caller's
+    // pipes open for its whole life, and a caller waiting for our output to end (a script,
+    // `Command::output`) would wait until the view stops. The daemon gets its own pipes below.
+    for handle in [
+        std::io::stdin().as_raw_handle(),
+        std::io::stdout().as_raw_handle(),
+        std::io::stderr().as_raw_handle(),
+    ] {
+        if !handle.is_null() {
+            // SAFETY: one of this process's standard handles; only its inherit flag changes.
+            let _ = unsafe { SetHandleInformation(HANDLE(handle), HANDLE_FLAG_INHERIT.0, HANDLE_FLAGS(0)) };
+        }
+    }
     let mut child = Command::new(exe)
         .args(args)
         .stdin(Stdio::null())
