@@ -250,9 +250,10 @@ fn serve_one(
     let file = File::from(pipe);
     let mut line = String::new();
     BufReader::new((&file).take(MAX_REQUEST)).read_line(&mut line)?;
+    let mut stopping = false;
     let reply = match serde_json::from_str::<Request>(&line) {
         Ok(Request::Stop) => {
-            let _ = stop.send(());
+            stopping = true;
             Reply { mountpoint: at.mountpoint.to_string(), error: None, links: Vec::new() }
         }
         Ok(request) => control::handle(view, at, request),
@@ -260,8 +261,13 @@ fn serve_one(
     };
     let mut text = serde_json::to_string(&reply).map_err(std::io::Error::other)?;
     text.push('\n');
-    (&file).write_all(text.as_bytes())?;
-    (&file).flush()
+    let written = (&file).write_all(text.as_bytes()).and_then(|()| (&file).flush());
+    // Only now: once told, the main thread unmounts and the process ends, which would cut off
+    // a reply not yet written (`unmount` would then report "no answer").
+    if stopping {
+        let _ = stop.send(());
+    }
+    written
 }
 
 /// Serves the view's pipe on threads until the process ends; `stop` hears `stop` requests.
