@@ -59,6 +59,11 @@ const FILE_DIRECTORY_FILE: u32 = 0x0000_0001;
 const FILE_READ_DATA: u32 = 0x0001;
 const FILE_WRITE_DATA: u32 = 0x0002;
 const FILE_APPEND_DATA: u32 = 0x0004;
+const FILE_EXECUTE: u32 = 0x0020;
+/// `FILE_DELETE_ON_CLOSE` create option.
+const FILE_DELETE_ON_CLOSE: u32 = 0x0000_1000;
+/// `DACL_SECURITY_INFORMATION`.
+const DACL: u32 = 0x4;
 /// `OWNER | GROUP | DACL` security information.
 const OWNER_GROUP_DACL: u32 = 0x1 | 0x2 | 0x4;
 /// `FspCleanupDelete`.
@@ -117,8 +122,24 @@ impl BindFs {
         }
     }
 
+    /// The descriptor shown for `path`; never empty: WinFsp reads a descriptor of size 0 as "no
+    /// security" and grants every access, which would drop B's permissions (rule 22).
     fn security_of(&self, path: &VPath) -> bindfs_core::Result<Vec<u8>> {
-        Ok(self.view.get_security(path)?.unwrap_or_else(|| self.synthetic_security.clone()))
+        let descriptor = self.view.get_security(path)?.unwrap_or_else(|| self.synthetic_security.clone());
+        if descriptor.is_empty() {
+            return Err(Error::Os(code::ACCESS_DENIED));
+        }
+        Ok(descriptor)
+    }
+
+    /// Refuses what a deletion of `path` would refuse for any content: the root, a directory
+    /// the view synthesizes, an entry of a read-only link (rule 13).
+    fn check_deletable(&self, path: &VPath) -> FspResult<bindfs_core::Found<WindowsNode>> {
+        let found = nt(self.view.lookup(path))?;
+        if !found.writable || found.node.is_none() || path.is_root() {
+            return Err(fail(&Error::ReadOnly));
+        }
+        Ok(found)
     }
 
     /// Opens what `path` shows: a file's handle for I/O, or a directory's layers.
@@ -137,7 +158,8 @@ impl BindFs {
         }
         let write = access & (FILE_WRITE_DATA | FILE_APPEND_DATA) != 0;
         let flags = OpenFlags {
-            read: access & FILE_READ_DATA != 0,
+            // Executing and mapping an image read the file through this handle (paging reads).
+            read: access & (FILE_READ_DATA | FILE_EXECUTE) != 0,
             write,
             truncate: false,
             append: write && access & FILE_WRITE_DATA == 0,
@@ -247,11 +269,16 @@ impl FileSystemContext for BindFs {
     fn open(
         &self,
         file_name: &U16CStr,
-        _create_options: u32,
+        create_options: u32,
         granted_access: u32,
         file_info: &mut OpenFileInfo,
     ) -> FspResult<OpenHandle> {
         let path = Self::path_of(file_name)?;
+        // WinFsp does not call set_delete for FILE_DELETE_ON_CLOSE: refuse now what cleanup
+        // could only log (WinFsp itself refuses read-only files, not directories).
+        if create_options & FILE_DELETE_ON_CLOSE != 0 {
+            self.check_deletable(&path)?;
+        }
         let (handle, attr) = self.open_path(path.clone(), granted_access)?;
         self.answer(&path, &attr, file_info);
         Ok(handle)
@@ -282,7 +309,14 @@ impl FileSystemContext for BindFs {
         }
         if let Some(descriptor) = security_descriptor {
             let bytes = sys::descriptor_bytes(descriptor.as_ptr().cast_mut());
-            if let Err(e) = self.view.set_security(&path, OWNER_GROUP_DACL, &bytes) {
+            // Setting another user as owner needs SeRestorePrivilege, which the service may not
+            // hold enabled: then keep at least the DACL WinFsp computed for the caller (its
+            // CREATOR OWNER entries name the caller, not the service).
+            let applied = self
+                .view
+                .set_security(&path, OWNER_GROUP_DACL, &bytes)
+                .or_else(|_| self.view.set_security(&path, DACL, &bytes));
+            if let Err(e) = applied {
                 tracing::warn!(path = %path, error = %e, "created entry keeps its inherited security");
             }
         }
@@ -291,11 +325,13 @@ impl FileSystemContext for BindFs {
         Ok(handle)
     }
 
-    fn cleanup(&self, context: &OpenHandle, _file_name: Option<&U16CStr>, flags: u32) {
+    fn cleanup(&self, context: &OpenHandle, file_name: Option<&U16CStr>, flags: u32) {
         if flags & CLEANUP_DELETE == 0 {
             return;
         }
-        let path = context.path();
+        // WinFsp sends the name the file has now (it follows renames of any ancestor, which
+        // the handle's own path does not); the handle's path is the fallback.
+        let path = file_name.and_then(|n| Self::path_of(n).ok()).unwrap_or_else(|| context.path());
         let removed = if context.dir.is_some() { self.view.rmdir(&path) } else { self.view.unlink(&path) };
         if let Err(e) = removed {
             tracing::warn!(path = %path, error = %e, "delete on close failed");
@@ -420,16 +456,14 @@ impl FileSystemContext for BindFs {
         Ok(())
     }
 
-    fn set_delete(&self, context: &OpenHandle, _file_name: &U16CStr, delete_file: bool) -> FspResult<()> {
+    fn set_delete(&self, context: &OpenHandle, file_name: &U16CStr, delete_file: bool) -> FspResult<()> {
         if !delete_file {
             return Ok(());
         }
-        // Refuse now what the removal at cleanup would refuse.
-        let path = context.path();
-        let found = nt(self.view.lookup(&path))?;
-        if !found.writable || found.node.is_none() || path.is_root() {
-            return Err(fail(&Error::ReadOnly));
-        }
+        // Refuse now what the removal at cleanup would refuse; by the name WinFsp gives (it
+        // follows renames of ancestors).
+        let path = Self::path_of(file_name).unwrap_or_else(|_| context.path());
+        let found = self.check_deletable(&path)?;
         if found.attr.kind == FileKind::Dir && !nt(self.view.readdir(&path))?.is_empty() {
             return Err(fail(&Error::NotEmpty));
         }

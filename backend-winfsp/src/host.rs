@@ -131,6 +131,10 @@ fn volume_params(config: &MountConfig) -> VolumeParams {
         .persistent_acls(true)
         .reparse_points(true)
         .reparse_points_access_check(false)
+        // A link's FileInfo has no directory bit (the core's Symlink kind does not say what it
+        // points to), so opening a directory link with FILE_DIRECTORY_FILE (RemoveDirectory on
+        // a junction) must not be refused for it: as WinFsp-FUSE does.
+        .no_reparse_points_dir_check(true)
         .named_streams(false)
         .extended_attributes(false)
         .post_cleanup_when_modified_only(true)
@@ -141,6 +145,11 @@ fn volume_params(config: &MountConfig) -> VolumeParams {
 
 /// Mounts a view of `config.lower` at `config.mount_point` with `links` created first.
 pub fn mount(config: &MountConfig, links: Vec<LinkSpec>) -> Result<Mounted, MountError> {
+    // The binaries delay-load WinFsp (see `cli/build.rs`): the DLL must be loaded, from WinFsp's
+    // install directory, before the first call into it.
+    if !crate::sys::load_installed_winfsp() {
+        return Err(MountError::WinFspMissing);
+    }
     winfsp::winfsp_init().map_err(|_| MountError::WinFspMissing)?;
     let lower_text = config.lower.to_str().ok_or_else(|| MountError::BadLower(config.lower.clone()))?;
     let lower = AbsPath::parse(lower_text, Syntax::Windows)

@@ -7,7 +7,7 @@
 //!   other file with no attribute to report is `FILE_ATTRIBUTE_NORMAL`.
 //! - Read-only: `FILE_ATTRIBUTE_READONLY` exactly when the mode the core reports has no write
 //!   bit. The core clears the write bits of every entry reached through a read-only layer
-//!   (rule 13), and the Windows store reports a read-only file as mode `0o555`, so both show.
+//!   (rule 13), and the Windows store reports a read-only file as mode `0o444`, so both show.
 //! - Times: the core keeps access, modification and change times; Windows also has a creation
 //!   time, which the core does not carry: it is reported as the earlier of the modification and
 //!   change times (no file was written or changed before it existed).

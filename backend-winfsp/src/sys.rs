@@ -22,7 +22,7 @@ use windows::Wdk::Storage::FileSystem::{
 use windows::Win32::Foundation::{
     HANDLE, HLOCAL, LocalFree, NTSTATUS, OBJ_CASE_INSENSITIVE, OBJECT_ATTRIBUTE_FLAGS,
     STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL, STATUS_END_OF_FILE, STATUS_NO_MORE_FILES,
-    UNICODE_STRING,
+    STATUS_NO_SUCH_FILE, UNICODE_STRING,
 };
 use windows::Win32::Security::Authorization::{
     ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
@@ -195,13 +195,16 @@ fn read_u64(buf: &[u8], at: usize) -> Option<u64> {
 pub fn list_dir(handle: BorrowedHandle<'_>) -> Result<Vec<RawDirEntry>> {
     use std::mem::offset_of;
     use windows::Wdk::Storage::FileSystem::FILE_ID_BOTH_DIR_INFORMATION as Info;
-    let mut buf = vec![0u8; 64 * 1024];
+    // u64 words: the entries are 8-aligned structures, and the I/O manager may refuse a
+    // misaligned buffer (STATUS_DATATYPE_MISALIGNMENT); a Vec<u8> promises no alignment.
+    let mut words = vec![0u64; 64 * 1024 / 8];
+    let mut buf = Vec::new();
     let mut out = Vec::new();
     let mut restart = true;
     loop {
         let mut iosb = IO_STATUS_BLOCK::default();
-        // SAFETY: `buf` is writable for the length passed; the handle was opened for synchronous
-        // I/O, so the call has completed when it returns.
+        // SAFETY: `words` is writable and 8-aligned for the length passed; the handle was opened
+        // for synchronous I/O, so the call has completed when it returns.
         let status = unsafe {
             NtQueryDirectoryFile(
                 raw(handle),
@@ -209,20 +212,25 @@ pub fn list_dir(handle: BorrowedHandle<'_>) -> Result<Vec<RawDirEntry>> {
                 None,
                 None,
                 &mut iosb,
-                buf.as_mut_ptr().cast::<c_void>(),
-                buf.len() as u32,
+                words.as_mut_ptr().cast::<c_void>(),
+                (words.len() * 8) as u32,
                 FileIdBothDirectoryInformation,
                 false,
                 None,
                 restart,
             )
         };
-        restart = false;
-        if status == STATUS_NO_MORE_FILES {
+        // The first call on a directory without `.` and `..` (the root of an NTFS or FAT
+        // volume) that is empty reports STATUS_NO_SUCH_FILE: an empty listing, not "not found".
+        if status == STATUS_NO_MORE_FILES || (restart && status == STATUS_NO_SUCH_FILE) {
             return Ok(out);
         }
+        restart = false;
         check(status)?;
-        // Parse with bounds-checked reads: the entries are laid out as Info structures.
+        // Parse a byte copy with bounds-checked reads: the entries are laid out as Info
+        // structures.
+        buf.clear();
+        buf.extend(words.iter().flat_map(|w| w.to_le_bytes()));
         let mut at = 0usize;
         loop {
             let bad = || Error::Os(code::IO_DEVICE_ERROR);
@@ -317,7 +325,9 @@ pub fn rename(
     // u64 words: the structure's alignment.
     let mut buf = vec![0u64; total.div_ceil(8) + 1];
     let info = FILE_RENAME_INFORMATION {
-        Anonymous: FILE_RENAME_INFORMATION_0 { ReplaceIfExists: replace },
+        // `Flags` covers the whole union (ReplaceIfExists is its first byte), so no byte of it
+        // is left uninitialized in the buffer handed to the kernel.
+        Anonymous: FILE_RENAME_INFORMATION_0 { Flags: u32::from(replace) },
         RootDirectory: raw(dir),
         FileNameLength: u32::try_from(name_bytes).map_err(|_| Error::Os(code::OBJECT_NAME_INVALID))?,
         FileName: [0],
@@ -329,14 +339,19 @@ pub fn rename(
         base.cast::<FILE_RENAME_INFORMATION>().write(info);
         std::ptr::copy_nonoverlapping(name.as_ptr().cast::<u8>(), base.add(head), name_bytes);
     }
+    // The I/O manager refuses a length below sizeof(FILE_RENAME_INFORMATION) (24 bytes on x64,
+    // 4 more than `head` because of the one-unit FileName and tail padding) with
+    // STATUS_INFO_LENGTH_MISMATCH: a one-character target name would fail without this.
+    let length = total.max(std::mem::size_of::<FILE_RENAME_INFORMATION>());
     let mut iosb = IO_STATUS_BLOCK::default();
-    // SAFETY: the buffer holds a complete FILE_RENAME_INFORMATION of `total` bytes.
+    // SAFETY: the buffer holds a complete FILE_RENAME_INFORMATION and is at least `length` bytes
+    // long (`(total.div_ceil(8) + 1) * 8 >= total + 8 > head + 4 + name_bytes`).
     let status = unsafe {
         NtSetInformationFile(
             raw(handle),
             &mut iosb,
             base.cast::<c_void>(),
-            total as u32,
+            length as u32,
             FileRenameInformation,
         )
     };
@@ -404,8 +419,16 @@ pub fn query_security(handle: BorrowedHandle<'_>, parts: u32) -> Result<Vec<u8>>
             continue;
         }
         check(status)?;
-        let bytes: Vec<u8> =
-            buf.iter().flat_map(|w| w.to_le_bytes()).take(needed.min(len) as usize).collect();
+        // Whether LengthNeeded is set on success is not documented; the descriptor's own length
+        // is. An empty descriptor must never travel on: WinFsp reads a size of 0 as "no
+        // security" and grants every access (rule 22).
+        // SAFETY: on success `buf` holds the self-relative descriptor the kernel wrote.
+        let own = unsafe { GetSecurityDescriptorLength(PSECURITY_DESCRIPTOR(buf.as_mut_ptr().cast())) };
+        let size = if own > 0 && own <= len { own } else { needed };
+        if size == 0 || size > len {
+            return Err(Error::Os(code::IO_DEVICE_ERROR));
+        }
+        let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_le_bytes()).take(size as usize).collect();
         return Ok(bytes);
     }
 }
@@ -431,30 +454,47 @@ pub fn set_security(handle: BorrowedHandle<'_>, parts: u32, descriptor: &[u8]) -
     check(status)
 }
 
-/// Whether `descriptor` is a self-relative descriptor no longer than its bytes.
+/// Whether `descriptor` is a self-relative descriptor whose owner, group and ACLs all lie
+/// within its bytes. Checked here, with bounds-checked reads, rather than by
+/// `GetSecurityDescriptorLength`, which trusts the offsets it reads and would follow a bad one
+/// out of the buffer.
 fn descriptor_is_whole(descriptor: &[u8]) -> bool {
-    // SECURITY_DESCRIPTOR_RELATIVE: revision 1, control with SE_SELF_RELATIVE (0x8000).
-    const MIN_LEN: usize = 20;
-    if descriptor.len() < MIN_LEN || descriptor[0] != 1 {
+    // SECURITY_DESCRIPTOR_RELATIVE: Revision, Sbz1, Control, then the offsets of Owner, Group,
+    // Sacl and Dacl (0: absent).
+    const HEADER: usize = 20;
+    const SE_DACL_PRESENT: u16 = 0x0004;
+    const SE_SACL_PRESENT: u16 = 0x0010;
+    const SE_SELF_RELATIVE: u16 = 0x8000;
+    let u16_at = |at: usize| descriptor.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let offset_at = |at: usize| read_u32(descriptor, at).map(|o| o as usize);
+    if descriptor.len() < HEADER || descriptor[0] != 1 {
         return false;
     }
-    let control = u16::from_le_bytes([descriptor[2], descriptor[3]]);
-    if control & 0x8000 == 0 {
+    let Some(control) = u16_at(2) else { return false };
+    if control & SE_SELF_RELATIVE == 0 {
         return false;
     }
-    let mut aligned = vec![0u64; descriptor.len().div_ceil(8)];
-    // SAFETY: `aligned` holds at least `descriptor.len()` bytes.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            descriptor.as_ptr(),
-            aligned.as_mut_ptr().cast::<u8>(),
-            descriptor.len(),
-        );
-    }
-    // SAFETY: a self-relative descriptor header is present; the length computation reads the
-    // offsets it holds, which we then compare to the bytes we have.
-    let len = unsafe { GetSecurityDescriptorLength(PSECURITY_DESCRIPTOR(aligned.as_mut_ptr().cast())) };
-    len as usize <= descriptor.len()
+    // A SID: Revision, SubAuthorityCount (at most 15), a 6-byte authority, 4 bytes a sub-authority.
+    let sid_fits = |at: usize| match descriptor.get(at + 1) {
+        Some(&count) if count <= 15 => descriptor.len() >= at + 8 + 4 * usize::from(count),
+        _ => false,
+    };
+    // An ACL: AclRevision, Sbz1, AclSize (header included, at least 8 bytes) ...
+    let acl_fits = |at: usize| match u16_at(at + 2) {
+        Some(size) if size >= 8 => descriptor.len() >= at + usize::from(size),
+        _ => false,
+    };
+    let parts = [
+        (offset_at(4), true, &sid_fits as &dyn Fn(usize) -> bool),
+        (offset_at(8), true, &sid_fits),
+        (offset_at(12), control & SE_SACL_PRESENT != 0, &acl_fits),
+        (offset_at(16), control & SE_DACL_PRESENT != 0, &acl_fits),
+    ];
+    parts.iter().all(|(offset, present, fits)| match offset {
+        None => false,
+        Some(0) => true,
+        Some(at) => !present || (*at >= HEADER && fits(*at)),
+    })
 }
 
 /// The bytes of a self-relative security descriptor WinFsp hands over by pointer.
@@ -498,5 +538,87 @@ pub fn descriptor_from_sddl(sddl: &str) -> Result<Vec<u8>> {
         let bytes = std::slice::from_raw_parts(descriptor.0.cast::<u8>(), len as usize).to_vec();
         LocalFree(Some(HLOCAL(descriptor.0)));
         Ok(bytes)
+    }
+}
+
+/// Loads the WinFsp DLL from WinFsp's install directory, as the registry names it
+/// (`HKLM\SOFTWARE\[WOW6432Node\]WinFsp`, `InstallDir`). The binaries delay-load the DLL by its
+/// bare name, which the loader then finds among the loaded modules; WinFsp's installer does not
+/// put its `bin` directory on the search path, and a bare-name search would also try the
+/// working directory, a place an elevated daemon must not load code from. False when WinFsp is
+/// not installed.
+pub fn load_installed_winfsp() -> bool {
+    use windows::Win32::System::LibraryLoader::LoadLibraryW;
+    use windows::Win32::System::Registry::{HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ, RegGetValueW};
+    use windows::core::w;
+    let dll = if cfg!(target_arch = "x86") {
+        "winfsp-x86.dll"
+    } else if cfg!(target_arch = "aarch64") {
+        "winfsp-a64.dll"
+    } else {
+        "winfsp-x64.dll"
+    };
+    for key in [w!("SOFTWARE\\WOW6432Node\\WinFsp"), w!("SOFTWARE\\WinFsp")] {
+        let mut buf = vec![0u16; 1024];
+        let mut size = (buf.len() * 2) as u32;
+        // SAFETY: NUL-terminated key and value names; `buf` is writable for `size` bytes, and
+        // `size` receives the bytes written (the terminating NUL included).
+        let status = unsafe {
+            RegGetValueW(
+                HKEY_LOCAL_MACHINE,
+                key,
+                w!("InstallDir"),
+                RRF_RT_REG_SZ,
+                None,
+                Some(buf.as_mut_ptr().cast()),
+                Some(&mut size),
+            )
+        };
+        if status.is_err() {
+            continue;
+        }
+        buf.truncate(size as usize / 2);
+        while matches!(buf.last(), Some(&0 | &0x5C)) {
+            buf.pop(); // the NUL and any trailing backslash
+        }
+        buf.extend(format!("\\bin\\{dll}").encode_utf16().chain([0]));
+        // SAFETY: a NUL-terminated absolute path; the module stays loaded for the process's life.
+        if unsafe { LoadLibraryW(PCWSTR(buf.as_ptr())) }.is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `O:SYG:SYD:(A;;FA;;;SY)`, self-relative, laid out by hand.
+    fn system_only() -> Vec<u8> {
+        let sid = [1u8, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0]; // S-1-5-18
+        let mut d = vec![1u8, 0, 0x04, 0x80]; // revision, sbz1, SE_SELF_RELATIVE | SE_DACL_PRESENT
+        for offset in [20u32, 32, 0, 44] {
+            d.extend(offset.to_le_bytes());
+        }
+        d.extend(sid);
+        d.extend(sid);
+        d.extend([2u8, 0, 28, 0, 1, 0, 0, 0]); // ACL: revision 2, size 28, one ACE
+        d.extend([0u8, 0, 20, 0, 0xFF, 0x01, 0x1F, 0x00]); // ACCESS_ALLOWED, size 20, FILE_ALL_ACCESS
+        d.extend(sid);
+        d
+    }
+
+    #[test]
+    fn whole_descriptors_pass_and_cut_or_stray_ones_do_not() {
+        let d = system_only();
+        assert!(descriptor_is_whole(&d));
+        assert!(!descriptor_is_whole(&d[..d.len() - 1]));
+        let mut stray = d.clone();
+        stray[4..8].copy_from_slice(&1000u32.to_le_bytes()); // owner past the end
+        assert!(!descriptor_is_whole(&stray));
+        let mut absolute = d;
+        absolute[3] = 0; // not self-relative
+        assert!(!descriptor_is_whole(&absolute));
     }
 }

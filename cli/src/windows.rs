@@ -20,7 +20,8 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::windows::ffi::OsStrExt;
-use std::os::windows::io::{FromRawHandle, OwnedHandle};
+use std::os::windows::fs::OpenOptionsExt;
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -31,7 +32,10 @@ use bindfs_core::control::{self, Endpoint, LinkControl, Reply, Request};
 use bindfs_core::{AbsPath, CasePolicy, Link, LinkFlags, LinkId, LinkSpec, Syntax, VPath, View};
 use bindfs_winfsp::WindowsBacking;
 use bindfs_winfsp::host::{self, MountConfig};
-use windows::Win32::Foundation::{ERROR_PIPE_CONNECTED, HANDLE, HLOCAL, LocalFree};
+use windows::Win32::Foundation::{
+    ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, ERROR_PIPE_CONNECTED, HANDLE, HANDLE_FLAG_INHERIT, HANDLE_FLAGS,
+    HLOCAL, LocalFree, SetHandleInformation,
+};
 use windows::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
 };
@@ -39,10 +43,12 @@ use windows::Win32::Security::{
     GetTokenInformation, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_ELEVATION, TOKEN_QUERY, TOKEN_USER,
     TokenElevation, TokenUser,
 };
-use windows::Win32::Storage::FileSystem::{FILE_FLAG_FIRST_PIPE_INSTANCE, PIPE_ACCESS_DUPLEX};
+use windows::Win32::Storage::FileSystem::{
+    FILE_FLAG_FIRST_PIPE_INSTANCE, PIPE_ACCESS_DUPLEX, SECURITY_IDENTIFICATION,
+};
 use windows::Win32::System::Pipes::{
     ConnectNamedPipe, CreateNamedPipeW, GetNamedPipeServerProcessId, PIPE_READMODE_BYTE,
-    PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
+    PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT, WaitNamedPipeW,
 };
 use windows::Win32::System::Threading::{
     GetCurrentProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
@@ -244,9 +250,10 @@ fn serve_one(
     let file = File::from(pipe);
     let mut line = String::new();
     BufReader::new((&file).take(MAX_REQUEST)).read_line(&mut line)?;
+    let mut stopping = false;
     let reply = match serde_json::from_str::<Request>(&line) {
         Ok(Request::Stop) => {
-            let _ = stop.send(());
+            stopping = true;
             Reply { mountpoint: at.mountpoint.to_string(), error: None, links: Vec::new() }
         }
         Ok(request) => control::handle(view, at, request),
@@ -254,8 +261,13 @@ fn serve_one(
     };
     let mut text = serde_json::to_string(&reply).map_err(std::io::Error::other)?;
     text.push('\n');
-    (&file).write_all(text.as_bytes())?;
-    (&file).flush()
+    let written = (&file).write_all(text.as_bytes()).and_then(|()| (&file).flush());
+    // Only now: once told, the main thread unmounts and the process ends, which would cut off
+    // a reply not yet written (`unmount` would then report "no answer").
+    if stopping {
+        let _ = stop.send(());
+    }
+    written
 }
 
 /// Serves the view's pipe on threads until the process ends; `stop` hears `stop` requests.
@@ -322,15 +334,48 @@ fn trusted_server(pipe: &File) -> Result<(), String> {
     }
 }
 
+/// Whether a pipe named `name` exists, without connecting to it (a connection would take an
+/// instance from a live server, and a busy or forbidden pipe still exists).
+fn pipe_exists(name: &str) -> bool {
+    let wide_name = wide(name);
+    // SAFETY: a NUL-terminated name; waits at most 1 ms.
+    if unsafe { WaitNamedPipeW(PCWSTR(wide_name.as_ptr()), 1) }.as_bool() {
+        return true;
+    }
+    std::io::Error::last_os_error().raw_os_error() != Some(ERROR_FILE_NOT_FOUND.0 as i32)
+}
+
+/// Opens the client end of pipe `name`, waiting a little while every instance is busy (the
+/// server makes a new one after each connection). The server may only identify the client,
+/// never act as it (SECURITY_IDENTIFICATION): a server squatting the name gains nothing.
+fn open_pipe(name: &str) -> std::io::Result<File> {
+    let wide_name = wide(name);
+    let mut tries = 0;
+    loop {
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .security_qos_flags(SECURITY_IDENTIFICATION.0)
+            .open(name);
+        match opened {
+            Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY.0 as i32) && tries < 5 => {
+                tries += 1;
+                // SAFETY: a NUL-terminated name; waits at most 2 s for a free instance.
+                let _ = unsafe { WaitNamedPipeW(PCWSTR(wide_name.as_ptr()), 2000) };
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Sends one request to the view mounted at `mountpoint`.
 fn call(mountpoint: &AbsPath, request: &Request) -> Result<Reply, String> {
     let name = pipe_name(mountpoint);
-    let pipe =
-        std::fs::OpenOptions::new().read(true).write(true).open(&name).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("no live view at {mountpoint}"),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-            _ => format!("control pipe of {mountpoint}: {e}"),
-        })?;
+    let pipe = open_pipe(&name).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("no live view at {mountpoint}"),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => format!("control pipe of {mountpoint}: {e}"),
+    })?;
     trusted_server(&pipe)?;
     let mut text = serde_json::to_string(request).map_err(|e| e.to_string())?;
     text.push('\n');
@@ -344,7 +389,7 @@ fn call(mountpoint: &AbsPath, request: &Request) -> Result<Reply, String> {
 fn view_of(path: &AbsPath) -> Result<AbsPath, String> {
     let mut candidate = Some(path.clone());
     while let Some(p) = candidate {
-        if Path::new(&pipe_name(&p)).exists() {
+        if pipe_exists(&pipe_name(&p)) {
             return Ok(p);
         }
         candidate = p.path.parent().map(|path| AbsPath { root: p.root.clone(), path });
@@ -369,10 +414,7 @@ pub fn link_create(
 ) -> Result<(), String> {
     let v = absolute(virt)?;
     let mountpoint = view_of(&v)?;
-    let backing = match std::fs::canonicalize(backing) {
-        Ok(real) => absolute(&real)?,
-        Err(_) => absolute(backing)?,
-    };
+    let backing = backing_path(backing, &mountpoint)?;
     let except = except.iter().map(|e| absolute(e).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
     let request =
         Request::Create { virt: v.to_string(), backing: backing.to_string(), read_only, merged, except };
@@ -423,9 +465,7 @@ fn all_views() -> Result<Vec<Reply>, String> {
         if !name.starts_with("bindfs-rs-") {
             continue;
         }
-        let Ok(pipe) = std::fs::OpenOptions::new().read(true).write(true).open(entry.path()) else {
-            continue;
-        };
+        let Ok(pipe) = open_pipe(&format!(r"\\.\pipe\{name}")) else { continue };
         if trusted_server(&pipe).is_err() {
             continue;
         }
@@ -446,7 +486,7 @@ pub fn unmount(mountpoint: &Path) -> Result<(), String> {
     let m = absolute(mountpoint)?;
     checked(call(&m, &Request::Stop)?)?;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while Path::new(&pipe_name(&m)).exists() {
+    while pipe_exists(&pipe_name(&m)) {
         if Instant::now() >= deadline {
             return Err(format!("the daemon of {m} did not stop within 10 s"));
         }
@@ -455,17 +495,30 @@ pub fn unmount(mountpoint: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The backing path of a link in the view at `mountpoint`: a path inside the view stays as
+/// written, so the core sees it under the mount point and resolves it in the view (rule 9);
+/// `canonicalize` would answer from inside the WinFsp volume with another spelling (`\\?\`, long
+/// names for 8.3 ones, a volume GUID), which the core would take for a host path: the service
+/// would then open its own volume, from inside its own request handlers. Any other path is
+/// canonicalized.
+fn backing_path(backing: &Path, mountpoint: &AbsPath) -> Result<AbsPath, String> {
+    let lexical = absolute(backing)?;
+    if lexical.strip_prefix(mountpoint, CasePolicy::Insensitive).is_some() {
+        return Ok(lexical);
+    }
+    match std::fs::canonicalize(backing) {
+        Ok(real) => absolute(&real),
+        Err(_) => Ok(lexical),
+    }
+}
+
 /// The links of `mount` as core link specs of the view at `at`.
 fn specs(at: &Endpoint, links: &[LinkArg]) -> Result<Vec<LinkSpec>, String> {
     links
         .iter()
         .map(|l| {
             let virt = absolute(&l.virt)?.to_string();
-            let backing = match std::fs::canonicalize(&l.backing) {
-                Ok(real) => absolute(&real)?,
-                Err(_) => absolute(&l.backing)?,
-            }
-            .to_string();
+            let backing = backing_path(&l.backing, &at.mountpoint)?.to_string();
             let except =
                 l.except.iter().map(|e| absolute(e).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
             let flags = LinkFlags { read_only: l.read_only, merged: l.merged };
@@ -503,6 +556,20 @@ fn spawn_daemon() -> Result<(), String> {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let at = args.iter().position(|a| a == "mount").map_or(0, |i| i + 1);
     args.insert(at, "--foreground".into());
+    // Windows hands a child every inheritable handle of its parent, not only its stdio. Our own
+    // stdio handles are inheritable (we inherited them): the daemon would keep our caller's
+    // pipes open for its whole life, and a caller waiting for our output to end (a script,
+    // `Command::output`) would wait until the view stops. The daemon gets its own pipes below.
+    for handle in [
+        std::io::stdin().as_raw_handle(),
+        std::io::stdout().as_raw_handle(),
+        std::io::stderr().as_raw_handle(),
+    ] {
+        if !handle.is_null() {
+            // SAFETY: one of this process's standard handles; only its inherit flag changes.
+            let _ = unsafe { SetHandleInformation(HANDLE(handle), HANDLE_FLAG_INHERIT.0, HANDLE_FLAGS(0)) };
+        }
+    }
     let mut child = Command::new(exe)
         .args(args)
         .stdin(Stdio::null())
