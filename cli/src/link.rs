@@ -123,19 +123,7 @@ pub fn list(mountpoint: Option<&Path>, json: bool, out: &mut dyn std::io::Write)
         return writeln!(out, "{text}").map_err(io);
     }
     for l in &all {
-        let mut flags = Vec::new();
-        if l.read_only {
-            flags.push("read-only".to_string());
-        }
-        if l.merged {
-            flags.push("merged".to_string());
-        }
-        if l.anchorless {
-            flags.push("anchorless".to_string());
-        }
-        flags.extend(l.except.iter().map(|e| format!("except {e}")));
-        let flags = if flags.is_empty() { String::new() } else { format!("  ({})", flags.join(", ")) };
-        writeln!(out, "{} -> {}{flags}", l.virt, l.backing).map_err(io)?;
+        writeln!(out, "{l}").map_err(io)?;
     }
     Ok(())
 }

@@ -28,8 +28,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use bindfs_core::control::{self, Endpoint, LinkControl, Reply, Request};
-use bindfs_core::{AbsPath, CasePolicy, Link, LinkFlags, LinkId, LinkSpec, Syntax, VPath, View};
+use bindfs_core::control::{self, Endpoint, Reply, Request};
+use bindfs_core::{AbsPath, CasePolicy, LinkFlags, LinkSpec, Syntax, View};
 use bindfs_winfsp::WindowsBacking;
 use bindfs_winfsp::host::{self, MountConfig};
 use windows::Win32::Foundation::{
@@ -195,23 +195,6 @@ impl Drop for Descriptor {
     }
 }
 
-/// A view being served, as the control protocol reaches it.
-struct Served(Arc<View<WindowsBacking>>);
-
-impl LinkControl for Served {
-    fn create_link(&self, spec: LinkSpec) -> bindfs_core::Result<LinkId> {
-        self.0.create_link(spec)
-    }
-
-    fn remove_link(&self, virt: &VPath) -> bindfs_core::Result<Link> {
-        self.0.remove_link(virt)
-    }
-
-    fn links(&self) -> Vec<Link> {
-        self.0.links()
-    }
-}
-
 /// Creates one instance of the view's pipe.
 fn pipe_instance(name: &[u16], security: &Descriptor, first: bool) -> Result<OwnedHandle, String> {
     let attributes = SECURITY_ATTRIBUTES {
@@ -242,7 +225,7 @@ fn pipe_instance(name: &[u16], security: &Descriptor, first: bool) -> Result<Own
 
 /// Answers one client: one request line, one reply line. A `stop` ends the view.
 fn serve_one(
-    view: &Served,
+    view: &Arc<View<WindowsBacking>>,
     at: &Endpoint,
     pipe: OwnedHandle,
     stop: &mpsc::Sender<()>,
@@ -271,7 +254,7 @@ fn serve_one(
 }
 
 /// Serves the view's pipe on threads until the process ends; `stop` hears `stop` requests.
-fn serve_pipe(view: Arc<Served>, at: Endpoint, stop: mpsc::Sender<()>) -> Result<(), String> {
+fn serve_pipe(view: Arc<View<WindowsBacking>>, at: Endpoint, stop: mpsc::Sender<()>) -> Result<(), String> {
     let name = wide(&pipe_name(&at.mountpoint));
     let security = Descriptor::owner_and_admins()?;
     let mut next = pipe_instance(&name, &security, true)
@@ -441,16 +424,7 @@ pub fn link_list(mountpoint: Option<&Path>, json: bool, out: &mut dyn Write) -> 
     }
     for reply in replies {
         for l in reply.links {
-            let mut flags = Vec::new();
-            if l.read_only {
-                flags.push("read-only".to_owned());
-            }
-            if l.merged {
-                flags.push("merged".to_owned());
-            }
-            flags.extend(l.except.iter().map(|e| format!("except {e}")));
-            let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
-            writeln!(out, "{} -> {}{flags}", l.virt, l.backing).map_err(io)?;
+            writeln!(out, "{l}").map_err(io)?;
         }
     }
     Ok(())
@@ -539,7 +513,7 @@ pub fn mount(request: MountRequest) -> Result<(), String> {
     let mounted =
         host::mount(&config, links).map_err(|e| format!("{}: {e}", request.mountpoint.display()))?;
     let (stop_tx, stop_rx) = mpsc::channel();
-    serve_pipe(Arc::new(Served(mounted.shared_view())), at, stop_tx)?;
+    serve_pipe(mounted.shared_view(), at, stop_tx)?;
     println!("{READY}");
     let _ = std::io::stdout().flush();
     let _ = stop_rx.recv();

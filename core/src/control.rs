@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AbsPath, CasePolicy, Link, LinkFlags, LinkId, LinkSpec, Result, Syntax, Target, VPath};
+use crate::{
+    AbsPath, Backing, CasePolicy, Link, LinkFlags, LinkId, LinkSpec, Result, Syntax, Target, VPath, View,
+};
 
 /// What a live view offers the control channel: its links.
 pub trait LinkControl {
@@ -22,6 +24,36 @@ pub trait LinkControl {
     fn remove_link(&self, virt: &VPath) -> Result<Link>;
     /// The links, in creation order.
     fn links(&self) -> Vec<Link>;
+}
+
+/// A view without platform caches to drop (the in-memory store, a WinFsp view whose file info
+/// expires with its TTL) is controlled directly.
+impl<B: Backing> LinkControl for View<B> {
+    fn create_link(&self, spec: LinkSpec) -> Result<LinkId> {
+        View::create_link(self, spec)
+    }
+
+    fn remove_link(&self, virt: &VPath) -> Result<Link> {
+        View::remove_link(self, virt)
+    }
+
+    fn links(&self) -> Vec<Link> {
+        View::links(self)
+    }
+}
+
+impl<T: LinkControl> LinkControl for Arc<T> {
+    fn create_link(&self, spec: LinkSpec) -> Result<LinkId> {
+        T::create_link(self, spec)
+    }
+
+    fn remove_link(&self, virt: &VPath) -> Result<Link> {
+        T::remove_link(self, virt)
+    }
+
+    fn links(&self) -> Vec<Link> {
+        T::links(self)
+    }
 }
 
 /// Where a view is mounted, and how its paths are spelled and compared.
@@ -85,6 +117,26 @@ pub struct LinkInfo {
     pub anchorless: bool,
     /// Exception paths, absolute.
     pub except: Vec<String>,
+}
+
+/// `VIRTUAL -> BACKING  (flags)`, one line, as `bindfs-rs link list` prints a link.
+impl std::fmt::Display for LinkInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut flags: Vec<String> = Vec::new();
+        for (on, name) in
+            [(self.read_only, "read-only"), (self.merged, "merged"), (self.anchorless, "anchorless")]
+        {
+            if on {
+                flags.push(name.to_owned());
+            }
+        }
+        flags.extend(self.except.iter().map(|e| format!("except {e}")));
+        write!(f, "{} -> {}", self.virt, self.backing)?;
+        if !flags.is_empty() {
+            write!(f, "  ({})", flags.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 /// The daemon's answer.

@@ -5,31 +5,17 @@
 
 use std::sync::OnceLock;
 
-use bindfs_core::control::{Endpoint, LinkControl, Request, handle};
+use bindfs_core::control::{Endpoint, Request, handle};
 use bindfs_core::fake::FakeBacking;
-use bindfs_core::{AbsPath, CasePolicy, Link, LinkId, LinkSpec, Syntax, VPath, View};
+use bindfs_core::{AbsPath, CasePolicy, Syntax, View};
 use libfuzzer_sys::fuzz_target;
 
-struct Fake(View<FakeBacking>);
-
-impl LinkControl for Fake {
-    fn create_link(&self, spec: LinkSpec) -> bindfs_core::Result<LinkId> {
-        self.0.create_link(spec)
-    }
-    fn remove_link(&self, virt: &VPath) -> bindfs_core::Result<Link> {
-        self.0.remove_link(virt)
-    }
-    fn links(&self) -> Vec<Link> {
-        self.0.links()
-    }
-}
-
-fn view() -> Fake {
+fn view() -> View<FakeBacking> {
     let store = FakeBacking::new("/mnt/v");
     store.write_file("/mnt/v/Foo/old.txt", b"on disk");
     store.write_file("/t/Target/Cat.txt", b"meow");
     store.write_file("/t/file.txt", b"a file");
-    Fake(View::new(store, CasePolicy::Sensitive))
+    View::new(store, CasePolicy::Sensitive)
 }
 
 fuzz_target!(|data: &[u8]| {

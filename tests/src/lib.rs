@@ -40,6 +40,13 @@ pub fn bindfs(args: &[&str]) -> Output {
     Command::new(binary()).args(args).output().expect("run bindfs-rs")
 }
 
+/// Runs `bindfs-rs` with `args`: its stdout on success, its stderr on failure.
+pub fn bindfs_result(args: &[&str]) -> Result<String, String> {
+    let out = bindfs(args);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if out.status.success() { Ok(text(&out.stdout)) } else { Err(text(&out.stderr)) }
+}
+
 /// Runs `bindfs-rs` and panics with its stderr unless it succeeds.
 pub fn bindfs_ok(args: &[&str]) {
     let out = bindfs(args);
@@ -147,7 +154,20 @@ impl Env {
     /// Unmounts the view now.
     pub fn unmount(&mut self) {
         if self.mounted {
-            bindfs_ok(&["unmount", self.mnt().to_str().unwrap()]);
+            let mnt = self.mnt();
+            // Another test thread forking a process (between its fork and exec) holds copies of
+            // this process's descriptors for a moment, which makes the mount busy: retry briefly.
+            let mut tries = 0;
+            let done = loop {
+                match bindfs_result(&["unmount", mnt.to_str().unwrap()]) {
+                    Err(e) if e.contains("busy") && tries < 40 => {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    other => break other,
+                }
+            };
+            assert!(done.is_ok(), "bindfs-rs unmount {}: {done:?}", mnt.display());
             self.mounted = false;
         }
     }
@@ -188,9 +208,7 @@ impl scenarios::Driver for Env {
     }
 
     fn cli(&self, args: &[&str]) -> Result<String, String> {
-        let out = bindfs(args);
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        if out.status.success() { Ok(text(&out.stdout)) } else { Err(text(&out.stderr)) }
+        bindfs_result(args)
     }
 
     fn is(&self, e: &std::io::Error, failure: scenarios::Failure) -> bool {

@@ -85,9 +85,7 @@ impl Driver for WinEnv {
     }
 
     fn cli(&self, args: &[&str]) -> Result<String, String> {
-        let out = bindfs(args);
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        if out.status.success() { Ok(text(&out.stdout)) } else { Err(text(&out.stderr)) }
+        crate::bindfs_result(args)
     }
 
     fn is(&self, e: &std::io::Error, failure: Failure) -> bool {

@@ -147,16 +147,7 @@ fn truncate_path(p: &Path, len: i64) -> std::io::Result<()> {
 /// A whole-file open-file-description write lock (`F_OFD_SETLK`): it conflicts with any other
 /// open of the file, even from this process, and with POSIX locks of other processes.
 fn ofd_write_lock(f: &File) -> std::io::Result<()> {
-    let lock = libc::flock {
-        l_type: libc::F_WRLCK as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    // SAFETY: an open descriptor and a pointer to an initialized `flock` that outlives the call.
-    let r = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_OFD_SETLK, &lock) };
-    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    whole_file_lock(f, libc::F_OFD_SETLK, libc::F_WRLCK).map(|_| ())
 }
 
 /// The on-disk layer, reached through a descriptor opened before the view covered it.
