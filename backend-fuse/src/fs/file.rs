@@ -125,7 +125,7 @@ pub(super) fn create(
 }
 
 pub(super) fn release(shared: &Shared, fh: FileHandle) {
-    let Some(open) = shared.files.lock().remove(&fh.0) else { return };
+    let Some(open) = shared.files.lock().remove(fh.0) else { return };
     if let Some(ino) = open.passthrough {
         let mut backings = shared.backings.lock();
         if let Some((_, users)) = backings.get_mut(&ino) {

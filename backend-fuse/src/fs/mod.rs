@@ -60,12 +60,49 @@ struct OpenFile {
     ino: u64,
 }
 
+/// The open files, by handle and by node.
+#[derive(Debug, Default)]
+struct OpenFiles {
+    by_handle: HashMap<u64, Arc<OpenFile>>,
+    /// The handles open on each node, so that a call by node finds an open file of it without
+    /// going through every open file.
+    by_node: HashMap<u64, Vec<u64>>,
+}
+
+impl OpenFiles {
+    fn insert(&mut self, fh: u64, open: Arc<OpenFile>) {
+        self.by_node.entry(open.ino).or_default().push(fh);
+        self.by_handle.insert(fh, open);
+    }
+
+    fn remove(&mut self, fh: u64) -> Option<Arc<OpenFile>> {
+        let open = self.by_handle.remove(&fh)?;
+        if let Some(handles) = self.by_node.get_mut(&open.ino) {
+            handles.retain(|&h| h != fh);
+            if handles.is_empty() {
+                self.by_node.remove(&open.ino);
+            }
+        }
+        Some(open)
+    }
+
+    fn get(&self, fh: u64) -> Option<Arc<OpenFile>> {
+        self.by_handle.get(&fh).cloned()
+    }
+
+    /// An open file of node `ino`, if it has one.
+    fn of_node(&self, ino: u64) -> Option<Arc<OpenFile>> {
+        let fh = self.by_node.get(&ino)?.first()?;
+        self.get(*fh)
+    }
+}
+
 /// State shared by the FUSE workers and the control side.
 #[derive(Debug)]
 pub struct Shared {
     view: View<LinuxBacking>,
     inodes: Inodes,
-    files: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    files: Mutex<OpenFiles>,
     dirs: Mutex<HashMap<u64, dir::DirHandle>>,
     /// Backing files registered for passthrough, one per node (the kernel requires every open
     /// of an inode to name the same one), with the number of open files using each.
@@ -93,7 +130,7 @@ impl BindFs {
         let shared = Arc::new(Shared {
             view,
             inodes: Inodes::new(),
-            files: Mutex::new(HashMap::new()),
+            files: Mutex::new(OpenFiles::default()),
             dirs: Mutex::new(HashMap::new()),
             backings: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
@@ -194,7 +231,15 @@ impl Shared {
     }
 
     fn open_file(&self, fh: u64) -> Result<Arc<OpenFile>> {
-        self.files.lock().get(&fh).cloned().ok_or(Error::Os(libc::EBADF))
+        self.files.lock().get(fh).ok_or(Error::Os(libc::EBADF))
+    }
+
+    /// An open file of node `ino`, if it has one. Its descriptor is the very object the node
+    /// stands for: the node is the object's identity (see [`crate::inodes`]), and an open file
+    /// is kept under a node only once it is known to be that object (`open` checks it,
+    /// `create` made it).
+    fn node_file(&self, ino: INodeNo) -> Option<Arc<OpenFile>> {
+        self.files.lock().of_node(ino.0)
     }
 
     /// Runs `by_path` on node `ino`'s path. When every name of the node is gone (a file
@@ -208,13 +253,10 @@ impl Shared {
         by_file: impl FnOnce(&OpenFile) -> Result<T>,
     ) -> Result<T> {
         match self.path(ino).and_then(|p| by_path(&p)) {
-            Err(Error::NotFound) => {
-                let open = self.files.lock().values().find(|f| f.ino == ino.0).cloned();
-                match open {
-                    Some(open) => by_file(&open),
-                    None => Err(Error::NotFound),
-                }
-            }
+            Err(Error::NotFound) => match self.node_file(ino) {
+                Some(open) => by_file(&open),
+                None => Err(Error::NotFound),
+            },
             other => other,
         }
     }

@@ -22,8 +22,26 @@ fn reply_sized(data: &[u8], size: u32, reply: ReplyXattr) {
     }
 }
 
+/// Runs `by_file` on an open file of node `ino` when it has one, else `by_path` on its path
+/// (see [`Shared::on_node`]), for calls that only read. An open file is the node's object
+/// itself, so asking its descriptor gives what the path would while it names that object, and
+/// the object's own answer when the name was taken by another since; it also spares a walk
+/// from the layer root (the kernel asks `security.capability` at every write).
+fn reading<T>(
+    shared: &Shared,
+    ino: INodeNo,
+    by_path: impl FnOnce(&bindfs_core::VPath) -> bindfs_core::Result<T>,
+    by_file: impl Fn(&super::OpenFile) -> bindfs_core::Result<T>,
+) -> bindfs_core::Result<T> {
+    match shared.node_file(ino) {
+        Some(open) => by_file(&open),
+        None => shared.on_node(ino, by_path, by_file),
+    }
+}
+
 pub(super) fn get(shared: &Shared, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-    match shared.on_node(
+    match reading(
+        shared,
         ino,
         |p| shared.view.getxattr(p, name.as_bytes()),
         |f| f.file.get_xattr(name.as_bytes()),
@@ -35,7 +53,8 @@ pub(super) fn get(shared: &Shared, ino: INodeNo, name: &OsStr, size: u32, reply:
 
 pub(super) fn list(shared: &Shared, req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
     // As the caller: the store leaves out names the caller may not see (trusted.*).
-    let names = as_caller(req, || shared.on_node(ino, |p| shared.view.listxattr(p), |f| f.file.list_xattr()));
+    let names =
+        as_caller(req, || reading(shared, ino, |p| shared.view.listxattr(p), |f| f.file.list_xattr()));
     match names {
         Ok(names) => {
             let mut packed = Vec::new();
