@@ -251,3 +251,20 @@ pub fn sh_as_nobody(script: &str, args: &[&Path]) -> Output {
     all.extend(args.iter().map(|p| p.to_str().unwrap()));
     as_nobody(Path::new("/bin/sh"), &all)
 }
+
+/// `fcntl(fd, cmd, &flock)` with a whole-file `struct flock` of type `ty` (`F_RDLCK`,
+/// `F_WRLCK`, `F_UNLCK`); returns the `flock` as the call left it (for `F_GETLK`).
+#[cfg(target_os = "linux")]
+pub fn whole_file_lock(fd: std::os::fd::BorrowedFd<'_>, cmd: i32, ty: i32) -> std::io::Result<libc::flock> {
+    use std::os::fd::AsRawFd;
+    let mut lock = libc::flock {
+        l_type: ty as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    // SAFETY: `fd` is open for the whole call and `lock` an initialized `flock` it may write.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, &mut lock) };
+    if r == -1 { Err(std::io::Error::last_os_error()) } else { Ok(lock) }
+}

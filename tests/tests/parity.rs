@@ -134,18 +134,7 @@ fn truncate(path: &Path, len: i64) -> io::Result<()> {
 /// An open-file-description lock call (`F_OFD_GETLK`, `F_OFD_SETLK`, `F_GETLK`) over the whole
 /// file; the returned `flock` as `type start len pid` (`pid=self` for this process).
 fn lock_call(fd: BorrowedFd<'_>, cmd: i32, ty: i32) -> io::Result<String> {
-    let mut fl = libc::flock {
-        l_type: ty as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    // SAFETY: `fd` is open for the whole call and `fl` is an initialized `flock` it may write.
-    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, &mut fl) };
-    if rc == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    let fl = bindfs_tests::whole_file_lock(fd, cmd, ty)?;
     let ty = match i32::from(fl.l_type) {
         libc::F_UNLCK => "unlck",
         libc::F_RDLCK => "rdlck",

@@ -1077,16 +1077,7 @@ fn rule_19_flock_through_v_acts_on_b() {
 
 /// `fcntl` on `f` with a whole-file `struct flock` of type `ty`; returns the `flock` back.
 fn whole_file_lock(f: &File, cmd: i32, ty: i32) -> std::io::Result<libc::flock> {
-    let mut lock = libc::flock {
-        l_type: ty as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    // SAFETY: an open descriptor and a pointer to an initialized `flock` that outlives the call.
-    let r = unsafe { libc::fcntl(f.as_raw_fd(), cmd, &mut lock) };
-    if r == -1 { Err(std::io::Error::last_os_error()) } else { Ok(lock) }
+    bindfs_tests::whole_file_lock(std::os::fd::AsFd::as_fd(f), cmd, ty)
 }
 
 /// A forked process holding a POSIX write lock on `path` until [`LockHolder::release`].
