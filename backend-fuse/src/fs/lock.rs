@@ -248,7 +248,8 @@ impl Locks {
 
     /// Drops the locks of process `owner` on node `ino` (a descriptor of it was closed).
     pub(super) fn flush(&self, ino: INodeNo, owner: LockOwner) {
-        self.holders.lock().remove(&(ino.0, owner.0));
+        let gone = self.holders.lock().remove(&(ino.0, owner.0));
+        gone.into_iter().for_each(give_up);
     }
 
     /// Drops the locks of open file `fh` (its last descriptor was closed).
@@ -256,16 +257,23 @@ impl Locks {
         self.releasing.fetch_add(1, Ordering::AcqRel);
         let gone: Vec<Arc<Holder>> = {
             let mut holders = self.holders.lock();
-            if let Some(o) = owner {
-                holders.remove(&(ino.0, o.0));
-            }
-            let keys: Vec<_> = holders.iter().filter(|(_, h)| h.via == fh.0).map(|(k, _)| *k).collect();
+            let mut keys: Vec<_> = holders.iter().filter(|(_, h)| h.via == fh.0).map(|(k, _)| *k).collect();
+            keys.extend(owner.map(|o| (ino.0, o.0)));
             keys.into_iter().filter_map(|k| holders.remove(&k)).collect()
         };
-        drop(gone); // closing the descriptors releases their locks
+        gone.into_iter().for_each(give_up);
         *self.last_release.lock() = Some(Instant::now());
         self.releasing.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Releases every lock a holder has taken, now: closing its descriptor would too, but only once
+/// the last reference to it goes, and a waiting-lock thread may still hold one for a moment
+/// after it answered.
+fn give_up(holder: Arc<Holder>) {
+    let everything = LockReq { flock: false, typ: libc::F_UNLCK, start: 0, end: OFFSET_MAX };
+    let _ = try_once(holder.fd.as_fd(), &everything);
+    let _ = rustix::fs::flock(holder.fd.as_fd(), rustix::fs::FlockOperation::NonBlockingUnlock);
 }
 
 /// `F_SETLK`, `F_SETLKW` and `flock` through the view.
@@ -301,7 +309,7 @@ pub(super) fn setlk(
         Err(e) if is_conflict(&e) && sleep => {
             let spawned = std::thread::Builder::new()
                 .name("bindfs-lock-wait".into())
-                .spawn(move || wait(&holder, &lock, tid, reply));
+                .spawn(move || wait(holder, &lock, tid, reply));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a thread to wait for a lock");
             }
@@ -323,13 +331,18 @@ pub(super) fn setlk(
 }
 
 /// Waits for a lock on its own thread until it is free or the waiting thread gets a signal.
-fn wait(holder: &Holder, lock: &LockReq, tid: u32, reply: ReplyEmpty) {
+fn wait(holder: Arc<Holder>, lock: &LockReq, tid: u32, reply: ReplyEmpty) {
     let mut pause = Duration::from_micros(500);
     loop {
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(10));
         match try_once(holder.fd.as_fd(), lock) {
-            Ok(()) => return reply.ok(),
+            Ok(()) => {
+                // Let go of the holder before answering, so a close right after the answer
+                // finds nobody else keeping its descriptor.
+                drop(holder);
+                return reply.ok();
+            }
             Err(e) if is_conflict(&e) => {}
             Err(e) => return reply.error(errno(&e)),
         }
