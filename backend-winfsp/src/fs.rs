@@ -32,7 +32,10 @@ use winfsp::filesystem::{
     VolumeInfo, WideNameInfo,
 };
 
-use crate::backing::{WindowsBacking, WindowsFile, WindowsNode};
+use crate::backing::{
+    DACL_SECURITY_INFORMATION as DACL, GROUP_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION,
+    WindowsBacking, WindowsFile, WindowsNode,
+};
 use crate::dirlist::{SortedListing, matches};
 use crate::info::{self, FILE_ATTRIBUTE_READONLY};
 use crate::status::{code, ntstatus_of};
@@ -62,10 +65,8 @@ const FILE_APPEND_DATA: u32 = 0x0004;
 const FILE_EXECUTE: u32 = 0x0020;
 /// `FILE_DELETE_ON_CLOSE` create option.
 const FILE_DELETE_ON_CLOSE: u32 = 0x0000_1000;
-/// `DACL_SECURITY_INFORMATION`.
-const DACL: u32 = 0x4;
-/// `OWNER | GROUP | DACL` security information.
-const OWNER_GROUP_DACL: u32 = 0x1 | 0x2 | 0x4;
+/// Owner, group and DACL: what a descriptor computed for a new file carries.
+const OWNER_GROUP_DACL: u32 = OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL;
 /// `FspCleanupDelete`.
 const CLEANUP_DELETE: u32 = 0x01;
 
