@@ -70,6 +70,9 @@ pub fn open_view(config: &MountConfig) -> bindfs_core::Result<View<LinuxBacking>
     let mut view = View::new(LinuxBacking::open(&config.mountpoint)?, CasePolicy::Sensitive);
     // Backing roots may be kept as long as the kernel keeps what it shows (0: never).
     view.set_root_cache(config.options.cache_ttl);
+    // ... and so may the directories walked to below them (see View::keep_dirs); the daemon
+    // lets go of both within twice that time once idle (fs::sweep_kept).
+    view.keep_dirs(true);
     Ok(view)
 }
 

@@ -35,6 +35,12 @@ use crate::table::{Link, LinkId, LinkSpec, LinkTable, Probe};
 /// Opened backing roots, by backing path, with when each may no longer be used.
 type KeptRoots<N> = std::collections::HashMap<Arc<AbsPath>, (N, std::time::Instant)>;
 
+/// Opened directories below layer roots, by root and names, with when each may no longer be used.
+type KeptDirs<N> = std::collections::HashMap<(LayerRoot, Vec<Name>), (N, std::time::Instant)>;
+
+/// How many directories below layer roots a view keeps open at most.
+const KEPT_DIRS_MAX: usize = 512;
+
 /// A live namespace: a link table over a backing store.
 #[derive(Debug)]
 pub struct View<B: Backing> {
@@ -44,7 +50,22 @@ pub struct View<B: Backing> {
     born: Timestamp,
     /// Opened backing roots, kept for `root_ttl` (see [`View::set_root_cache`]).
     roots: parking_lot::Mutex<KeptRoots<B::Node>>,
+    /// Directories walked to below layer roots, kept as the roots are (see [`View::keep_dirs`]).
+    dirs: parking_lot::Mutex<KeptDirs<B::Node>>,
     root_ttl: std::time::Duration,
+    /// Whether directories below roots are kept too ([`View::keep_dirs`]).
+    keep_dirs: bool,
+}
+
+/// What a virtual path shows, without the store handle: for callers that only report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shown {
+    /// Attributes as reported at the virtual path (write bits cleared on read-only entries).
+    pub attr: Attr,
+    /// Whether the entry may be changed through the view.
+    pub writable: bool,
+    /// A directory the view makes up to keep a deeper link reachable (rules 5, 8, 15, 16).
+    pub synthesized: bool,
 }
 
 /// What a virtual path shows: its attributes as the user sees them, and where they come from.
@@ -173,7 +194,9 @@ impl<B: Backing> View<B> {
             table: RwLock::new(LinkTable::new(policy)),
             born,
             roots: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            dirs: parking_lot::Mutex::new(std::collections::HashMap::new()),
             root_ttl: std::time::Duration::ZERO,
+            keep_dirs: false,
         }
     }
 
@@ -184,6 +207,39 @@ impl<B: Backing> View<B> {
     /// mount's kernel cache puts on what a user sees.
     pub fn set_root_cache(&mut self, ttl: std::time::Duration) {
         self.root_ttl = ttl;
+    }
+
+    /// Keeps the directories walked to below a root as well, for the same time (at most
+    /// [`KEPT_DIRS_MAX`]), so that a call on a name costs one store call on its directory instead
+    /// of a walk from the root, a handle and its release. A kept directory is used unchecked; a
+    /// miss in it has it checked (one `stat`), and a removed one is walked to again, so nothing
+    /// is ever created in a removed directory. Renaming or removing a directory through the view
+    /// forgets them all at once; one renamed away and replaced behind the view's back is followed
+    /// for at most the cache time, as a kept root is. What is kept past its time is let go by
+    /// [`View::drop_expired`], or when it is next looked for.
+    ///
+    /// For stores where an open handle stands in no one's way: on Linux a held directory can
+    /// still be renamed and removed by others, and only a file system mounted below it cannot be
+    /// unmounted (without `-l`) until it is let go. The Windows backend leaves this off: a
+    /// handle there can keep a removed name in place until it is closed.
+    pub fn keep_dirs(&mut self, keep: bool) {
+        self.keep_dirs = keep;
+    }
+
+    /// Lets go of kept roots and directories whose time is over (for a timer to call, so that
+    /// an idle view holds nothing open below its links for longer than the cache time).
+    pub fn drop_expired(&self) {
+        let now = std::time::Instant::now();
+        self.roots.lock().retain(|_, (_, until)| *until > now);
+        self.dirs.lock().retain(|_, (_, until)| *until > now);
+    }
+
+    /// Forgets every kept directory (a directory was renamed or removed through the view).
+    fn forget_dirs(&self) {
+        let mut dirs = self.dirs.lock();
+        if !dirs.is_empty() {
+            dirs.clear();
+        }
     }
 
     /// The backing store.
@@ -234,7 +290,55 @@ impl<B: Backing> View<B> {
 
     /// Attributes of `path` as the user sees them.
     pub fn getattr(&self, path: &VPath) -> Result<Attr> {
-        Ok(self.lookup(path)?.attr)
+        Ok(self.lookup_shown(path)?.attr)
+    }
+
+    /// What `path` shows, as [`View::lookup`] finds it, without opening the object itself: one
+    /// `stat` of the name in its directory.
+    pub fn lookup_shown(&self, path: &VPath) -> Result<Shown> {
+        let resolution = self.resolve(path)?;
+        let found = match self.first_attr(&resolution) {
+            Ok((i, raw)) if raw.kind == FileKind::Dir || !resolution.holds_anchors => {
+                let writable = resolution.layers[i].writable;
+                return Ok(Shown { attr: report::attr(raw, writable), writable, synthesized: false });
+            }
+            Ok(_) => None,
+            Err(e) if absent(&e) && resolution.holds_anchors => None,
+            Err(e) => Some(e),
+        };
+        match found {
+            Some(e) => Err(e),
+            None if resolution.holds_anchors => {
+                Ok(Shown { attr: report::synthetic_dir(self.born), writable: false, synthesized: true })
+            }
+            None => Err(Error::NotFound),
+        }
+    }
+
+    /// Like [`View::first_node`], with the attributes of what the first layer holds, not a
+    /// handle to it.
+    fn first_attr(&self, resolution: &Resolution) -> Result<(usize, Attr)> {
+        for (i, layer) in resolution.layers.iter().enumerate() {
+            match self.layer_attr(layer) {
+                Ok(attr) => return Ok((i, attr)),
+                Err(Error::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::NotFound)
+    }
+
+    /// The attributes of what a layer holds at its location.
+    fn layer_attr(&self, layer: &Layer) -> Result<Attr> {
+        if let Some((name, dir)) = layer.rel.split_last() {
+            if let Some(done) = self.in_dir(&layer.root, dir, |d| self.backing.stat_child(d, name)) {
+                return done;
+            }
+        }
+        match self.layer_node(layer)? {
+            (_, Some(attr)) => Ok(attr),
+            (node, None) => self.backing.stat(&node),
+        }
     }
 
     fn lookup_in(&self, table: &LinkTable, path: &VPath) -> Result<Found<B::Node>> {
@@ -357,7 +461,65 @@ impl<B: Backing> View<B> {
             };
             return Ok((opened.node, attr));
         }
+        if let Some((name, dir)) = layer.rel.split_last() {
+            if let Some(done) = self.in_dir(&layer.root, dir, |d| self.backing.lookup(d, name)) {
+                return done.map(|node| (node, None));
+            }
+        }
         self.below_root(&layer.root, |root| self.backing.walk(root, &layer.rel)).map(|node| (node, None))
+    }
+
+    /// Runs `f` on directory `dir` below `root`: a kept one, or one walked to now and kept if it
+    /// is a directory (see [`View::keep_dirs`]). `None` when nothing is kept (no cache time, not
+    /// asked for, or `dir` is the root itself, which [`View::below_root`] serves) or when `dir` is not a
+    /// directory: the caller then walks the whole way, as without the cache, so that what it
+    /// meets on the way (a file, a symlink) fails as it always did.
+    ///
+    /// A kept directory is used unchecked. Only a miss in it (`f` finds nothing) has it checked,
+    /// with one `stat`: still linked, the miss stands; removed, it is forgotten and walked to
+    /// again, so nothing is ever created in a removed directory. One renamed away and replaced
+    /// by something else is followed until its time is over, as a kept root is.
+    fn in_dir<T>(
+        &self,
+        root: &LayerRoot,
+        dir: &[Name],
+        f: impl Fn(&B::Node) -> Result<T>,
+    ) -> Option<Result<T>> {
+        if dir.is_empty() || self.root_ttl.is_zero() || !self.keep_dirs {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        let key = (root.clone(), dir.to_vec());
+        let kept = self.dirs.lock().get(&key).filter(|(_, until)| *until > now).map(|(n, _)| n.clone());
+        if let Some(node) = kept {
+            match f(&node) {
+                Err(e) if absent(&e) => match self.backing.stat(&node) {
+                    Ok(attr) if attr.nlink > 0 => return Some(Err(e)),
+                    _ => {
+                        self.dirs.lock().remove(&key);
+                    }
+                },
+                done => return Some(done),
+            }
+        }
+        let node = match self.below_root(root, |r| self.backing.walk(r, dir)) {
+            Ok(node) => node,
+            Err(e) => return Some(Err(e)),
+        };
+        if !matches!(self.backing.stat(&node), Ok(attr) if attr.kind == FileKind::Dir) {
+            return None;
+        }
+        {
+            let mut dirs = self.dirs.lock();
+            if dirs.len() >= KEPT_DIRS_MAX {
+                dirs.retain(|_, (_, until)| *until > now);
+                if dirs.len() >= KEPT_DIRS_MAX {
+                    dirs.clear();
+                }
+            }
+            dirs.insert(key, (node.clone(), now + self.root_ttl));
+        }
+        Some(f(&node))
     }
 
     /// The directory holding a layer's location and the name there: for a link's backing root,
@@ -380,8 +542,10 @@ impl<B: Backing> View<B> {
     /// [`View::below_root`]): for the fast paths, which take the full way on a miss.
     fn at_location<T>(&self, layer: &Layer, op: impl Fn(&B::Node, &Name) -> Result<T>) -> Result<T> {
         match layer.rel.split_last() {
-            Some((name, dir)) => self.below_root(&layer.root, |root| {
-                if dir.is_empty() { op(root, name) } else { op(&self.backing.walk(root, dir)?, name) }
+            Some((name, dir)) => self.in_dir(&layer.root, dir, |d| op(d, name)).unwrap_or_else(|| {
+                self.below_root(&layer.root, |root| {
+                    if dir.is_empty() { op(root, name) } else { op(&self.backing.walk(root, dir)?, name) }
+                })
             }),
             None => {
                 let (dir, name) = self.location(layer)?;
@@ -665,6 +829,14 @@ impl<B: Backing> View<B> {
     }
 
     fn remove(&self, path: &VPath, dir: bool) -> Result<()> {
+        let done = self.remove_entry(path, dir);
+        if dir && done.is_ok() {
+            self.forget_dirs();
+        }
+        done
+    }
+
+    fn remove_entry(&self, path: &VPath, dir: bool) -> Result<()> {
         if path.is_root() {
             return Err(Error::Busy);
         }
@@ -725,6 +897,8 @@ impl<B: Backing> View<B> {
             return Err(Error::InvalidArgument); // a directory into itself
         }
         let dest = if same_entry { Err(Error::NotFound) } else { self.lookup(to) };
+        let moves_dir =
+            src.attr.kind == FileKind::Dir || matches!(&dest, Ok(found) if found.attr.kind == FileKind::Dir);
         let (dst_dir, dst_name) = match dest {
             Ok(found) => {
                 if flags.no_replace {
@@ -763,7 +937,12 @@ impl<B: Backing> View<B> {
             }
             Err(e) => return Err(e),
         };
-        self.backing.rename(&src_dir, &src_name, &dst_dir, &dst_name, flags)
+        let done = self.backing.rename(&src_dir, &src_name, &dst_dir, &dst_name, flags);
+        if moves_dir {
+            // Kept directories are known by their names, which this may have changed.
+            self.forget_dirs();
+        }
+        done
     }
 
     /// Makes `new` a hard link to `existing`.

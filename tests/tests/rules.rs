@@ -1284,6 +1284,32 @@ fn rule_20_a_link_whose_backing_is_gone_leaves_its_parent_listing() {
 }
 
 #[test]
+fn rule_20_directories_kept_below_a_link_never_outlive_their_directory() {
+    // With the default cache, the daemon keeps the directories it walks to below B: one removed
+    // and made again in B, or renamed through the view and made again, gets the next file.
+    let Some(mut env) = Env::new() else { return };
+    tree(&env);
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    fs::create_dir(env.v("Foo/d")).unwrap();
+    write_new(&env.v("Foo/d/a"), "a");
+    fs::remove_dir_all(env.t("Target/d")).unwrap();
+    fs::create_dir(env.t("Target/d")).unwrap();
+    write_new(&env.v("Foo/d/b"), "b");
+    assert_eq!(cat(&env.t("Target/d/b")), "b");
+    fs::rename(env.v("Foo/d"), env.v("Foo/e")).unwrap();
+    fs::create_dir(env.v("Foo/d")).unwrap();
+    write_new(&env.v("Foo/d/c"), "c");
+    assert_eq!(cat(&env.t("Target/d/c")), "c");
+    assert_eq!(ls(&env.t("Target/e")), ["b"]);
+    fs::remove_file(env.v("Foo/d/c")).unwrap();
+    fs::remove_dir(env.v("Foo/d")).unwrap();
+    fs::create_dir(env.v("Foo/d")).unwrap();
+    write_new(&env.v("Foo/d/x"), "x");
+    assert_eq!(cat(&env.t("Target/d/x")), "x");
+}
+
+#[test]
 fn rule_21_names_are_reported_at_the_virtual_path() {
     let Some(mut env) = Env::new() else { return };
     tree(&env);

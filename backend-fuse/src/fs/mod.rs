@@ -139,7 +139,28 @@ impl BindFs {
             notifier: OnceLock::new(),
             locks: lock::Locks::default(),
         });
+        if !options.cache_ttl.is_zero() {
+            sweep_kept(Arc::downgrade(&shared), options.cache_ttl);
+        }
         (BindFs(Arc::clone(&shared)), ViewHandle(shared))
+    }
+}
+
+/// Lets go, once per cache time, of the backing roots and directories the view keeps open past
+/// their time, so that an idle view holds nothing open below its links (a file system there can
+/// be unmounted) for longer than twice the cache time. Ends with the view.
+fn sweep_kept(shared: std::sync::Weak<Shared>, every: Duration) {
+    let sweep = move || {
+        loop {
+            std::thread::sleep(every);
+            match shared.upgrade() {
+                Some(shared) => shared.view.drop_expired(),
+                None => break,
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new().name("bindfs-sweep".into()).spawn(sweep) {
+        tracing::warn!("no thread to let go of kept directories: {e}");
     }
 }
 
@@ -221,9 +242,9 @@ impl Shared {
 
     /// Looks `path` up, counts a kernel reference, and returns its node id and attributes.
     fn entry(&self, path: &VPath) -> Result<(u64, FileAttr)> {
-        let found = self.view.lookup(path)?;
-        let ino = self.inodes.remember(path, &found.attr, found.node.is_none(), found.writable);
-        Ok((ino, file_attr(ino, &found.attr)))
+        let shown = self.view.lookup_shown(path)?;
+        let ino = self.inodes.remember(path, &shown.attr, shown.synthesized, shown.writable);
+        Ok((ino, file_attr(ino, &shown.attr)))
     }
 
     fn handle(&self) -> u64 {
