@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// One path component: never empty, never `.` or `..`, no separator and no NUL byte.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Name(Box<[u8]>);
+pub struct Name(std::sync::Arc<[u8]>);
 
 impl Name {
     /// Checks `bytes` as one component: the error says what is wrong with it.

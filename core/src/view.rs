@@ -35,8 +35,10 @@ use crate::table::{Link, LinkId, LinkSpec, LinkTable, Probe};
 /// Opened backing roots, by backing path, with when each may no longer be used.
 type KeptRoots<N> = std::collections::HashMap<Arc<AbsPath>, (N, std::time::Instant)>;
 
-/// Opened directories below layer roots, by root and names, with when each may no longer be used.
-type KeptDirs<N> = std::collections::HashMap<(LayerRoot, Vec<Name>), (N, std::time::Instant)>;
+/// Opened directories below layer roots, by root and names, with when each may no longer be used
+/// (by root first, so that a lookup by borrowed names allocates nothing).
+type KeptDirs<N> =
+    std::collections::HashMap<LayerRoot, std::collections::HashMap<Vec<Name>, (N, std::time::Instant)>>;
 
 /// How many directories below layer roots a view keeps open at most.
 const KEPT_DIRS_MAX: usize = 512;
@@ -231,7 +233,10 @@ impl<B: Backing> View<B> {
     pub fn drop_expired(&self) {
         let now = std::time::Instant::now();
         self.roots.lock().retain(|_, (_, until)| *until > now);
-        self.dirs.lock().retain(|_, (_, until)| *until > now);
+        self.dirs.lock().retain(|_, below| {
+            below.retain(|_, (_, until)| *until > now);
+            !below.is_empty()
+        });
     }
 
     /// Forgets every kept directory (a directory was renamed or removed through the view).
@@ -489,14 +494,21 @@ impl<B: Backing> View<B> {
             return None;
         }
         let now = std::time::Instant::now();
-        let key = (root.clone(), dir.to_vec());
-        let kept = self.dirs.lock().get(&key).filter(|(_, until)| *until > now).map(|(n, _)| n.clone());
+        let kept = {
+            let dirs = self.dirs.lock();
+            dirs.get(root)
+                .and_then(|below| below.get(dir))
+                .filter(|(_, until)| *until > now)
+                .map(|(n, _)| n.clone())
+        };
         if let Some(node) = kept {
             match f(&node) {
                 Err(e) if absent(&e) => match self.backing.stat(&node) {
                     Ok(attr) if attr.nlink > 0 => return Some(Err(e)),
                     _ => {
-                        self.dirs.lock().remove(&key);
+                        if let Some(below) = self.dirs.lock().get_mut(root) {
+                            below.remove(dir);
+                        }
                     }
                 },
                 done => return Some(done),
@@ -511,13 +523,10 @@ impl<B: Backing> View<B> {
         }
         {
             let mut dirs = self.dirs.lock();
-            if dirs.len() >= KEPT_DIRS_MAX {
-                dirs.retain(|_, (_, until)| *until > now);
-                if dirs.len() >= KEPT_DIRS_MAX {
-                    dirs.clear();
-                }
+            if dirs.values().map(std::collections::HashMap::len).sum::<usize>() >= KEPT_DIRS_MAX {
+                dirs.clear();
             }
-            dirs.insert(key, (node.clone(), now + self.root_ttl));
+            dirs.entry(root.clone()).or_default().insert(dir.to_vec(), (node.clone(), now + self.root_ttl));
         }
         Some(f(&node))
     }
