@@ -4,7 +4,8 @@
 //! it and reached through that descriptor ever after. The kernel checks permissions against the
 //! backing attributes (`default_permissions`); a daemon running as root serves every user
 //! (`allow_other`), one running as a user serves that user (mounted through `fusermount3`).
-//! Several worker threads each read their own cloned `/dev/fuse` descriptor.
+//! Several worker threads each read their own cloned `/dev/fuse` descriptor; while requests come
+//! one after another only one of them reads, and it polls for the next one (see [`crate::fs::pace`]).
 
 use std::path::{Path, PathBuf};
 
@@ -104,7 +105,7 @@ pub fn mount(
     fuse_config.acl = if root { SessionACL::All } else { SessionACL::Owner };
     fuse_config.n_threads = Some(config.threads.max(1));
     fuse_config.clone_fd = true;
-    let (fs, handle) = BindFs::new(view, config.options);
+    let (fs, handle) = BindFs::new(view, config.options, config.threads.max(1));
     let session = if root {
         Session::new(fs, &config.mountpoint, &fuse_config)?
     } else {
@@ -115,6 +116,7 @@ pub fn mount(
         Session::from_fd(fs, fd, SessionACL::Owner, fuse_config)?
     };
     handle.set_notifier(session.notifier());
+    handle.set_session_fd(std::os::fd::AsFd::as_fd(&session).try_clone_to_owned()?);
     Ok((session, handle))
 }
 

@@ -52,6 +52,10 @@ enum Command {
         /// How long the kernel may cache names and attributes, in seconds (0: exact).
         #[arg(long, value_name = "SECS", default_value_t = 1.0)]
         cache_ttl: f64,
+        /// Linux: how long the worker reading requests polls for the next one after answering,
+        /// when requests come that fast, in microseconds (0: never; default 50).
+        #[arg(long, value_name = "MICROS")]
+        poll_us: Option<u64>,
     },
     /// Create, remove or list links of live views.
     #[command(subcommand)]
@@ -104,7 +108,7 @@ enum LinkCommand {
 #[cfg(target_os = "linux")]
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl } => {
+        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl, poll_us } => {
             if lower.is_some() {
                 return Err("--lower is for Windows views; on Linux the mount point's own content is \
                             the on-disk layer"
@@ -113,6 +117,12 @@ fn run(cli: Cli) -> Result<(), String> {
             if !(0.0..=3600.0).contains(&cache_ttl) {
                 return Err(format!("--cache-ttl {cache_ttl}: expected seconds from 0 to 3600"));
             }
+            if poll_us.is_some_and(|us| us > 10_000) {
+                return Err(format!(
+                    "--poll-us {}: expected microseconds from 0 to 10000",
+                    poll_us.unwrap_or(0)
+                ));
+            }
             let all = link_args(config.as_deref(), &links)?;
             mount::run(mount::MountRequest {
                 mountpoint,
@@ -120,6 +130,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 foreground,
                 options,
                 cache_ttl: std::time::Duration::from_secs_f64(cache_ttl),
+                poll: poll_us.map(std::time::Duration::from_micros),
             })
         }
         Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {
@@ -137,10 +148,13 @@ fn run(cli: Cli) -> Result<(), String> {
 #[cfg(windows)]
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl } => {
+        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl, poll_us } => {
             let lower = lower.ok_or("--lower DIR: a Windows view names its on-disk layer")?;
             if let Some(o) = options {
                 return Err(format!("-o {o}: mount options are for Linux views"));
+            }
+            if let Some(us) = poll_us {
+                return Err(format!("--poll-us {us}: polling is for Linux views"));
             }
             if !(0.0..=3600.0).contains(&cache_ttl) {
                 return Err(format!("--cache-ttl {cache_ttl}: expected seconds from 0 to 3600"));

@@ -29,6 +29,8 @@ pub struct MountRequest {
     pub options: Option<String>,
     /// Kernel cache time to live.
     pub cache_ttl: Duration,
+    /// How long the reading worker polls after answering (`None`: the default).
+    pub poll: Option<Duration>,
 }
 
 /// An absolute, lexically normalized path (relative ones are taken from the working directory).
@@ -86,6 +88,9 @@ pub fn run(request: MountRequest) -> Result<(), String> {
     let mountpoint = absolute(&real)?;
     let mut config = MountConfig::new(&real);
     config.options.cache_ttl = request.cache_ttl;
+    if let Some(poll) = request.poll {
+        config.options.poll = poll;
+    }
     if let Some(o) = &request.options {
         config.extra = mount::parse_mount_options(o);
     }

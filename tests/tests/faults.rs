@@ -179,3 +179,40 @@ fn a_backing_removed_or_unmounted_while_in_use_gives_clean_errors_and_other_link
     put(&env.t("Gone/file.txt"), "back");
     assert_eq!(cat(&env.v("Gone/file.txt")), "back");
 }
+
+#[test]
+fn a_call_stuck_in_a_hung_backing_does_not_hold_up_the_rest_of_the_view() {
+    // While requests come one by one a single worker reads them (backend-fuse fs::pace); when
+    // it is stuck in a backing that does not answer, a resting one comes back to read within a
+    // fraction of a second.
+    let Some(mut env) = Env::new() else { return };
+    let Some(mut other) = Env::new() else { return };
+    put(&other.mnt().join("x.txt"), "behind another daemon");
+    other.mount(&[]);
+    put(&env.t("Target/Cat.txt"), "meow");
+    env.mount(&[]);
+    env.link(&env.v("Hung"), &other.mnt(), &[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    assert_eq!(cat(&env.v("Hung/x.txt")), "behind another daemon");
+    let hung = daemon_of(&other.mnt());
+    // SAFETY: plain kill(2) on a pid this test found.
+    assert_eq!(unsafe { libc::kill(hung, libc::SIGSTOP) }, 0);
+    let stuck = std::thread::spawn({
+        let path = env.v("Hung/none.txt");
+        move || std::fs::metadata(path).map(|_| ())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn({
+        let path = env.v("Foo/Cat.txt");
+        move || tx.send(std::fs::read_to_string(path)).unwrap()
+    });
+    let served = rx.recv_timeout(Duration::from_secs(10));
+    // SAFETY: as above; the other daemon goes on before anything is asserted.
+    assert_eq!(unsafe { libc::kill(hung, libc::SIGCONT) }, 0);
+    assert_eq!(served.expect("the view answered nothing while one call was stuck").unwrap(), "meow");
+    let stuck = stuck.join().unwrap().unwrap_err();
+    assert_eq!(stuck.raw_os_error(), Some(libc::ENOENT), "{stuck}");
+    env.unmount();
+    other.unmount();
+}

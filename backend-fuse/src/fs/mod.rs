@@ -14,6 +14,7 @@ mod dir;
 mod entry;
 mod file;
 mod lock;
+pub mod pace;
 mod xattr;
 
 use std::collections::HashMap;
@@ -40,11 +41,14 @@ pub struct Options {
     pub cache_ttl: Duration,
     /// Hand open files to the kernel (`FUSE_PASSTHROUGH`) when it and the privileges allow.
     pub passthrough: bool,
+    /// How long the worker reading requests polls for the next one after answering, when
+    /// requests come that fast (0: never; see [`pace`]).
+    pub poll: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { cache_ttl: Duration::from_secs(1), passthrough: true }
+        Options { cache_ttl: Duration::from_secs(1), passthrough: true, poll: pace::DEFAULT_POLL }
     }
 }
 
@@ -114,6 +118,8 @@ pub struct Shared {
     notifier: OnceLock<Notifier>,
     /// Locks taken on backing files for the view's users.
     locks: lock::Locks,
+    /// Which worker waits for the next request, and how.
+    pace: pace::Pace,
 }
 
 /// The handle the daemon keeps to change links on a live view.
@@ -126,7 +132,7 @@ pub struct BindFs(Arc<Shared>);
 
 impl BindFs {
     /// A FUSE file system serving `view`, and a handle to change its links while it runs.
-    pub fn new(view: View<LinuxBacking>, options: Options) -> (BindFs, ViewHandle) {
+    pub fn new(view: View<LinuxBacking>, options: Options, workers: usize) -> (BindFs, ViewHandle) {
         let shared = Arc::new(Shared {
             view,
             inodes: Inodes::new(),
@@ -138,6 +144,7 @@ impl BindFs {
             passthrough: AtomicBool::new(false),
             notifier: OnceLock::new(),
             locks: lock::Locks::default(),
+            pace: pace::Pace::new(workers, options.poll),
         });
         if !options.cache_ttl.is_zero() {
             sweep_kept(Arc::downgrade(&shared), options.cache_ttl);
@@ -168,6 +175,11 @@ impl ViewHandle {
     /// The view being served.
     pub fn view(&self) -> &View<LinuxBacking> {
         &self.0.view
+    }
+
+    /// Gives the workers a descriptor of the session's connection, to poll for requests.
+    pub fn set_session_fd(&self, fd: std::os::fd::OwnedFd) {
+        self.0.pace.set_fd(fd);
     }
 
     /// Gives the handle the session's notifier, so link changes reach the kernel's caches.
@@ -340,6 +352,23 @@ fn file_attr(ino: u64, a: &Attr) -> FileAttr {
 const GENERATION: Generation = Generation(0);
 
 impl Filesystem for BindFs {
+    fn ioctl(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _fh: fuser::FileHandle,
+        _flags: fuser::IoctlFlags,
+        _cmd: u32,
+        _in_data: &[u8],
+        _out_size: u32,
+        reply: fuser::ReplyIoctl,
+    ) {
+        let _turn = self.0.pace.turn();
+        // What fuser would answer, with the worker's turn taken (programs ask every new
+        // descriptor whether it is a terminal).
+        reply.error(fuser::Errno::ENOSYS);
+    }
+
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         use fuser::InitFlags as F;
         let wanted = F::FUSE_ASYNC_READ
@@ -369,14 +398,17 @@ impl Filesystem for BindFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: fuser::ReplyEntry) {
+        let _turn = self.0.pace.turn();
         entry::lookup(&self.0, parent, name, reply)
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.0.inodes.forget(ino.0, nlookup)
+        self.0.inodes.forget(ino.0, nlookup);
+        self.0.pace.after_forget();
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, fh: Option<fuser::FileHandle>, reply: fuser::ReplyAttr) {
+        let _turn = self.0.pace.turn();
         attr::getattr(&self.0, ino, fh, reply)
     }
 
@@ -398,11 +430,13 @@ impl Filesystem for BindFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: fuser::ReplyAttr,
     ) {
+        let _turn = self.0.pace.turn();
         let changes = attr::changes(mode, uid, gid, size, atime, mtime);
         attr::setattr(&self.0, req, ino, changes, fh, reply)
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: fuser::ReplyData) {
+        let _turn = self.0.pace.turn();
         match self.0.path(ino).and_then(|p| self.0.view.readlink(&p)) {
             Ok(target) => reply.data(&target),
             Err(e) => reply.error(errno(&e)),
@@ -419,6 +453,7 @@ impl Filesystem for BindFs {
         rdev: u32,
         reply: fuser::ReplyEntry,
     ) {
+        let _turn = self.0.pace.turn();
         entry::mknod(&self.0, req, parent, name, mode, rdev, reply)
     }
 
@@ -431,14 +466,17 @@ impl Filesystem for BindFs {
         _umask: u32,
         reply: fuser::ReplyEntry,
     ) {
+        let _turn = self.0.pace.turn();
         entry::mkdir(&self.0, req, parent, name, mode, reply)
     }
 
     fn unlink(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: fuser::ReplyEmpty) {
+        let _turn = self.0.pace.turn();
         entry::remove(&self.0, req, parent, name, false, reply)
     }
 
     fn rmdir(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: fuser::ReplyEmpty) {
+        let _turn = self.0.pace.turn();
         entry::remove(&self.0, req, parent, name, true, reply)
     }
 
@@ -450,6 +488,7 @@ impl Filesystem for BindFs {
         target: &std::path::Path,
         reply: fuser::ReplyEntry,
     ) {
+        let _turn = self.0.pace.turn();
         entry::symlink(&self.0, req, parent, link_name, target, reply)
     }
 
@@ -463,6 +502,7 @@ impl Filesystem for BindFs {
         flags: fuser::RenameFlags,
         reply: fuser::ReplyEmpty,
     ) {
+        let _turn = self.0.pace.turn();
         entry::rename(&self.0, req, (parent, name), (newparent, newname), flags, reply)
     }
 
@@ -474,10 +514,12 @@ impl Filesystem for BindFs {
         newname: &OsStr,
         reply: fuser::ReplyEntry,
     ) {
+        let _turn = self.0.pace.turn();
         entry::link(&self.0, req, ino, newparent, newname, reply)
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: fuser::OpenFlags, reply: fuser::ReplyOpen) {
+        let _turn = self.0.pace.turn();
         file::open(&self.0, req, ino, flags, reply)
     }
 
@@ -492,6 +534,7 @@ impl Filesystem for BindFs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: fuser::ReplyData,
     ) {
+        let _turn = self.0.pace.turn();
         file::read(&self.0, fh, offset, size, reply)
     }
 
@@ -507,6 +550,7 @@ impl Filesystem for BindFs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: fuser::ReplyWrite,
     ) {
+        let _turn = self.0.pace.turn();
         file::write(&self.0, fh, offset, data, reply)
     }
 
@@ -518,6 +562,7 @@ impl Filesystem for BindFs {
         lock_owner: fuser::LockOwner,
         reply: fuser::ReplyEmpty,
     ) {
+        let _turn = self.0.pace.turn();
         // Nothing to write back (I/O goes to the backing file at once); a process closing a
         // descriptor gives up its record locks on the file.
         self.0.locks.flush(ino, lock_owner);
@@ -534,6 +579,7 @@ impl Filesystem for BindFs {
         _flush: bool,
         reply: fuser::ReplyEmpty,
     ) {
+        let _turn = self.0.pace.turn();
         self.0.locks.release(ino, fh, lock_owner);
         file::release(&self.0, fh);
         reply.ok()
@@ -551,6 +597,7 @@ impl Filesystem for BindFs {
         _pid: u32,
         reply: fuser::ReplyLock,
     ) {
+        let _turn = self.0.pace.turn();
         lock::getlk(&self.0, ino, fh, lock_owner, (start, end), typ, reply)
     }
 
@@ -567,6 +614,7 @@ impl Filesystem for BindFs {
         sleep: bool,
         reply: fuser::ReplyEmpty,
     ) {
+        let _turn = self.0.pace.turn();
         lock::setlk(&self.0, req, ino, fh, lock_owner, (start, end), typ, pid, sleep, reply)
     }
 
@@ -578,10 +626,12 @@ impl Filesystem for BindFs {
         datasync: bool,
         reply: fuser::ReplyEmpty,
     ) {
+        let _turn = self.0.pace.turn();
         file::fsync(&self.0, fh, datasync, reply)
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: fuser::OpenFlags, reply: fuser::ReplyOpen) {
+        let _turn = self.0.pace.turn();
         dir::opendir(&self.0, ino, reply)
     }
 
@@ -593,6 +643,7 @@ impl Filesystem for BindFs {
         offset: u64,
         reply: fuser::ReplyDirectory,
     ) {
+        let _turn = self.0.pace.turn();
         dir::readdir(&self.0, req, ino, fh, offset, reply)
     }
 
@@ -604,6 +655,7 @@ impl Filesystem for BindFs {
         offset: u64,
         reply: fuser::ReplyDirectoryPlus,
     ) {
+        let _turn = self.0.pace.turn();
         dir::readdirplus(&self.0, req, ino, fh, offset, reply)
     }
 
@@ -615,6 +667,7 @@ impl Filesystem for BindFs {
         _flags: fuser::OpenFlags,
         reply: fuser::ReplyEmpty,
     ) {
+        let _turn = self.0.pace.turn();
         self.0.dirs.lock().remove(&fh.0);
         reply.ok()
     }
@@ -627,10 +680,12 @@ impl Filesystem for BindFs {
         _datasync: bool,
         reply: fuser::ReplyEmpty,
     ) {
+        let _turn = self.0.pace.turn();
         reply.ok()
     }
 
     fn statfs(&self, _req: &Request, ino: INodeNo, reply: fuser::ReplyStatfs) {
+        let _turn = self.0.pace.turn();
         attr::statfs(&self.0, ino, reply)
     }
 
@@ -644,22 +699,27 @@ impl Filesystem for BindFs {
         _position: u32,
         reply: fuser::ReplyEmpty,
     ) {
+        let _turn = self.0.pace.turn();
         xattr::set(&self.0, req, ino, name, value, flags, reply)
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: fuser::ReplyXattr) {
+        let _turn = self.0.pace.turn();
         xattr::get(&self.0, ino, name, size, reply)
     }
 
     fn listxattr(&self, req: &Request, ino: INodeNo, size: u32, reply: fuser::ReplyXattr) {
+        let _turn = self.0.pace.turn();
         xattr::list(&self.0, req, ino, size, reply)
     }
 
     fn removexattr(&self, req: &Request, ino: INodeNo, name: &OsStr, reply: fuser::ReplyEmpty) {
+        let _turn = self.0.pace.turn();
         xattr::remove(&self.0, req, ino, name, reply)
     }
 
     fn access(&self, _req: &Request, ino: INodeNo, _mask: fuser::AccessFlags, reply: fuser::ReplyEmpty) {
+        let _turn = self.0.pace.turn();
         // Permissions are the kernel's (default_permissions); this only says the path exists.
         match self.0.path(ino).and_then(|p| self.0.view.getattr(&p)) {
             Ok(_) => reply.ok(),
@@ -677,6 +737,7 @@ impl Filesystem for BindFs {
         flags: i32,
         reply: fuser::ReplyCreate,
     ) {
+        let _turn = self.0.pace.turn();
         file::create(&self.0, req, parent, name, mode, flags, reply)
     }
 
@@ -690,6 +751,7 @@ impl Filesystem for BindFs {
         mode: i32,
         reply: fuser::ReplyEmpty,
     ) {
+        let _turn = self.0.pace.turn();
         file::fallocate(&self.0, fh, offset, length, mode, reply)
     }
 
@@ -702,6 +764,7 @@ impl Filesystem for BindFs {
         whence: i32,
         reply: fuser::ReplyLseek,
     ) {
+        let _turn = self.0.pace.turn();
         file::lseek(&self.0, fh, offset, whence, reply)
     }
 
@@ -718,6 +781,7 @@ impl Filesystem for BindFs {
         _flags: fuser::CopyFileRangeFlags,
         reply: fuser::ReplyWrite,
     ) {
+        let _turn = self.0.pace.turn();
         file::copy_file_range(&self.0, (fh_in, offset_in), (fh_out, offset_out), len, reply)
     }
 }
