@@ -54,6 +54,8 @@ pub struct View<B: Backing> {
     roots: parking_lot::Mutex<KeptRoots<B::Node>>,
     /// Directories walked to below layer roots, kept as the roots are (see [`View::keep_dirs`]).
     dirs: parking_lot::Mutex<KeptDirs<B::Node>>,
+    /// How many times the kept directories were forgotten (changed only under `dirs`' lock).
+    dirs_forgotten: std::sync::atomic::AtomicU64,
     root_ttl: std::time::Duration,
     /// Whether directories below roots are kept too ([`View::keep_dirs`]).
     keep_dirs: bool,
@@ -197,6 +199,7 @@ impl<B: Backing> View<B> {
             born,
             roots: parking_lot::Mutex::new(std::collections::HashMap::new()),
             dirs: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            dirs_forgotten: std::sync::atomic::AtomicU64::new(0),
             root_ttl: std::time::Duration::ZERO,
             keep_dirs: false,
         }
@@ -239,12 +242,12 @@ impl<B: Backing> View<B> {
         });
     }
 
-    /// Forgets every kept directory (a directory was renamed or removed through the view).
+    /// Forgets every kept directory (a directory was renamed or removed through the view), and
+    /// every walk under way: one that began before cannot be kept ([`View::in_dir`]).
     fn forget_dirs(&self) {
         let mut dirs = self.dirs.lock();
-        if !dirs.is_empty() {
-            dirs.clear();
-        }
+        dirs.clear();
+        self.dirs_forgotten.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The backing store.
@@ -514,6 +517,9 @@ impl<B: Backing> View<B> {
                 done => return Some(done),
             }
         }
+        // A directory renamed through the view while this walk runs must not be kept under the
+        // name it had: the walk is kept only if nothing was forgotten meanwhile.
+        let forgotten = self.dirs_forgotten.load(std::sync::atomic::Ordering::Relaxed);
         let node = match self.below_root(root, |r| self.backing.walk(r, dir)) {
             Ok(node) => node,
             Err(e) => return Some(Err(e)),
@@ -523,10 +529,23 @@ impl<B: Backing> View<B> {
         }
         {
             let mut dirs = self.dirs.lock();
-            if dirs.values().map(std::collections::HashMap::len).sum::<usize>() >= KEPT_DIRS_MAX {
-                dirs.clear();
+            if self.dirs_forgotten.load(std::sync::atomic::Ordering::Relaxed) == forgotten {
+                let kept = |dirs: &KeptDirs<B::Node>| {
+                    dirs.values().map(std::collections::HashMap::len).sum::<usize>()
+                };
+                if kept(&dirs) >= KEPT_DIRS_MAX {
+                    dirs.retain(|_, below| {
+                        below.retain(|_, (_, until)| *until > now);
+                        !below.is_empty()
+                    });
+                    if kept(&dirs) >= KEPT_DIRS_MAX {
+                        dirs.clear();
+                    }
+                }
+                dirs.entry(root.clone())
+                    .or_default()
+                    .insert(dir.to_vec(), (node.clone(), now + self.root_ttl));
             }
-            dirs.entry(root.clone()).or_default().insert(dir.to_vec(), (node.clone(), now + self.root_ttl));
         }
         Some(f(&node))
     }
