@@ -85,6 +85,7 @@ pub fn mount(
 ) -> std::io::Result<(Session<BindFs>, ViewHandle)> {
     // Modes arrive already masked by the kernel; the daemon's own umask must not mask again.
     rustix::process::umask(rustix::fs::Mode::empty());
+    raise_open_file_limit();
     let root = rustix::process::geteuid().is_root();
     let mut mount_options = vec![
         MountOption::FSName("bindfs-rs".into()),
@@ -118,6 +119,20 @@ pub fn mount(
     handle.set_notifier(session.notifier());
     handle.set_session_fd(std::os::fd::AsFd::as_fd(&session).try_clone_to_owned()?);
     Ok((session, handle))
+}
+
+/// Raises the daemon's soft limit on open descriptors to its hard limit: every open file through
+/// the view, every lock holder and every kept directory (up to 512) holds one, and the usual
+/// soft limit of 1024 would leave users `EMFILE` long before the machine runs short.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!("open file limit stays at {:?}: {e}", limit.current);
+        }
+    }
 }
 
 /// A mount option as `mount -o` writes it (for fusermount3).

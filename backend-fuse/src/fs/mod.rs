@@ -147,7 +147,7 @@ impl BindFs {
             pace: pace::Pace::new(workers, options.poll),
         });
         if !options.cache_ttl.is_zero() {
-            sweep_kept(Arc::downgrade(&shared), options.cache_ttl);
+            sweep_kept(Arc::downgrade(&shared), options.cache_ttl.max(Duration::from_millis(100)));
         }
         (BindFs(Arc::clone(&shared)), ViewHandle(shared))
     }

@@ -10,8 +10,9 @@
 //!   another is free to read rests instead of reading. One resting worker watches: it joins
 //!   the readers when those are all busy for most of a [`WATCH`] (a slow store, or more
 //!   requests than one worker serves), so a stuck call never stalls the view for longer than
-//!   that. After a quiet spell ([`QUIET`]) resting workers go back to reading, which is also
-//!   how they see the session end.
+//!   that; while nothing is busy its watch grows, up to [`QUIET`]. After a quiet spell
+//!   ([`QUIET`]) resting workers go back to reading, which is also how they see the session end.
+//!   A worker whose handler panics is counted out (fuser ends its thread).
 //! - **The reading worker polls for a moment after it answers** ([`Pace::new`]'s `poll`, the
 //!   mount's `--poll-us`): when the request it just served came within that time of the one
 //!   before, it checks for the next one without going to sleep, so it is there when it comes.
@@ -42,7 +43,6 @@ pub const DEFAULT_POLL: Duration = Duration::from_micros(50);
 /// How the workers of one session wait for requests.
 #[derive(Debug)]
 pub struct Pace {
-    workers: usize,
     poll: Duration,
     /// A descriptor of the session's `/dev/fuse` connection, to poll for pending requests.
     fd: OnceLock<OwnedFd>,
@@ -52,6 +52,8 @@ pub struct Pace {
 
 #[derive(Debug)]
 struct State {
+    /// Workers serving the session (one whose handler panicked is gone: fuser ends its thread).
+    workers: usize,
     /// Workers inside a request.
     busy: usize,
     /// Workers resting.
@@ -76,8 +78,8 @@ impl State {
     }
 
     /// Workers neither busy nor resting: reading, or about to.
-    fn free(&self, workers: usize) -> usize {
-        workers.saturating_sub(self.busy + self.resting)
+    fn free(&self) -> usize {
+        self.workers.saturating_sub(self.busy + self.resting)
     }
 }
 
@@ -98,10 +100,10 @@ impl Pace {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         let now = Instant::now();
         Pace {
-            workers: workers.max(1),
             poll: if cpus < 2 { Duration::ZERO } else { poll },
             fd: OnceLock::new(),
             state: Mutex::new(State {
+                workers: workers.max(1),
                 busy: 0,
                 resting: 0,
                 watching: false,
@@ -139,13 +141,21 @@ impl Pace {
         let now = Instant::now();
         let mut s = self.state.lock();
         s.busy = s.busy.saturating_sub(1);
+        let panicking = std::thread::panicking();
+        if panicking {
+            // fuser ends this worker's thread: it must no longer count as one that reads.
+            s.workers = s.workers.saturating_sub(1).max(1);
+        }
         if s.busy == 0 {
             if let Some(since) = s.busy_since.take() {
                 s.busy_total += now.saturating_duration_since(since);
             }
         }
         s.last_end = now;
-        if s.free(self.workers) >= 2 {
+        if panicking {
+            return;
+        }
+        if s.free() >= 2 {
             self.rest(&mut s);
             return;
         }
@@ -171,12 +181,14 @@ impl Pace {
     /// Rests until the readers need this worker, or the view has been quiet for a while.
     fn rest(&self, s: &mut parking_lot::MutexGuard<'_, State>) {
         s.resting += 1;
+        // The watch doubles while nothing is busy (requests trickle in), up to the quiet time.
+        let mut every = WATCH;
         loop {
             let watch = !s.watching;
             s.watching |= watch;
             let from = Instant::now();
             let busy_from = s.busy_until(from);
-            self.rested.wait_for(s, if watch { WATCH } else { QUIET });
+            self.rested.wait_for(s, if watch { every } else { QUIET });
             if watch {
                 s.watching = false;
             }
@@ -184,7 +196,8 @@ impl Pace {
             // Every worker that is not resting is busy, for most of the time just watched.
             let busy = s.busy_until(to).saturating_sub(busy_from);
             let span = to.saturating_duration_since(from);
-            if watch && s.free(self.workers) == 0 && busy * 3 >= span * 2 {
+            every = if busy.is_zero() { (every * 2).min(QUIET) } else { WATCH };
+            if watch && s.free() == 0 && busy * 3 >= span * 2 {
                 // Another resting worker takes over the watch.
                 self.rested.notify_one();
                 break;
@@ -200,17 +213,13 @@ impl Pace {
     fn poll_for_next(&self, since: Instant) {
         let Some(fd) = self.fd.get() else { return };
         let now = Timespec { tv_sec: 0, tv_nsec: 0 };
-        loop {
+        while since.elapsed() < self.poll {
             let mut fds = [PollFd::new(fd, PollFlags::IN)];
             match poll(&mut fds, Some(&now)) {
-                Ok(0) => {}
+                Ok(0) => std::thread::yield_now(),
                 // Pending, or the connection ended: the read that follows tells which.
                 _ => return,
             }
-            if since.elapsed() >= self.poll {
-                return;
-            }
-            std::thread::yield_now();
         }
     }
 
@@ -256,6 +265,24 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(pace.counts(), (1, 0));
         drop(stuck);
+    }
+
+    #[test]
+    fn a_worker_whose_handler_panics_no_longer_counts_as_reading() {
+        // Two workers: one panics in its request (fuser ends its thread); the other must then
+        // never rest, or nobody would read.
+        let pace = Arc::new(Pace::new(2, Duration::ZERO));
+        let panicked = {
+            let pace = Arc::clone(&pace);
+            std::thread::spawn(move || {
+                let _turn = pace.turn();
+                panic!("a handler panics");
+            })
+        };
+        assert!(panicked.join().is_err());
+        assert_eq!(pace.state.lock().workers, 1);
+        drop(pace.turn());
+        assert_eq!(pace.counts(), (0, 0));
     }
 
     #[test]
