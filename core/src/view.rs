@@ -113,6 +113,20 @@ fn absent(e: &Error) -> bool {
     matches!(e, Error::NotFound | Error::NotDir)
 }
 
+/// What a path shows, given what the first layer holding it holds (its index and raw
+/// attributes, or why there is none): that entry (`Some`) if it is a directory or nothing is
+/// anchored below the path; else, with links or exceptions below, a synthesized directory
+/// (`None`, rules 8, 15, 16). [`View::find`] and [`View::lookup_shown`] decide through it.
+fn shown_entry(resolution: &Resolution, first: Result<(usize, Attr)>) -> Result<Option<(usize, Attr)>> {
+    match first {
+        Ok((i, raw)) if raw.kind == FileKind::Dir || !resolution.holds_anchors => return Ok(Some((i, raw))),
+        Ok(_) => {}
+        Err(e) if absent(&e) && resolution.holds_anchors => {}
+        Err(e) => return Err(e),
+    }
+    if resolution.holds_anchors { Ok(None) } else { Err(Error::NotFound) }
+}
+
 /// One entry of a listing with what a lookup of it shows ([`View::readdir_plus`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedEntry {
@@ -305,22 +319,13 @@ impl<B: Backing> View<B> {
     /// `stat` of the name in its directory.
     pub fn lookup_shown(&self, path: &VPath) -> Result<Shown> {
         let resolution = self.resolve(path)?;
-        let found = match self.first_attr(&resolution) {
-            Ok((i, raw)) if raw.kind == FileKind::Dir || !resolution.holds_anchors => {
+        Ok(match shown_entry(&resolution, self.first_attr(&resolution))? {
+            Some((i, raw)) => {
                 let writable = resolution.layers[i].writable;
-                return Ok(Shown { attr: report::attr(raw, writable), writable, synthesized: false });
+                Shown { attr: report::attr(raw, writable), writable, synthesized: false }
             }
-            Ok(_) => None,
-            Err(e) if absent(&e) && resolution.holds_anchors => None,
-            Err(e) => Some(e),
-        };
-        match found {
-            Some(e) => Err(e),
-            None if resolution.holds_anchors => {
-                Ok(Shown { attr: report::synthetic_dir(self.born), writable: false, synthesized: true })
-            }
-            None => Err(Error::NotFound),
-        }
+            None => Shown { attr: report::synthetic_dir(self.born), writable: false, synthesized: true },
+        })
     }
 
     /// Like [`View::first_node`], with the attributes of what the first layer holds, not a
@@ -358,26 +363,26 @@ impl<B: Backing> View<B> {
     /// that holds links or exceptions below it is a directory whatever the layers hold there:
     /// synthesized if they hold none (rules 8, 15, 16).
     fn find(&self, resolution: Resolution) -> Result<Found<B::Node>> {
-        match self.first_node(&resolution) {
-            Ok((i, node, checked)) => {
-                let raw = match checked {
-                    Some(raw) => raw,
-                    None => self.backing.stat(&node)?,
-                };
-                if raw.kind == FileKind::Dir || !resolution.holds_anchors {
-                    let writable = resolution.layers[i].writable;
-                    let attr = report::attr(raw, writable);
-                    return Ok(Found { attr, node: Some(node), layer: Some(i), writable, resolution });
-                }
+        let mut node = None;
+        let first = self.first_node(&resolution).and_then(|(i, found, checked)| {
+            let raw = match checked {
+                Some(raw) => raw,
+                None => self.backing.stat(&found)?,
+            };
+            node = Some(found);
+            Ok((i, raw))
+        });
+        Ok(match shown_entry(&resolution, first)? {
+            Some((i, raw)) => {
+                let writable = resolution.layers[i].writable;
+                let attr = report::attr(raw, writable);
+                Found { attr, node, layer: Some(i), writable, resolution }
             }
-            Err(e) if absent(&e) && resolution.holds_anchors => {}
-            Err(e) => return Err(e),
-        }
-        if resolution.holds_anchors {
-            let attr = report::synthetic_dir(self.born);
-            return Ok(Found { attr, node: None, layer: None, writable: false, resolution });
-        }
-        Err(Error::NotFound)
+            None => {
+                let attr = report::synthetic_dir(self.born);
+                Found { attr, node: None, layer: None, writable: false, resolution }
+            }
+        })
     }
 
     /// The first layer holding the path: its index, its node, and the node's attributes when
