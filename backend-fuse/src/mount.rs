@@ -104,9 +104,10 @@ pub fn mount(
     let mut fuse_config = Config::default();
     fuse_config.mount_options = mount_options;
     fuse_config.acl = if root { SessionACL::All } else { SessionACL::Owner };
-    fuse_config.n_threads = Some(config.threads.max(1));
+    let workers = config.threads.max(1);
+    fuse_config.n_threads = Some(workers);
     fuse_config.clone_fd = true;
-    let (fs, handle) = BindFs::new(view, config.options, config.threads.max(1));
+    let (fs, handle) = BindFs::new(view, config.options, workers);
     let session = if root {
         Session::new(fs, &config.mountpoint, &fuse_config)?
     } else {

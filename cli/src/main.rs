@@ -117,11 +117,8 @@ fn run(cli: Cli) -> Result<(), String> {
             if !(0.0..=3600.0).contains(&cache_ttl) {
                 return Err(format!("--cache-ttl {cache_ttl}: expected seconds from 0 to 3600"));
             }
-            if poll_us.is_some_and(|us| us > 10_000) {
-                return Err(format!(
-                    "--poll-us {}: expected microseconds from 0 to 10000",
-                    poll_us.unwrap_or(0)
-                ));
+            if let Some(us) = poll_us.filter(|us| *us > 10_000) {
+                return Err(format!("--poll-us {us}: expected microseconds from 0 to 10000"));
             }
             let all = link_args(config.as_deref(), &links)?;
             mount::run(mount::MountRequest {

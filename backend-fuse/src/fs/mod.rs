@@ -153,7 +153,7 @@ impl BindFs {
     }
 }
 
-/// Lets go, once per cache time, of the backing roots and directories the view keeps open past
+/// Lets go, once per cache time (at most every 100 ms), of the backing roots and directories the view keeps open past
 /// their time, so that an idle view holds nothing open below its links (a file system there can
 /// be unmounted) for longer than twice the cache time. Ends with the view.
 fn sweep_kept(shared: std::sync::Weak<Shared>, every: Duration) {
