@@ -28,6 +28,7 @@ pub fn map_errno(e: Errno) -> Error {
         Errno::NODATA => Error::NoAttribute,
         Errno::INVAL => Error::InvalidArgument,
         Errno::OPNOTSUPP => Error::NotSupported,
+        Errno::STALE => Error::Stale,
         other => Error::Os(other.raw_os_error()),
     }
 }
@@ -71,6 +72,7 @@ pub fn errno_of(e: &Error) -> i32 {
         Error::InvalidArgument => libc::EINVAL,
         Error::NotSupported => libc::EOPNOTSUPP,
         Error::NoAttribute => libc::ENODATA,
+        Error::Stale => libc::ESTALE,
         // 0 would tell the kernel "success"; a negative code is no errno at all.
         Error::Os(n) if *n > 0 => *n,
         Error::Os(_) => libc::EIO,
@@ -127,6 +129,7 @@ mod tests {
             (Error::InvalidArgument, libc::EINVAL),
             (Error::NotSupported, libc::EOPNOTSUPP),
             (Error::NoAttribute, libc::ENODATA),
+            (Error::Stale, libc::ESTALE),
             (Error::Os(libc::ENOSPC), libc::ENOSPC),
             (Error::Os(libc::ELOOP), libc::ELOOP),
             (Error::Os(0), libc::EIO),
@@ -150,6 +153,7 @@ mod tests {
             (libc::ENODATA, Error::NoAttribute),
             (libc::EINVAL, Error::InvalidArgument),
             (libc::EOPNOTSUPP, Error::NotSupported),
+            (libc::ESTALE, Error::Stale),
             // A symlink met by RESOLVE_NO_SYMLINKS is not the core's chain-of-links loop.
             (libc::ELOOP, Error::Os(libc::ELOOP)),
             (libc::EPERM, Error::Os(libc::EPERM)),

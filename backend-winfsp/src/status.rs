@@ -57,6 +57,8 @@ pub mod code {
     pub const NOT_A_REPARSE_POINT: i32 = 0xC000_0275_u32 as i32;
     /// A handle that is not valid (no such open file).
     pub const INVALID_HANDLE: i32 = 0xC000_0008_u32 as i32;
+    /// The file a handle was opened on is no longer valid (changed outside, e.g. on a share).
+    pub const FILE_INVALID: i32 = 0xC000_0098_u32 as i32;
 }
 
 /// The NTSTATUS a Windows caller sees for `e`.
@@ -88,6 +90,7 @@ pub fn ntstatus_of(e: &Error) -> i32 {
         Error::NoSuchLink(_) => NOT_FOUND,
         Error::NotSupported => NOT_SUPPORTED,
         Error::NoAttribute => NONEXISTENT_EA_ENTRY,
+        Error::Stale => FILE_INVALID,
         // A failure code the Windows store produced (NTSTATUS error codes are negative as i32).
         Error::Os(status) if *status < 0 => *status,
         _ => IO_DEVICE_ERROR,
@@ -105,6 +108,7 @@ pub fn error_of_status(status: i32) -> Error {
         DIRECTORY_NOT_EMPTY => Error::NotEmpty,
         NOT_SAME_DEVICE => Error::CrossDevice,
         NOT_SUPPORTED => Error::NotSupported,
+        FILE_INVALID => Error::Stale,
         other => Error::Os(other),
     }
 }
@@ -148,6 +152,9 @@ mod tests {
         assert_eq!(error_of_status(OBJECT_PATH_NOT_FOUND), Error::NotFound);
         assert_eq!(error_of_status(NOT_A_DIRECTORY), Error::NotDir);
         assert_eq!(error_of_status(NOT_SAME_DEVICE), Error::CrossDevice);
+        // A handle a share dropped is stale, whatever the view does with it, and goes back so.
+        assert_eq!(error_of_status(FILE_INVALID), Error::Stale);
+        assert_eq!(ntstatus_of(&Error::Stale), FILE_INVALID);
         // Access denied stays the store's own code, and comes back unchanged.
         assert_eq!(ntstatus_of(&error_of_status(ACCESS_DENIED)), ACCESS_DENIED);
         let sharing_violation = 0xC000_0043_u32 as i32;

@@ -129,6 +129,11 @@ pub enum Error {
     /// No such extended attribute.
     #[error("no such attribute")]
     NoAttribute,
+    /// A handle that names no file any more: a remote store (NFS, SMB) dropped the file it was
+    /// opened on, removed by another client. A kept handle that gives this is treated as one
+    /// that missed: checked, and opened again by its path.
+    #[error("stale file handle")]
+    Stale,
     /// A code produced by the backing implementation, returned to its backend unchanged.
     #[error("backing store error (code {0})")]
     Os(i32),

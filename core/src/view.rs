@@ -110,7 +110,7 @@ enum Kept {
 }
 
 fn absent(e: &Error) -> bool {
-    matches!(e, Error::NotFound | Error::NotDir)
+    matches!(e, Error::NotFound | Error::NotDir | Error::Stale)
 }
 
 /// What a path shows, given what the first layer holding it holds (its index and raw
@@ -440,8 +440,8 @@ impl<B: Backing> View<B> {
 
     /// Runs `f` below a layer's root, trusting a kept root without checking it first: below a
     /// removed directory every call fails with [`Error::NotFound`] (below a removed file, with
-    /// [`Error::NotDir`]), so only such a failure makes the root checked, and `f` run again on
-    /// a fresh one if it was removed. A call that succeeds costs no check, a miss one `stat`,
+    /// [`Error::NotDir`]; on a remote store, with [`Error::Stale`]), so only such a failure
+    /// makes the root checked, and `f` run again on a fresh one if it was removed. A call that succeeds costs no check, a miss one `stat`,
     /// as every call did before.
     fn below_root<T>(&self, root: &LayerRoot, f: impl Fn(&B::Node) -> Result<T>) -> Result<T> {
         let opened = self.root(root, false)?;
@@ -488,9 +488,10 @@ impl<B: Backing> View<B> {
     /// directory: the caller then walks the whole way, as without the cache, so that what it
     /// meets on the way (a file, a symlink) fails as it always did.
     ///
-    /// A kept directory is used unchecked. Only a miss in it (`f` finds nothing) has it checked,
-    /// with one `stat`: still linked, the miss stands; removed, it is forgotten and walked to
-    /// again, so nothing is ever created in a removed directory. One renamed away and replaced
+    /// A kept directory is used unchecked. Only a miss in it (`f` finds nothing, or the handle
+    /// is stale) has it checked, with one `stat`: still linked, the miss stands; removed (or
+    /// stale), it is forgotten and walked to again, so nothing is ever created in a removed
+    /// directory. One renamed away and replaced
     /// by something else is followed until its time is over, as a kept root is.
     fn in_dir<T>(
         &self,

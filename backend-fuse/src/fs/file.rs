@@ -69,7 +69,7 @@ pub(super) fn open(shared: &Shared, req: &Request, ino: INodeNo, flags: fuser::O
         let (file, attr, writable) = as_caller(req, || shared.view.open_entry(&path, open_flags(flags.0)))?;
         // The file is reopened from the very node these attributes were read from.
         if shared.inodes.identity(ino.0).is_some_and(|expected| (attr.dev, attr.ino) != expected) {
-            return Err(Error::Os(libc::ESTALE));
+            return Err(Error::Stale);
         }
         Ok((file, writable))
     });
