@@ -123,15 +123,16 @@ fn p(s: &str) -> VPath {
     VPath::parse(s).unwrap()
 }
 
-#[test]
-fn rule_20_a_directory_renamed_during_a_walk_to_it_is_not_kept_under_its_old_name() {
+/// A view keeping directories for an hour, with link /Foo to /t/Target, which holds directory
+/// `d` and the files `files`.
+fn view_keeping_dirs(files: &[&str]) -> View<W> {
     let s = FakeBacking::new("/vol");
     s.mkdir_p("/vol");
     s.mkdir_p("/t/Target/d");
+    files.iter().for_each(|f| s.write_file(f, b"1"));
     let mut v = View::new(W::new(s), CasePolicy::Sensitive);
     v.set_root_cache(std::time::Duration::from_secs(3600));
     v.keep_dirs(true);
-    let v = Arc::new(v);
     let spec = LinkSpec {
         virt: p("/Foo"),
         target: Target::host("/t/Target").unwrap(),
@@ -139,6 +140,12 @@ fn rule_20_a_directory_renamed_during_a_walk_to_it_is_not_kept_under_its_old_nam
         exceptions: vec![],
     };
     v.create_link(spec).unwrap();
+    v
+}
+
+#[test]
+fn rule_20_a_directory_renamed_during_a_walk_to_it_is_not_kept_under_its_old_name() {
+    let v = Arc::new(view_keeping_dirs(&[]));
     let other = Arc::clone(&v);
     *v.backing().hook.lock().unwrap() = Some(Box::new(move || {
         other.rename(&p("/Foo/d"), &p("/Foo/e"), RenameFlags::default()).unwrap();
@@ -153,20 +160,7 @@ fn rule_20_a_directory_renamed_during_a_walk_to_it_is_not_kept_under_its_old_nam
 
 #[test]
 fn rule_20_a_kept_directory_whose_handle_went_stale_is_walked_to_again() {
-    let s = FakeBacking::new("/vol");
-    s.mkdir_p("/vol");
-    s.mkdir_p("/t/Target/d");
-    s.write_file("/t/Target/d/old", b"1");
-    let mut v = View::new(W::new(s), CasePolicy::Sensitive);
-    v.set_root_cache(std::time::Duration::from_secs(3600));
-    v.keep_dirs(true);
-    let spec = LinkSpec {
-        virt: p("/Foo"),
-        target: Target::host("/t/Target").unwrap(),
-        flags: LinkFlags::default(),
-        exceptions: vec![],
-    };
-    v.create_link(spec).unwrap();
+    let v = view_keeping_dirs(&["/t/Target/d/old"]);
     // A call below /Foo/d keeps the directory.
     assert!(v.getattr(&p("/Foo/d/old")).is_ok());
 
