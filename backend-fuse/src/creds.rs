@@ -16,8 +16,8 @@ use bindfs_core::{Error, Result};
 #[derive(Debug)]
 #[must_use = "the caller's credentials last as long as the guard"]
 pub struct Credentials {
-    /// The daemon's own supplementary groups, when the thread switched.
-    restore: Option<Vec<Gid>>,
+    /// Whether the thread switched, and so has the daemon's identity to take back.
+    switched: bool,
 }
 
 impl Credentials {
@@ -26,16 +26,15 @@ impl Credentials {
     /// no-op guard.
     pub fn become_caller(uid: u32, gid: u32, pid: u32) -> Result<Credentials> {
         if !daemon_is_root() || uid == 0 {
-            return Ok(Credentials { restore: None });
+            return Ok(Credentials { switched: false });
         }
         let groups = supplementary_groups(pid);
-        let own = rustix::process::getgroups().unwrap_or_default();
         let fail = |e: rustix::io::Errno| {
             tracing::error!(errno = e.raw_os_error(), uid, gid, "cannot switch to the caller's credentials");
             Error::PermissionDenied
         };
         set_thread_groups(&groups).map_err(fail)?;
-        let guard = Credentials { restore: Some(own) };
+        let guard = Credentials { switched: true };
         set_thread_res_gid(None, Gid::from_raw(gid), None).map_err(fail)?;
         set_thread_res_uid(None, Uid::from_raw(uid), None).map_err(fail)?;
         Ok(guard)
@@ -44,12 +43,14 @@ impl Credentials {
 
 impl Drop for Credentials {
     fn drop(&mut self) {
-        let Some(own) = self.restore.take() else { return };
+        if !self.switched {
+            return;
+        }
         // Real and saved ids stayed root, so these cannot fail; if they did, the thread must not
         // go on serving requests with someone else's identity.
         let back = set_thread_res_uid(None, Uid::ROOT, None)
             .and_then(|()| set_thread_res_gid(None, Gid::ROOT, None))
-            .and_then(|()| set_thread_groups(&own));
+            .and_then(|()| set_thread_groups(own_groups()));
         if let Err(e) = back {
             tracing::error!(errno = e.raw_os_error(), "cannot restore the daemon's credentials");
             std::process::abort();
@@ -64,14 +65,69 @@ fn daemon_is_root() -> bool {
     *ROOT.get_or_init(|| rustix::process::geteuid().is_root())
 }
 
-/// The supplementary groups of process `pid` (from `/proc/<pid>/status`); none if it is gone.
+/// The daemon's own supplementary groups, which a switched thread takes back. Read once: every
+/// thread has them back after each request, so they never change.
+fn own_groups() -> &'static [Gid] {
+    static OWN: std::sync::OnceLock<Vec<Gid>> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| rustix::process::getgroups().unwrap_or_default())
+}
+
+/// How many callers' status files a worker keeps open.
+const STATUS_FILES: usize = 32;
+
+thread_local! {
+    /// The `/proc/<pid>/status` files of this worker's recent callers. A caller's groups are
+    /// read afresh for every request (a process may change them), but with one `pread` instead
+    /// of an open, a read and a close. A file kept for a task that has exited fails with
+    /// `ESRCH` and is opened again: a new task that reuses the number is another file.
+    static STATUS: std::cell::RefCell<lru::LruCache<u32, std::fs::File>> = std::cell::RefCell::new(
+        lru::LruCache::new(std::num::NonZeroUsize::new(STATUS_FILES).unwrap_or(std::num::NonZeroUsize::MIN)),
+    );
+}
+
+/// The supplementary groups of process `pid` (the `Groups:` line of `/proc/<pid>/status`); none
+/// if it is gone.
 fn supplementary_groups(pid: u32) -> Vec<Gid> {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return Vec::new() };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Groups:"))
-        .map(|ids| ids.split_whitespace().filter_map(|g| g.parse().ok()).map(Gid::from_raw).collect())
-        .unwrap_or_default()
+    STATUS.with_borrow_mut(|open| {
+        if let Some(groups) = open.get(&pid).and_then(read_groups) {
+            return groups;
+        }
+        open.pop(&pid);
+        let Ok(status) = std::fs::File::open(format!("/proc/{pid}/status")) else { return Vec::new() };
+        let groups = read_groups(&status).unwrap_or_default();
+        open.put(pid, status);
+        groups
+    })
+}
+
+/// The groups of an open status file, read from its start; `None` if it cannot be read (its
+/// task has exited). The line comes before the long memory and signal lines, so one read of a
+/// page holds it; reading stops as soon as the line is whole.
+fn read_groups(status: &std::fs::File) -> Option<Vec<Gid>> {
+    use std::os::unix::fs::FileExt;
+    let mut text = vec![0; 4096];
+    let mut len = 0;
+    while groups_line(&text[..len]).is_none() {
+        if len == text.len() {
+            text.resize(2 * len, 0);
+        }
+        match status.read_at(&mut text[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    let ids = groups_line(&text[..len]).unwrap_or_default();
+    Some(ids.split_whitespace().filter_map(|g| g.parse().ok()).map(Gid::from_raw).collect())
+}
+
+/// The ids of the `Groups:` line of a status text, once the text holds the whole line.
+fn groups_line(text: &[u8]) -> Option<&str> {
+    const KEY: &[u8] = b"\nGroups:";
+    let at = text.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let end = text[at..].iter().position(|&b| b == b'\n')? + at;
+    std::str::from_utf8(&text[at..end]).ok()
 }
 
 #[cfg(test)]
@@ -95,5 +151,42 @@ mod tests {
         .unwrap();
         assert_eq!(done, ((4242, 4343), (0, 0)));
         assert_eq!(rustix::process::geteuid().as_raw(), 0);
+    }
+
+    #[test]
+    fn the_groups_read_from_proc_are_the_process_own() {
+        let sorted = |groups: Vec<Gid>| {
+            let mut raw: Vec<u32> = groups.iter().map(|g| g.as_raw()).collect();
+            raw.sort_unstable();
+            raw
+        };
+        let own = sorted(rustix::process::getgroups().unwrap());
+        assert_eq!(sorted(supplementary_groups(std::process::id())), own);
+        assert!(supplementary_groups(u32::MAX).is_empty(), "no such process: no groups");
+    }
+
+    #[test]
+    fn a_kept_status_file_of_an_exited_task_is_opened_again() {
+        let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let pid = child.id();
+        let _ = supplementary_groups(pid);
+        assert!(STATUS.with_borrow(|open| open.contains(&pid)), "the caller's status file is kept");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let kept = STATUS.with_borrow(|open| open.peek(&pid).map(|f| read_groups(f).is_none()));
+        assert_eq!(kept, Some(true), "the kept file of an exited task no longer reads");
+        assert!(supplementary_groups(pid).is_empty());
+        assert!(!STATUS.with_borrow(|open| open.contains(&pid)), "nothing kept for a task that is gone");
+    }
+
+    #[test]
+    fn the_groups_line_counts_only_once_it_is_whole() {
+        let text = b"Name:\tx\nGid:\t5\t5\t5\t5\nGroups:\t4 24 100\nNStgid:\t9\n";
+        assert_eq!(groups_line(text), Some("\t4 24 100"));
+        let cut = text.iter().position(|&b| b == b'0').unwrap();
+        assert_eq!(groups_line(&text[..cut]), None, "a line cut short is read on");
+        assert_eq!(groups_line(b"Name:\tx\nGid:\t5\n"), None);
+        // A process without supplementary groups has the line, empty.
+        assert_eq!(groups_line(b"Name:\tx\nGroups:\t\n"), Some("\t"));
     }
 }

@@ -232,24 +232,42 @@ pub const NOBODY: u32 = 65534;
 /// Runs `program args` as uid/gid [`NOBODY`] (without supplementary groups), in the C locale.
 #[cfg(target_os = "linux")]
 pub fn as_nobody(program: &Path, args: &[&str]) -> Output {
+    as_nobody_in(&[], program, args)
+}
+
+/// Runs `program args` as uid/gid [`NOBODY`] with the supplementary groups `groups`, in the C
+/// locale.
+#[cfg(target_os = "linux")]
+pub fn as_nobody_in(groups: &[u32], program: &Path, args: &[&str]) -> Output {
     use std::os::unix::process::CommandExt;
-    Command::new(program)
-        .args(args)
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .current_dir("/")
-        .env("LC_ALL", "C")
-        .env_remove("XDG_RUNTIME_DIR")
-        .output()
-        .unwrap()
+    let groups: Vec<libc::gid_t> = groups.to_vec();
+    let mut command = Command::new(program);
+    command.args(args).current_dir("/").env("LC_ALL", "C").env_remove("XDG_RUNTIME_DIR");
+    // SAFETY: between fork and exec the closure only makes three system calls, on memory
+    // allocated before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            let done = |r: libc::c_int| if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+            done(libc::setgroups(groups.len(), groups.as_ptr()))?;
+            done(libc::setgid(NOBODY))?;
+            done(libc::setuid(NOBODY))
+        });
+    }
+    command.output().unwrap()
 }
 
 /// `sh -c SCRIPT sh ARGS...` as [`NOBODY`].
 #[cfg(target_os = "linux")]
 pub fn sh_as_nobody(script: &str, args: &[&Path]) -> Output {
+    sh_as_nobody_in(&[], script, args)
+}
+
+/// `sh -c SCRIPT sh ARGS...` as [`NOBODY`] with the supplementary groups `groups`.
+#[cfg(target_os = "linux")]
+pub fn sh_as_nobody_in(groups: &[u32], script: &str, args: &[&Path]) -> Output {
     let mut all = vec!["-c", script, "sh"];
     all.extend(args.iter().map(|p| p.to_str().unwrap()));
-    as_nobody(Path::new("/bin/sh"), &all)
+    as_nobody_in(groups, Path::new("/bin/sh"), &all)
 }
 
 /// `fcntl(fd, cmd, &flock)` with a whole-file `struct flock` of type `ty` (`F_RDLCK`,

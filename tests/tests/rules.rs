@@ -16,7 +16,9 @@ use std::process::{Command, Output};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use bindfs_tests::{Env, NOBODY, as_nobody, binary, bindfs, bindfs_ok, cat, errno, ls, put, sh_as_nobody};
+use bindfs_tests::{
+    Env, NOBODY, as_nobody, binary, bindfs, bindfs_ok, cat, errno, ls, put, sh_as_nobody, sh_as_nobody_in,
+};
 use rustix::fs::{FlockOperation, XattrFlags};
 
 // ---- Helpers.
@@ -1354,6 +1356,9 @@ impl OutputChecked for Command {
     }
 }
 
+/// A group of the tests' own, that [`NOBODY`] is given as a supplementary group or not.
+const TEAM: u32 = 4242;
+
 #[test]
 fn rule_22_the_permissions_of_b_apply_to_the_caller_at_v() {
     let Some(mut env) = Env::new() else { return };
@@ -1369,6 +1374,11 @@ fn rule_22_the_permissions_of_b_apply_to_the_caller_at_v() {
     fs::set_permissions(env.t("Target/pub"), fs::Permissions::from_mode(0o777)).unwrap();
     fs::create_dir(env.t("Target/closed")).unwrap();
     fs::set_permissions(env.t("Target/closed"), fs::Permissions::from_mode(0o755)).unwrap();
+    // Writable by one group only: what a caller may do there depends on its supplementary groups.
+    fs::create_dir(env.t("Target/team")).unwrap();
+    put(&env.t("Target/team/old"), "old");
+    std::os::unix::fs::chown(env.t("Target/team"), Some(0), Some(TEAM)).unwrap();
+    fs::set_permissions(env.t("Target/team"), fs::Permissions::from_mode(0o770)).unwrap();
     // The temporary root is 0700; the unprivileged user must reach the view and the backings.
     for dir in [env.root().to_path_buf(), env.mnt(), env.t(""), env.t("Target"), env.t("Target2")] {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
@@ -1395,6 +1405,18 @@ fn rule_22_the_permissions_of_b_apply_to_the_caller_at_v() {
     }
     let out = sh_as_nobody("echo x > \"$1\"", &[&env.v("Foo/closed/f")]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"), "{out:?}");
+    // The caller's supplementary groups count in B as they do for the caller directly.
+    let out = sh_as_nobody_in(
+        &[TEAM],
+        "echo x > \"$1\" && rm \"$2\"",
+        &[&env.v("Foo/team/f"), &env.v("Foo/team/old")],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fs::metadata(env.t("Target/team/f")).unwrap().uid(), NOBODY);
+    assert!(!exists(&env.t("Target/team/old")));
+    let out = sh_as_nobody("echo x > \"$1\"", &[&env.v("Foo/team/g")]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"), "{out:?}");
+    assert!(!exists(&env.t("Target/team/g")));
     let out = sh_as_nobody("rm -f \"$1\"", &[&env.v("Foo/public.txt")]);
     assert!(!out.status.success());
     assert!(!exists(&env.t("Target/closed/f")));
