@@ -1,8 +1,9 @@
 //! Running a request as its caller: per-thread credentials behind a guard (rule 22).
 //!
 //! A daemon running as root switches the *thread's* effective uid and gid and its supplementary
-//! groups to the caller's for requests that create or change things, so new files belong to the
-//! caller and the backing's permissions apply as they would to the caller directly. The raw
+//! groups to the caller's for opens, directory listings, attribute listings and requests that
+//! create or change things, so new files belong to the caller and the backing's permissions
+//! (ACLs included) apply as they would to the caller directly. The raw
 //! per-thread syscalls are used (glibc's `setresuid` would change every thread of the process).
 //! Order matters: groups and gid while still root, then uid; back in reverse. A guard restores
 //! root when dropped, so no early return can leave a worker thread with a user's identity.
@@ -16,25 +17,28 @@ use bindfs_core::{Error, Result};
 #[derive(Debug)]
 #[must_use = "the caller's credentials last as long as the guard"]
 pub struct Credentials {
-    /// Whether the thread switched, and so has the daemon's identity to take back.
-    switched: bool,
+    /// The daemon's own supplementary groups, when the thread switched.
+    restore: Option<&'static [Gid]>,
 }
 
 impl Credentials {
     /// Takes on the credentials of the caller `uid`/`gid` (with the groups of process `pid`) on
     /// this thread, when the daemon runs as root and the caller is someone else; otherwise a
-    /// no-op guard.
+    /// no-op guard. Refused when the caller's groups cannot be read: running without them could
+    /// grant what one of them denies.
     pub fn become_caller(uid: u32, gid: u32, pid: u32) -> Result<Credentials> {
         if !daemon_is_root() || uid == 0 {
-            return Ok(Credentials { switched: false });
+            return Ok(Credentials { restore: None });
         }
-        let groups = supplementary_groups(pid);
+        // Taken while this thread still has the daemon's identity: what it gets back.
+        let own = own_groups();
+        let groups = supplementary_groups(pid)?;
         let fail = |e: rustix::io::Errno| {
             tracing::error!(errno = e.raw_os_error(), uid, gid, "cannot switch to the caller's credentials");
             Error::PermissionDenied
         };
         set_thread_groups(&groups).map_err(fail)?;
-        let guard = Credentials { switched: true };
+        let guard = Credentials { restore: Some(own) };
         set_thread_res_gid(None, Gid::from_raw(gid), None).map_err(fail)?;
         set_thread_res_uid(None, Uid::from_raw(uid), None).map_err(fail)?;
         Ok(guard)
@@ -43,14 +47,12 @@ impl Credentials {
 
 impl Drop for Credentials {
     fn drop(&mut self) {
-        if !self.switched {
-            return;
-        }
+        let Some(own) = self.restore.take() else { return };
         // Real and saved ids stayed root, so these cannot fail; if they did, the thread must not
         // go on serving requests with someone else's identity.
         let back = set_thread_res_uid(None, Uid::ROOT, None)
             .and_then(|()| set_thread_res_gid(None, Gid::ROOT, None))
-            .and_then(|()| set_thread_groups(own_groups()));
+            .and_then(|()| set_thread_groups(own));
         if let Err(e) = back {
             tracing::error!(errno = e.raw_os_error(), "cannot restore the daemon's credentials");
             std::process::abort();
@@ -65,8 +67,9 @@ fn daemon_is_root() -> bool {
     *ROOT.get_or_init(|| rustix::process::geteuid().is_root())
 }
 
-/// The daemon's own supplementary groups, which a switched thread takes back. Read once: every
-/// thread has them back after each request, so they never change.
+/// The daemon's own supplementary groups, which a switched thread takes back. Read once, by a
+/// thread that has not switched ([`Credentials::become_caller`] asks before it switches):
+/// every thread has them back after each request, so they never change.
 fn own_groups() -> &'static [Gid] {
     static OWN: std::sync::OnceLock<Vec<Gid>> = std::sync::OnceLock::new();
     OWN.get_or_init(|| rustix::process::getgroups().unwrap_or_default())
@@ -85,25 +88,39 @@ thread_local! {
     );
 }
 
-/// The supplementary groups of process `pid` (the `Groups:` line of `/proc/<pid>/status`); none
-/// if it is gone.
-fn supplementary_groups(pid: u32) -> Vec<Gid> {
+/// The supplementary groups of process `pid` (the `Groups:` line of `/proc/<pid>/status`).
+/// None for a task that has exited, and none for pid 0: a caller the kernel cannot name in the
+/// daemon's pid namespace (a container's process on a view mounted outside it). Any other
+/// failure to read them is an error.
+fn supplementary_groups(pid: u32) -> Result<Vec<Gid>> {
+    if pid == 0 {
+        return Ok(Vec::new());
+    }
     STATUS.with_borrow_mut(|open| {
-        if let Some(groups) = open.get(&pid).and_then(read_groups) {
-            return groups;
+        if let Some(Ok(groups)) = open.get(&pid).map(read_groups) {
+            return Ok(groups);
         }
         open.pop(&pid);
-        let Ok(status) = std::fs::File::open(format!("/proc/{pid}/status")) else { return Vec::new() };
-        let groups = read_groups(&status).unwrap_or_default();
-        open.put(pid, status);
-        groups
+        let read = std::fs::File::open(format!("/proc/{pid}/status"))
+            .and_then(|status| read_groups(&status).map(|groups| (status, groups)));
+        match read {
+            Ok((status, groups)) => {
+                open.put(pid, status);
+                Ok(groups)
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => Ok(Vec::new()),
+            Err(e) => {
+                tracing::error!(pid, error = %e, "cannot read the caller's groups");
+                Err(Error::Os(e.raw_os_error().unwrap_or(libc::EIO)))
+            }
+        }
     })
 }
 
-/// The groups of an open status file, read from its start; `None` if it cannot be read (its
-/// task has exited). The line comes before the long memory and signal lines, so one read of a
-/// page holds it; reading stops as soon as the line is whole.
-fn read_groups(status: &std::fs::File) -> Option<Vec<Gid>> {
+/// The groups of an open status file, read from its start (`ESRCH` once its task has exited).
+/// The line comes before the long memory and signal lines, so one read of a page holds it;
+/// reading stops as soon as the line is whole.
+fn read_groups(status: &std::fs::File) -> std::io::Result<Vec<Gid>> {
     use std::os::unix::fs::FileExt;
     let mut text = vec![0; 4096];
     let mut len = 0;
@@ -115,11 +132,11 @@ fn read_groups(status: &std::fs::File) -> Option<Vec<Gid>> {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
+            Err(e) => return Err(e),
         }
     }
     let ids = groups_line(&text[..len]).unwrap_or_default();
-    Some(ids.split_whitespace().filter_map(|g| g.parse().ok()).map(Gid::from_raw).collect())
+    Ok(ids.split_whitespace().filter_map(|g| g.parse().ok()).map(Gid::from_raw).collect())
 }
 
 /// The ids of the `Groups:` line of a status text, once the text holds the whole line.
@@ -153,29 +170,76 @@ mod tests {
         assert_eq!(rustix::process::geteuid().as_raw(), 0);
     }
 
+    fn sorted(groups: &[Gid]) -> Vec<u32> {
+        let mut raw: Vec<u32> = groups.iter().map(|g| g.as_raw()).collect();
+        raw.sort_unstable();
+        raw
+    }
+
+    /// A child process (`sleep 60`) with the supplementary groups `groups`.
+    fn child_in(groups: &[u32]) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        let groups: Vec<libc::gid_t> = groups.to_vec();
+        let mut command = std::process::Command::new("sleep");
+        command.arg("60");
+        // SAFETY: between fork and exec the closure makes one system call, on memory allocated
+        // before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setgroups(groups.len(), groups.as_ptr()) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        command.spawn().unwrap()
+    }
+
+    #[test]
+    fn a_thread_gets_the_daemons_own_groups_back_not_the_callers() {
+        if !rustix::process::geteuid().is_root() {
+            return; // only root can switch
+        }
+        let mut caller = child_in(&[777, 778]);
+        let pid = caller.id();
+        let (inside, after) = std::thread::spawn(move || {
+            let guard = Credentials::become_caller(4242, 4343, pid).unwrap();
+            let inside = sorted(&rustix::process::getgroups().unwrap());
+            drop(guard);
+            (inside, sorted(&rustix::process::getgroups().unwrap()))
+        })
+        .join()
+        .unwrap();
+        caller.kill().unwrap();
+        caller.wait().unwrap();
+        assert_eq!(inside, [777, 778]);
+        assert_eq!(
+            after,
+            sorted(&rustix::process::getgroups().unwrap()),
+            "the thread kept the caller's groups"
+        );
+    }
+
     #[test]
     fn the_groups_read_from_proc_are_the_process_own() {
-        let sorted = |groups: Vec<Gid>| {
-            let mut raw: Vec<u32> = groups.iter().map(|g| g.as_raw()).collect();
-            raw.sort_unstable();
-            raw
-        };
-        let own = sorted(rustix::process::getgroups().unwrap());
-        assert_eq!(sorted(supplementary_groups(std::process::id())), own);
-        assert!(supplementary_groups(u32::MAX).is_empty(), "no such process: no groups");
+        let own = sorted(&rustix::process::getgroups().unwrap());
+        assert_eq!(sorted(&supplementary_groups(std::process::id()).unwrap()), own);
+        assert_eq!(supplementary_groups(u32::MAX).unwrap(), [], "no such process: no groups");
+        assert_eq!(supplementary_groups(0).unwrap(), [], "a caller outside the pid namespace: no groups");
     }
 
     #[test]
     fn a_kept_status_file_of_an_exited_task_is_opened_again() {
         let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
         let pid = child.id();
-        let _ = supplementary_groups(pid);
+        supplementary_groups(pid).unwrap();
         assert!(STATUS.with_borrow(|open| open.contains(&pid)), "the caller's status file is kept");
         child.kill().unwrap();
         child.wait().unwrap();
-        let kept = STATUS.with_borrow(|open| open.peek(&pid).map(|f| read_groups(f).is_none()));
+        let kept = STATUS.with_borrow(|open| open.peek(&pid).map(|f| read_groups(f).is_err()));
         assert_eq!(kept, Some(true), "the kept file of an exited task no longer reads");
-        assert!(supplementary_groups(pid).is_empty());
+        assert_eq!(supplementary_groups(pid).unwrap(), []);
         assert!(!STATUS.with_borrow(|open| open.contains(&pid)), "nothing kept for a task that is gone");
     }
 

@@ -300,7 +300,8 @@ fn errno(e: &Error) -> fuser::Errno {
     fuser::Errno::from_i32(errno_of(e))
 }
 
-/// Runs `f` with the caller's credentials (for requests that create or change things).
+/// Runs `f` with the caller's credentials (for opens, listings and requests that create or
+/// change things).
 fn as_caller<T>(req: &Request, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let _guard = Credentials::become_caller(req.uid(), req.gid(), req.pid())?;
     f()
