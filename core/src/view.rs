@@ -109,8 +109,16 @@ enum Kept {
     Unchecked,
 }
 
+/// Whether a call found nothing there (or a file where a directory was needed).
 fn absent(e: &Error) -> bool {
-    matches!(e, Error::NotFound | Error::NotDir | Error::Stale)
+    matches!(e, Error::NotFound | Error::NotDir)
+}
+
+/// Whether a call through a kept handle calls for checking the handle: it found nothing, or the
+/// handle is stale (a remote store dropped the file it was opened on). Only the kept-handle
+/// paths ask this; everywhere else a stale handle is an error, never "nothing here".
+fn missed(e: &Error) -> bool {
+    absent(e) || matches!(e, Error::Stale)
 }
 
 /// What a path shows, given what the first layer holding it holds (its index and raw
@@ -441,12 +449,12 @@ impl<B: Backing> View<B> {
     /// Runs `f` below a layer's root, trusting a kept root without checking it first: below a
     /// removed directory every call fails with [`Error::NotFound`] (below a removed file, with
     /// [`Error::NotDir`]; on a remote store, with [`Error::Stale`]), so only such a failure
-    /// makes the root checked, and `f` run again on a fresh one if it was removed. A call that succeeds costs no check, a miss one `stat`,
-    /// as every call did before.
+    /// makes the root checked, and `f` run again on a fresh one if it was removed. A call that
+    /// succeeds costs no check, a miss one `stat`, as every call did before.
     fn below_root<T>(&self, root: &LayerRoot, f: impl Fn(&B::Node) -> Result<T>) -> Result<T> {
         let opened = self.root(root, false)?;
         match f(&opened.node) {
-            Err(e) if absent(&e) && matches!(opened.kept, Kept::Unchecked) => {
+            Err(e) if missed(&e) && matches!(opened.kept, Kept::Unchecked) => {
                 let again = self.root(root, true)?;
                 match again.kept {
                     // Still linked: the miss stands.
@@ -484,15 +492,15 @@ impl<B: Backing> View<B> {
 
     /// Runs `f` on directory `dir` below `root`: a kept one, or one walked to now and kept if it
     /// is a directory (see [`View::keep_dirs`]). `None` when nothing is kept (no cache time, not
-    /// asked for, or `dir` is the root itself, which [`View::below_root`] serves) or when `dir` is not a
-    /// directory: the caller then walks the whole way, as without the cache, so that what it
-    /// meets on the way (a file, a symlink) fails as it always did.
+    /// asked for, or `dir` is the root itself, which [`View::below_root`] serves) or when `dir`
+    /// is not a directory: the caller then walks the whole way, as without the cache, so that
+    /// what it meets on the way (a file, a symlink) fails as it always did.
     ///
     /// A kept directory is used unchecked. Only a miss in it (`f` finds nothing, or the handle
     /// is stale) has it checked, with one `stat`: still linked, the miss stands; removed (or
     /// stale), it is forgotten and walked to again, so nothing is ever created in a removed
-    /// directory. One renamed away and replaced
-    /// by something else is followed until its time is over, as a kept root is.
+    /// directory. One renamed away and replaced by something else is followed until its time is
+    /// over, as a kept root is.
     fn in_dir<T>(
         &self,
         root: &LayerRoot,
@@ -512,7 +520,7 @@ impl<B: Backing> View<B> {
         };
         if let Some(node) = kept {
             match f(&node) {
-                Err(e) if absent(&e) => match self.backing.stat(&node) {
+                Err(e) if missed(&e) => match self.backing.stat(&node) {
                     Ok(attr) if attr.nlink > 0 => return Some(Err(e)),
                     _ => {
                         if let Some(below) = self.dirs.lock().get_mut(root) {

@@ -1,6 +1,7 @@
-//! Kept directories (View::keep_dirs) against what other requests and other clients do to
-//! them: a rename through the view that runs while a walk to the renamed directory is under
-//! way, and a directory replaced on a remote store, whose kept handle goes stale.
+//! Kept directories and roots (View::keep_dirs, View::set_root_cache) against what other
+//! requests and other clients do to them: a rename through the view that runs while a walk to
+//! the renamed directory is under way, and a directory or link root replaced on a remote store,
+//! whose kept handle goes stale. A stale handle that is not kept is an error, not an absence.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,8 @@ type Hook = Box<dyn FnOnce() + Send>;
 
 /// The in-memory store, with a hook in `stat` (which `in_dir` calls between its walk and
 /// keeping the directory), and handles that answer as a remote store's do once the file they
-/// were opened on is gone (`ESTALE` on NFS).
+/// were opened on is gone (`ESTALE` on NFS): every call on such a handle, or in such a
+/// directory, fails with [`Error::Stale`].
 struct W {
     store: FakeBacking,
     hook: Mutex<Option<Hook>>,
@@ -61,15 +63,19 @@ impl Backing for W {
         self.store.stat(n)
     }
     fn read_dir(&self, d: &FakeNode) -> Result<Vec<DirEntry>> {
+        self.live(d)?;
         self.store.read_dir(d)
     }
     fn set_attr(&self, n: &FakeNode, c: &SetAttr) -> Result<Attr> {
+        self.live(n)?;
         self.store.set_attr(n, c)
     }
     fn open(&self, n: &FakeNode, f: OpenFlags) -> Result<FakeFile> {
+        self.live(n)?;
         self.store.open(n, f)
     }
     fn create(&self, d: &FakeNode, n: &Name, p: u32, f: OpenFlags) -> Result<(Attr, FakeFile)> {
+        self.live(d)?;
         self.store.create(d, n, p, f)
     }
     fn read(&self, f: &FakeFile, o: u64, b: &mut [u8]) -> Result<usize> {
@@ -79,6 +85,7 @@ impl Backing for W {
         self.store.write(f, o, b)
     }
     fn mkdir(&self, d: &FakeNode, n: &Name, p: u32) -> Result<FakeNode> {
+        self.live(d)?;
         self.store.mkdir(d, n, p)
     }
     fn mknod(&self, d: &FakeNode, n: &Name, k: FileKind, p: u32, r: u64) -> Result<FakeNode> {
@@ -91,9 +98,11 @@ impl Backing for W {
         self.store.link(x, d, n)
     }
     fn unlink(&self, d: &FakeNode, n: &Name) -> Result<()> {
+        self.live(d)?;
         self.store.unlink(d, n)
     }
     fn rmdir(&self, d: &FakeNode, n: &Name) -> Result<()> {
+        self.live(d)?;
         self.store.rmdir(d, n)
     }
     fn rename(&self, a: &FakeNode, an: &Name, b: &FakeNode, bn: &Name, f: RenameFlags) -> Result<()> {
@@ -165,12 +174,7 @@ fn rule_20_a_kept_directory_whose_handle_went_stale_is_walked_to_again() {
     assert!(v.getattr(&p("/Foo/d/old")).is_ok());
 
     // Another client of the share replaces the directory: the handle the view keeps is stale.
-    let store = &v.backing().store;
-    let kept = store.open_host(&AbsPath::parse("/t/Target/d", Syntax::Posix).unwrap()).unwrap();
-    store.remove_all("/t/Target/d");
-    store.mkdir_p("/t/Target/d");
-    store.write_file("/t/Target/d/new", b"2");
-    v.backing().stale.lock().unwrap().push(kept);
+    replace_remotely(&v, "/t/Target/d", "/t/Target/d/new");
 
     // The view shows the new directory at once, not the stale handle's error.
     assert_eq!(v.getattr(&p("/Foo/d/old")).map(|_| ()), Err(Error::NotFound));
@@ -178,4 +182,46 @@ fn rule_20_a_kept_directory_whose_handle_went_stale_is_walked_to_again() {
     let (_, f) = v.create(&p("/Foo/d/f"), 0o644, OpenFlags::READ_WRITE).unwrap();
     v.write(&f, 0, b"data").unwrap();
     assert_eq!(v.backing().store.read_file("/t/Target/d/f").as_deref(), Some(&b"data"[..]));
+}
+
+/// What another client of the share does: replaces directory `path` with a new one holding
+/// `file`, so that the handle the view may keep for the old one is stale.
+fn replace_remotely(v: &View<W>, path: &str, file: &str) {
+    let store = &v.backing().store;
+    let old = store.open_host(&AbsPath::parse(path, Syntax::Posix).unwrap()).unwrap();
+    store.remove_all(path);
+    store.mkdir_p(path);
+    store.write_file(file, b"2");
+    v.backing().stale.lock().unwrap().push(old);
+}
+
+#[test]
+fn rule_20_a_kept_link_root_whose_handle_went_stale_is_opened_again() {
+    let v = view_keeping_dirs(&["/t/Target/old"]);
+    assert!(v.getattr(&p("/Foo/old")).is_ok());
+    replace_remotely(&v, "/t/Target", "/t/Target/new");
+    assert_eq!(v.getattr(&p("/Foo/old")).map(|_| ()), Err(Error::NotFound));
+    assert!(v.getattr(&p("/Foo/new")).is_ok());
+    v.unlink(&p("/Foo/new")).unwrap();
+    assert_eq!(v.backing().store.kind("/t/Target/new"), None);
+}
+
+#[test]
+fn a_stale_handle_is_an_error_not_an_absent_name() {
+    // Not kept, so nothing to open again: the store's answer is the caller's.
+    let s = FakeBacking::new("/vol");
+    s.mkdir_p("/vol/V");
+    s.mkdir_p("/t/B");
+    let v = View::new(W::new(s), CasePolicy::Sensitive);
+    let at_v = v.backing().store.open_host(&AbsPath::parse("/vol/V", Syntax::Posix).unwrap()).unwrap();
+    v.backing().stale.lock().unwrap().push(at_v);
+    let spec = LinkSpec {
+        virt: p("/V"),
+        target: Target::host("/t/B").unwrap(),
+        flags: LinkFlags::default(),
+        exceptions: vec![],
+    };
+    // A stale V is not an anchorless one.
+    assert_eq!(v.create_link(spec).map(|_| ()), Err(Error::Stale));
+    assert_eq!(v.getattr(&p("/V")).map(|_| ()), Err(Error::Stale));
 }
