@@ -167,41 +167,34 @@ fn rule_20_a_directory_renamed_during_a_walk_to_it_is_not_kept_under_its_old_nam
     assert_eq!(v.backing().store.kind("/t/Target/e/f"), None);
 }
 
+/// Keeps the handle of backing directory `dir` (shown at `virt`, holding `old`), has another
+/// client of the share replace the directory with one holding `new` (the kept handle is then
+/// stale), and checks that the view shows the new directory at once.
+fn replaced_remotely(v: &View<W>, virt: &str, dir: &str) {
+    assert!(v.getattr(&p(&format!("{virt}/old"))).is_ok());
+    let store = &v.backing().store;
+    let kept = store.open_host(&AbsPath::parse(dir, Syntax::Posix).unwrap()).unwrap();
+    store.remove_all(dir);
+    store.mkdir_p(dir);
+    store.write_file(&format!("{dir}/new"), b"2");
+    v.backing().stale.lock().unwrap().push(kept);
+    assert_eq!(v.getattr(&p(&format!("{virt}/old"))).map(|_| ()), Err(Error::NotFound));
+    assert!(v.getattr(&p(&format!("{virt}/new"))).is_ok());
+}
+
 #[test]
 fn rule_20_a_kept_directory_whose_handle_went_stale_is_walked_to_again() {
     let v = view_keeping_dirs(&["/t/Target/d/old"]);
-    // A call below /Foo/d keeps the directory.
-    assert!(v.getattr(&p("/Foo/d/old")).is_ok());
-
-    // Another client of the share replaces the directory: the handle the view keeps is stale.
-    replace_remotely(&v, "/t/Target/d", "/t/Target/d/new");
-
-    // The view shows the new directory at once, not the stale handle's error.
-    assert_eq!(v.getattr(&p("/Foo/d/old")).map(|_| ()), Err(Error::NotFound));
-    assert!(v.getattr(&p("/Foo/d/new")).is_ok());
+    replaced_remotely(&v, "/Foo/d", "/t/Target/d");
     let (_, f) = v.create(&p("/Foo/d/f"), 0o644, OpenFlags::READ_WRITE).unwrap();
     v.write(&f, 0, b"data").unwrap();
     assert_eq!(v.backing().store.read_file("/t/Target/d/f").as_deref(), Some(&b"data"[..]));
 }
 
-/// What another client of the share does: replaces directory `path` with a new one holding
-/// `file`, so that the handle the view may keep for the old one is stale.
-fn replace_remotely(v: &View<W>, path: &str, file: &str) {
-    let store = &v.backing().store;
-    let old = store.open_host(&AbsPath::parse(path, Syntax::Posix).unwrap()).unwrap();
-    store.remove_all(path);
-    store.mkdir_p(path);
-    store.write_file(file, b"2");
-    v.backing().stale.lock().unwrap().push(old);
-}
-
 #[test]
 fn rule_20_a_kept_link_root_whose_handle_went_stale_is_opened_again() {
     let v = view_keeping_dirs(&["/t/Target/old"]);
-    assert!(v.getattr(&p("/Foo/old")).is_ok());
-    replace_remotely(&v, "/t/Target", "/t/Target/new");
-    assert_eq!(v.getattr(&p("/Foo/old")).map(|_| ()), Err(Error::NotFound));
-    assert!(v.getattr(&p("/Foo/new")).is_ok());
+    replaced_remotely(&v, "/Foo", "/t/Target");
     v.unlink(&p("/Foo/new")).unwrap();
     assert_eq!(v.backing().store.kind("/t/Target/new"), None);
 }
