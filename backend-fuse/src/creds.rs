@@ -230,6 +230,31 @@ mod tests {
     }
 
     #[test]
+    fn groups_a_caller_changes_are_read_afresh_from_its_kept_status_file() {
+        if !rustix::process::geteuid().is_root() {
+            return; // only root can change a thread's groups
+        }
+        let (to_caller, told) = std::sync::mpsc::channel::<Vec<u32>>();
+        let (to_test, done) = std::sync::mpsc::channel();
+        let caller = std::thread::spawn(move || {
+            for groups in told {
+                let groups: Vec<Gid> = groups.into_iter().map(Gid::from_raw).collect();
+                set_thread_groups(&groups).unwrap();
+                to_test.send(rustix::thread::gettid().as_raw_nonzero().get()).unwrap();
+            }
+        });
+        to_caller.send(vec![777]).unwrap();
+        let tid = u32::try_from(done.recv().unwrap()).unwrap();
+        assert_eq!(sorted(&supplementary_groups(tid).unwrap()), [777]);
+        assert!(STATUS.with_borrow(|open| open.contains(&tid)));
+        to_caller.send(vec![888, 889]).unwrap();
+        done.recv().unwrap();
+        assert_eq!(sorted(&supplementary_groups(tid).unwrap()), [888, 889], "the kept file was read afresh");
+        drop(to_caller);
+        caller.join().unwrap();
+    }
+
+    #[test]
     fn a_kept_status_file_of_an_exited_task_is_opened_again() {
         let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
         let pid = child.id();
