@@ -3,8 +3,8 @@
 //! A daemon running as root switches the *thread's* effective uid and gid and its supplementary
 //! groups to the caller's for opens, directory listings, attribute listings and requests that
 //! create or change things, so new files belong to the caller and the backing's permissions
-//! (ACLs included) apply as they would to the caller directly. The raw
-//! per-thread syscalls are used (glibc's `setresuid` would change every thread of the process).
+//! (ACLs included) apply as they would to the caller directly. The raw per-thread syscalls are
+//! used (glibc's `setresuid` would change every thread of the process).
 //! Order matters: groups and gid while still root, then uid; back in reverse. A guard restores
 //! root when dropped, so no early return can leave a worker thread with a user's identity.
 
