@@ -1,16 +1,7 @@
-//! On Windows, links the WinFsp DLL lazily (`/DELAYLOAD`), as winfsp-rs requires of every
-//! binary that uses it: WinFsp installs its DLL outside the DLL search path, so a plain import
-//! would stop the program from starting at all (even `--help`). `bindfs_winfsp::host::mount`
-//! loads the DLL from WinFsp's install directory before the first WinFsp call.
+//! Links the WinFsp DLL into the command on Windows (see `backend-winfsp/link_winfsp.rs`).
+
+include!("../backend-winfsp/link_winfsp.rs");
 
 fn main() {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
-    if var("CARGO_CFG_TARGET_OS") != "windows" {
-        return;
-    }
-    if var("CARGO_CFG_TARGET_ENV") == "msvc" || var("CARGO_CFG_TARGET_ABI") == "llvm" {
-        winfsp::build::winfsp_link_delayload();
-    } else {
-        println!("cargo:warning=WinFsp can be delay-loaded only with MSVC or LLVM-MinGW linkers");
-    }
+    link_winfsp();
 }
