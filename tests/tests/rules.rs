@@ -1,7 +1,7 @@
-//! The rules of `spec/bind-link-semantics.md` end to end: one or more tests per rule, named
-//! after its number, on a real mount driven by the `bindfs-rs` binary and observed with ordinary
-//! system calls, both through the view and in the real backing files. They mirror the in-process
-//! scenarios of `core/tests/rules.rs`.
+//! The rules of `docs/spec.md` end to end: one or more tests per rule, named after its number,
+//! on a real mount driven by the `bindfs-rs` binary and observed with ordinary system calls,
+//! both through the view and in the real backing files. They mirror the in-process scenarios of
+//! `core/tests/rules.rs`.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
