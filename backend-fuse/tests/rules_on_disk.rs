@@ -1,4 +1,4 @@
-//! The rules of `spec/bind-link-semantics.md` again, on real temporary directories through
+//! The rules of `docs/spec.md` again, on real temporary directories through
 //! `View<LinuxBacking>`: each test checks what a user sees through the view and what the real
 //! files on disk hold afterwards (read with `std::fs`, never through the view). Named after the
 //! rule, like `core/tests/rules.rs`, which tests the same rules on the in-memory store.

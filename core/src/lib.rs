@@ -2,7 +2,7 @@
 //!
 //! The platform-neutral heart of bindfs-rs: everything about Windows-style bind links that does
 //! not depend on an operating system. The rules it implements are numbered in the project's
-//! `spec/bind-link-semantics.md`; tests are named after them.
+//! `docs/spec.md`; tests are named after them.
 //!
 //! - [`path`], [`name`]: virtual and host paths in POSIX and Windows syntax, strictly
 //!   normalized; file names and the view's case policy.

@@ -1,5 +1,5 @@
-//! The rules of `spec/bind-link-semantics.md` that the core decides, one or more tests each,
-//! named after the rule, on the in-memory store.
+//! The rules of `docs/spec.md` that the core decides, one or more tests each, named after the
+//! rule, on the in-memory store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bindfs_core::fake::FakeBacking;

@@ -120,6 +120,34 @@ impl Env {
         self.tmp.path().join("t").join(rel)
     }
 
+    /// A copy of the `bindfs-rs` binary that other users may run: `bin/bindfs-rs` under the
+    /// temporary root, which the test must open to them (as it does for the view). The build's
+    /// own binary may be out of their reach: a clone in a directory only its owner may enter
+    /// (`/root` is 0700 on Debian) makes their `execve` of [`binary`] fail with `EACCES`.
+    ///
+    /// `install` copies it in a child process, so that no descriptor open for writing on the
+    /// copy is ever held by this process: a process that another test thread forked meanwhile
+    /// would inherit it, and running the copy would fail with `ETXTBSY`.
+    #[cfg(target_os = "linux")]
+    pub fn binary_for_others(&self) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.tmp.path().join("bin");
+        let copy = dir.join("bindfs-rs");
+        if !copy.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let out =
+                Command::new("install").arg("-m").arg("0755").arg(binary()).arg(&copy).output().unwrap();
+            assert!(
+                out.status.success(),
+                "install {}: {}",
+                copy.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        copy
+    }
+
     /// Mounts the view with extra `mount` arguments (e.g. `--cache-ttl 0`).
     pub fn mount(&mut self, extra: &[&str]) {
         let mnt = self.mnt();

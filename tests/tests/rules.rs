@@ -1,7 +1,7 @@
-//! The rules of `spec/bind-link-semantics.md` end to end: one or more tests per rule, named
-//! after its number, on a real mount driven by the `bindfs-rs` binary and observed with ordinary
-//! system calls, both through the view and in the real backing files. They mirror the in-process
-//! scenarios of `core/tests/rules.rs`.
+//! The rules of `docs/spec.md` end to end: one or more tests per rule, named after its number,
+//! on a real mount driven by the `bindfs-rs` binary and observed with ordinary system calls,
+//! both through the view and in the real backing files. They mirror the in-process scenarios of
+//! `core/tests/rules.rs`.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use bindfs_tests::{
-    Env, NOBODY, as_nobody, binary, bindfs, bindfs_ok, cat, errno, ls, put, sh_as_nobody, sh_as_nobody_in,
+    Env, NOBODY, as_nobody, bindfs, bindfs_ok, cat, errno, ls, put, sh_as_nobody, sh_as_nobody_in,
 };
 use rustix::fs::{FlockOperation, XattrFlags};
 
@@ -1422,9 +1422,10 @@ fn rule_22_the_permissions_of_b_apply_to_the_caller_at_v() {
     assert!(!exists(&env.t("Target/closed/f")));
     assert!(exists(&env.t("Target/public.txt")));
     // Only root (or the view's owner) creates or removes links.
-    let create = as_nobody(&binary(), &["link", "create", s(&env.v("Other")), s(&env.t("Target2"))]);
+    let theirs = env.binary_for_others();
+    let create = as_nobody(&theirs, &["link", "create", s(&env.v("Other")), s(&env.t("Target2"))]);
     refused(&create, "permission denied");
-    let remove = as_nobody(&binary(), &["link", "remove", s(&env.v("Foo"))]);
+    let remove = as_nobody(&theirs, &["link", "remove", s(&env.v("Foo"))]);
     refused(&remove, "permission denied");
     assert_eq!(linked(&env), ["/Foo"]);
     assert_eq!(stat_errno(&env.v("Other")), libc::ENOENT);

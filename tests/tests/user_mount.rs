@@ -7,13 +7,14 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 
-use bindfs_tests::{Env, binary, put};
+use bindfs_tests::{Env, put};
 
 const NOBODY: u32 = 65534;
 
-/// Runs `bindfs-rs` as user `nobody`, with a runtime directory of its own.
+/// Runs `bindfs-rs` (a copy the user can reach) as user `nobody`, with a runtime directory of
+/// its own.
 fn as_user(env: &Env, args: &[&str]) -> Output {
-    Command::new(binary())
+    Command::new(env.binary_for_others())
         .args(args)
         .env("XDG_RUNTIME_DIR", env.root().join("run"))
         .uid(NOBODY)
