@@ -15,9 +15,9 @@ use windows::Wdk::Foundation::OBJECT_ATTRIBUTES;
 use windows::Wdk::Storage::FileSystem::{
     FILE_INFORMATION_CLASS, FILE_RENAME_INFORMATION, FILE_RENAME_INFORMATION_0, FS_INFORMATION_CLASS,
     FileIdBothDirectoryInformation, FileNameInformation, FileRenameInformation,
-    NTCREATEFILE_CREATE_DISPOSITION, NTCREATEFILE_CREATE_OPTIONS, NtCreateFile, NtFsControlFile,
-    NtQueryDirectoryFile, NtQueryInformationFile, NtQuerySecurityObject, NtQueryVolumeInformationFile,
-    NtReadFile, NtSetInformationFile, NtSetSecurityObject, NtWriteFile,
+    NTCREATEFILE_CREATE_DISPOSITION, NTCREATEFILE_CREATE_OPTIONS, NtCreateFile, NtFlushBuffersFile,
+    NtFsControlFile, NtQueryDirectoryFile, NtQueryInformationFile, NtQuerySecurityObject,
+    NtQueryVolumeInformationFile, NtReadFile, NtSetInformationFile, NtSetSecurityObject, NtWriteFile,
 };
 use windows::Win32::Foundation::{
     HANDLE, HLOCAL, LocalFree, NTSTATUS, OBJ_CASE_INSENSITIVE, OBJECT_ATTRIBUTE_FLAGS,
@@ -267,6 +267,13 @@ pub fn read_at(handle: BorrowedHandle<'_>, offset: u64, buf: &mut [u8]) -> Resul
     Ok(information(&iosb))
 }
 
+/// Writes the file's buffered data to its device (`NtFlushBuffersFile`).
+pub fn flush(handle: BorrowedHandle<'_>) -> Result<()> {
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: an open handle and a local status block; synchronous handle.
+    check(unsafe { NtFlushBuffersFile(raw(handle), &mut iosb) })
+}
+
 /// Writes at `offset`, or at the end of the file when `offset` is `None`.
 pub fn write_at(handle: BorrowedHandle<'_>, offset: Option<u64>, data: &[u8]) -> Result<usize> {
     let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
@@ -497,27 +504,45 @@ fn descriptor_is_whole(descriptor: &[u8]) -> bool {
     })
 }
 
-/// The bytes of a self-relative security descriptor WinFsp hands over by pointer.
-pub fn descriptor_bytes(descriptor: *mut c_void) -> Vec<u8> {
-    if descriptor.is_null() {
+/// The bytes of the descriptor WinFsp hands to `set_security`.
+///
+/// Sound because of where a [`winfsp::filesystem::ModificationDescriptor`] comes from: only
+/// winfsp-rs makes one (it has no public constructor), from the pointer WinFsp passes for the
+/// duration of one `SetSecurity` call, and it is neither `Clone` nor `Copy`; taking it by value
+/// here, inside that call, means the pointer is read while WinFsp still holds it valid.
+pub fn modification_bytes(descriptor: winfsp::filesystem::ModificationDescriptor) -> Vec<u8> {
+    let raw = descriptor.as_mut_ptr();
+    if raw.is_null() {
         return Vec::new();
     }
-    // SAFETY: WinFsp passes a valid self-relative descriptor for the duration of the call; its
-    // length is what GetSecurityDescriptorLength reports.
+    // SAFETY: per the above, `raw` points to a valid self-relative descriptor for this call;
+    // its length is what GetSecurityDescriptorLength reports.
     unsafe {
-        let len = GetSecurityDescriptorLength(PSECURITY_DESCRIPTOR(descriptor)) as usize;
-        std::slice::from_raw_parts(descriptor.cast::<u8>(), len).to_vec()
+        let len = GetSecurityDescriptorLength(PSECURITY_DESCRIPTOR(raw)) as usize;
+        std::slice::from_raw_parts(raw.cast::<u8>(), len).to_vec()
     }
 }
 
-/// Copies `src` into the buffer WinFsp gave; false when it does not fit.
-pub fn fill_buffer(dst: &mut [c_void], src: &[u8]) -> bool {
-    if dst.len() < src.len() {
-        return false;
+/// The bytes of a descriptor WinFsp passes as a slice of its exact length (`create`).
+pub fn bytes_of(descriptor: &[c_void]) -> Vec<u8> {
+    let mut out = vec![0u8; descriptor.len()];
+    // SAFETY: `descriptor` is readable for its length (c_void is one byte), `out` writable for
+    // as many; the two do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(descriptor.as_ptr().cast::<u8>(), out.as_mut_ptr(), out.len()) };
+    out
+}
+
+/// A buffer WinFsp lends (`&mut [c_void]`) as bytes, zeroed first: its contents may be
+/// uninitialized memory, which must not be read as `u8`.
+pub fn byte_buffer(buffer: &mut [c_void]) -> &mut [u8] {
+    let len = buffer.len();
+    let ptr = buffer.as_mut_ptr().cast::<u8>();
+    // SAFETY: `buffer` is writable for `len` bytes (c_void is one byte) and stays mutably
+    // borrowed for the result's lifetime; zeroing first initializes every byte.
+    unsafe {
+        std::ptr::write_bytes(ptr, 0, len);
+        std::slice::from_raw_parts_mut(ptr, len)
     }
-    // SAFETY: `dst` is writable for `dst.len() >= src.len()` bytes (c_void is one byte).
-    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len()) };
-    true
 }
 
 /// A self-relative security descriptor from its SDDL text.
