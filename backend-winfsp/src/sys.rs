@@ -566,6 +566,57 @@ pub fn descriptor_from_sddl(sddl: &str) -> Result<Vec<u8>> {
     }
 }
 
+/// Enables each privilege of `names` (`SeBackupPrivilege` ...) that the process token holds;
+/// answers, for each, whether it is enabled now. A privilege the token does not hold stays
+/// off (`ERROR_NOT_ALL_ASSIGNED`); only a failure to open the token or an unknown name is an
+/// error.
+pub fn enable_privileges(names: &[&str]) -> Result<Vec<bool>> {
+    use windows::Win32::Foundation::{CloseHandle, ERROR_NOT_ALL_ASSIGNED, GetLastError, LUID};
+    use windows::Win32::Security::{
+        AdjustTokenPrivileges, LUID_AND_ATTRIBUTES, LookupPrivilegeValueW, SE_PRIVILEGE_ENABLED,
+        TOKEN_ADJUST_PRIVILEGES, TOKEN_PRIVILEGES,
+    };
+    use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+    let mut token = HANDLE::default();
+    // SAFETY: the pseudo handle of this process; `token` receives a handle closed below.
+    unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES, &mut token) }
+        .map_err(|e| Error::Os(e.code().0))?;
+    let mut enabled = Vec::with_capacity(names.len());
+    let mut failed = None;
+    for name in names {
+        let wide: Vec<u16> = name.encode_utf16().chain([0]).collect();
+        let mut luid = LUID::default();
+        // SAFETY: a NUL-terminated name; `luid` is a local the call writes.
+        if let Err(e) = unsafe { LookupPrivilegeValueW(PCWSTR::null(), PCWSTR(wide.as_ptr()), &mut luid) } {
+            failed = Some(Error::Os(e.code().0));
+            break;
+        }
+        let privileges = TOKEN_PRIVILEGES {
+            PrivilegeCount: 1,
+            Privileges: [LUID_AND_ATTRIBUTES { Luid: luid, Attributes: SE_PRIVILEGE_ENABLED }],
+        };
+        // SAFETY: an open token with TOKEN_ADJUST_PRIVILEGES and a complete TOKEN_PRIVILEGES;
+        // the last error is read right after the call, on the same thread.
+        let adjusted = unsafe {
+            AdjustTokenPrivileges(token, false, Some(&privileges), 0, None, None)
+                .map(|()| GetLastError() != ERROR_NOT_ALL_ASSIGNED)
+        };
+        match adjusted {
+            Ok(on) => enabled.push(on),
+            Err(e) => {
+                failed = Some(Error::Os(e.code().0));
+                break;
+            }
+        }
+    }
+    // SAFETY: the token opened above, closed once.
+    let _ = unsafe { CloseHandle(token) };
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(enabled),
+    }
+}
+
 /// Loads the WinFsp DLL from WinFsp's install directory, as the registry names it
 /// (`HKLM\SOFTWARE\[WOW6432Node\]WinFsp`, `InstallDir`). The binaries delay-load the DLL by its
 /// bare name, which the loader then finds among the loaded modules; WinFsp's installer does not
@@ -632,6 +683,17 @@ mod tests {
         d.extend([0u8, 0, 20, 0, 0xFF, 0x01, 0x1F, 0x00]); // ACCESS_ALLOWED, size 20, FILE_ALL_ACCESS
         d.extend(sid);
         d
+    }
+
+    #[test]
+    fn privileges_held_are_enabled_and_unknown_names_refused() {
+        let names = ["SeSecurityPrivilege", "SeBackupPrivilege", "SeRestorePrivilege"];
+        let enabled = enable_privileges(&names);
+        assert!(matches!(&enabled, Ok(on) if on.len() == names.len()), "{enabled:?}");
+        eprintln!("privileges enabled: {enabled:?} of {names:?}");
+        // Enabling again answers the same.
+        assert_eq!(enable_privileges(&names), enabled);
+        assert!(enable_privileges(&["SeNoSuchPrivilege"]).is_err());
     }
 
     #[test]
