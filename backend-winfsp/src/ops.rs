@@ -359,9 +359,9 @@ impl Ops {
             // Marked at set_delete or opened with delete-on-close: closing it deletes.
             Some(deleting) => deleting.set(true),
             // Marked through another handle of the same file.
-            None => match handle.node() {
-                Some(node) => self.view.backing().open_for_delete(&node).and_then(|d| d.set(true)),
-                None => Err(Error::ReadOnly),
+            None => match handle.changeable() {
+                Ok(node) => self.view.backing().open_for_delete(&node).and_then(|d| d.set(true)),
+                Err(_) => Err(Error::ReadOnly),
             },
         };
         if let Err(e) = deleted {

@@ -14,7 +14,7 @@ use std::os::windows::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bindfs_core::{AbsPath, CasePolicy, Syntax, View};
+use bindfs_core::{AbsPath, CasePolicy, LinkFlags, LinkSpec, Syntax, Target, VPath, View};
 use bindfs_winfsp::info::{
     FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_READONLY, INVALID_FILE_ATTRIBUTES, filetime_of, timestamp_of,
 };
@@ -536,4 +536,45 @@ fn reparse_lookups_by_name_go_on_past_what_is_not_a_link() {
     // A path through the link is not in the view: WinFsp resolves it.
     let through = fx.ops.get_security_by_name(&w("\\link\\file.txt"), None).unwrap();
     assert!(matches!(through, ByName::Unresolved { .. }), "{through:?}");
+}
+
+/// A link at `virt` to the real directory `dir` of the fixture.
+fn link(fx: &Fixture, virt: &str, dir: &str, read_only: bool) {
+    fs::create_dir_all(fx.real(dir)).unwrap();
+    let target = AbsPath::parse(fx.real(dir).to_str().unwrap(), Syntax::Windows).unwrap();
+    let spec = LinkSpec {
+        virt: VPath::parse(virt).unwrap(),
+        target: Target::Host(Arc::new(target)),
+        flags: LinkFlags { read_only, merged: false },
+        exceptions: vec![],
+    };
+    fx.ops.view().create_link(spec).unwrap();
+}
+
+#[test]
+fn rule_13_calls_on_a_handle_from_a_read_only_link_are_refused() {
+    let fx = Fixture::new("read-only-link");
+    link(&fx, "/v", "B", true);
+    let path = fx.put("B/f.txt", "data");
+    let opened = fx.ops.open(&w("\\v\\f.txt"), 0, READ | DELETE | WRITE_DAC).unwrap();
+    assert_ne!(opened.info.file_attributes & FILE_ATTRIBUTE_READONLY, 0);
+    let handle = opened.handle;
+    let refused = Err(code::MEDIA_WRITE_PROTECTED);
+    assert_eq!(fx.ops.set_file_size(&handle, 0, false).map(|i| i.file_size), refused.map(|()| 0));
+    assert_eq!(fx.ops.set_basic_info(&handle, 0, 0, 0).map(|_| ()), refused);
+    let len = fx.ops.get_security(&handle, None).unwrap();
+    let mut descriptor = vec![0u8; len];
+    fx.ops.get_security(&handle, Some(&mut descriptor)).unwrap();
+    assert_eq!(fx.ops.set_security(&handle, DACL_SECURITY_INFORMATION, &descriptor), refused);
+    assert_eq!(fx.ops.set_delete(&handle, &w("\\v\\f.txt"), true), refused);
+    fx.ops.cleanup(&handle, CLEANUP_DELETE);
+    drop(handle);
+    assert_eq!(fx.ops.open(&w("\\v\\f.txt"), 0, READ_WRITE).err(), Some(code::MEDIA_WRITE_PROTECTED));
+    assert_eq!(
+        fx.ops.create(&w("\\v\\new.txt"), 0, READ_WRITE, 0, None).err(),
+        Some(code::MEDIA_WRITE_PROTECTED)
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), "data");
+    assert!(!is_read_only(&path));
+    assert!(!fx.real("B/new.txt").exists());
 }
