@@ -471,6 +471,16 @@ impl Ops {
     pub fn rename(&self, handle: &OpenHandle, name: &[u16], new_name: &[u16], replace: bool) -> NtResult<()> {
         let from = Self::path_of(name)?;
         let to = Self::path_of(new_name)?;
+        // Windows never replaces a directory (MoveFileEx answers access denied, as ntptfs does
+        // for a rename without POSIX semantics); the core, POSIX-minded, would replace an empty
+        // one. A change of case alone is not a replacement.
+        if replace && !from.same(&to, self.view.policy()) {
+            if let Ok(target) = self.view.getattr(&to) {
+                if target.kind == FileKind::Dir {
+                    return Err(code::ACCESS_DENIED);
+                }
+            }
+        }
         let flags = RenameFlags { no_replace: !replace, exchange: false };
         nt(self.view.rename(&from, &to, flags))?;
         *handle.path.lock() = to;

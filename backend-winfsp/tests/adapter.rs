@@ -578,3 +578,21 @@ fn rule_13_calls_on_a_handle_from_a_read_only_link_are_refused() {
     assert!(!is_read_only(&path));
     assert!(!fx.real("B/new.txt").exists());
 }
+
+#[test]
+fn rename_never_replaces_a_directory() {
+    let fx = Fixture::new("rename-dir");
+    fs::create_dir(fx.real("empty")).unwrap();
+    fs::create_dir(fx.real("src")).unwrap();
+    fx.put("f.txt", "x");
+    // MoveFileEx(REPLACE_EXISTING) onto a directory, from a directory or a file.
+    let dir = fx.open("\\src", READ | DELETE);
+    assert_eq!(fx.ops.rename(&dir, &w("\\src"), &w("\\EMPTY"), true), Err(code::ACCESS_DENIED));
+    let file = fx.open("\\f.txt", READ | DELETE);
+    assert_eq!(fx.ops.rename(&file, &w("\\f.txt"), &w("\\empty"), true), Err(code::ACCESS_DENIED));
+    assert!(fx.real("empty").is_dir() && fx.real("src").is_dir() && fx.real("f.txt").is_file());
+    // Without replacing, an existing name is a collision; a new name is a move.
+    assert_eq!(fx.ops.rename(&dir, &w("\\src"), &w("\\empty"), false), Err(code::OBJECT_NAME_COLLISION));
+    fx.ops.rename(&dir, &w("\\src"), &w("\\empty\\moved"), true).unwrap();
+    assert!(fx.real("empty").join("moved").is_dir());
+}
