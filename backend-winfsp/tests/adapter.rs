@@ -596,3 +596,20 @@ fn rename_never_replaces_a_directory() {
     fx.ops.rename(&dir, &w("\\src"), &w("\\empty\\moved"), true).unwrap();
     assert!(fx.real("empty").join("moved").is_dir());
 }
+
+#[test]
+fn delete_on_close_is_refused_at_the_open_when_it_could_not_happen() {
+    let fx = Fixture::new("delete-on-close-refused");
+    let path = fx.put("busy.txt", "x");
+    let other = fs::OpenOptions::new().read(true).share_mode(0x1 | 0x2).open(&path).unwrap();
+    let refused = fx.ops.open(&w("\\busy.txt"), FILE_DELETE_ON_CLOSE, READ | DELETE);
+    assert_eq!(refused.err(), Some(SHARING_VIOLATION));
+    drop(other);
+    assert!(path.exists());
+    // Rule 13: not through a read-only link either.
+    link(&fx, "/v", "B", true);
+    let kept = fx.put("B/kept.txt", "x");
+    let refused = fx.ops.open(&w("\\v\\kept.txt"), FILE_DELETE_ON_CLOSE, READ | DELETE);
+    assert_eq!(refused.err(), Some(code::MEDIA_WRITE_PROTECTED));
+    assert!(kept.exists());
+}
