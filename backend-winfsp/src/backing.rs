@@ -127,6 +127,12 @@ impl WindowsFile {
         }
     }
 
+    /// Writes `data` at the end of the file, wherever the end is when the write happens (no
+    /// other writer can slip in between finding the end and writing there).
+    pub fn write_at_end(&self, data: &[u8]) -> Result<usize> {
+        sys::write_at(self.handle.as_handle(), None, data)
+    }
+
     /// The open file as a node, for the store calls that take one (attributes, security,
     /// reparse data): they act on this very object, not on whatever its path names now.
     pub fn node(&self) -> WindowsNode {

@@ -572,19 +572,18 @@ impl Ops {
         constrained: bool,
     ) -> NtResult<(u32, WinFileInfo)> {
         let Some(file) = &handle.file else { return Err(ntstatus_of(&Error::IsDir)) };
-        let size = nt(file.stat())?.size;
-        let (at, data) = if constrained {
+        let n = if write_to_eof && !constrained {
+            nt(file.write_at_end(buffer))?
+        } else if constrained {
+            let size = nt(file.stat())?.size;
             if offset >= size {
                 return Ok((0, self.info_of(handle)?));
             }
             let room = usize::try_from(size - offset).unwrap_or(usize::MAX);
-            (offset, &buffer[..buffer.len().min(room)])
-        } else if write_to_eof {
-            (size, buffer)
+            nt(self.view.write(file, offset, &buffer[..buffer.len().min(room)]))?
         } else {
-            (offset, buffer)
+            nt(self.view.write(file, offset, buffer))?
         };
-        let n = nt(self.view.write(file, at, data))?;
         Ok((u32::try_from(n).unwrap_or(u32::MAX), self.info_of(handle)?))
     }
 
