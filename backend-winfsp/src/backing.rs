@@ -92,6 +92,26 @@ const SACL_SECURITY_INFORMATION: u32 = 0x8;
 /// FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE`: the name goes at once, as `unlink` does.
 const POSIX_DELETE: u32 = 0x1 | 0x2 | 0x10;
 
+thread_local! {
+    /// The descriptor of what this thread creates now ([`WindowsBacking::creating_with`]).
+    static NEW_SECURITY: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `STATUS_INVALID_OWNER`: the owner may not be set by this caller.
+const INVALID_OWNER: i32 = 0xC000_005A_u32 as i32;
+/// `STATUS_PRIVILEGE_NOT_HELD`.
+const PRIVILEGE_NOT_HELD: i32 = 0xC000_0061_u32 as i32;
+
+/// A self-relative descriptor with its owner and group left out (their offsets 0), so the
+/// creator's defaults apply.
+fn without_owner(descriptor: &[u8]) -> Vec<u8> {
+    let mut d = descriptor.to_vec();
+    if let Some(offsets) = d.get_mut(4..12) {
+        offsets.fill(0);
+    }
+    d
+}
+
 /// A handle to an object in a backing tree, shared (cloning is a reference count).
 #[derive(Clone, Debug)]
 pub struct WindowsNode(Arc<OwnedHandle>);
@@ -205,6 +225,7 @@ impl WindowsBacking {
             disposition: FILE_OPEN,
             options: options | IN_TREE,
             attributes: 0,
+            security: None,
         })
     }
 
@@ -218,6 +239,7 @@ impl WindowsBacking {
             disposition: FILE_OPEN,
             options: options | IN_TREE,
             attributes: 0,
+            security: None,
         });
         match opened {
             // Below something that is not a directory, Windows says "path not found" or
@@ -238,14 +260,44 @@ impl WindowsBacking {
         attributes: u32,
     ) -> Result<OwnedHandle> {
         let wide = wide::wide_of_name(name)?;
-        sys::open(&OpenRequest {
-            root: Some(dir.handle()),
-            name: &wide,
-            access,
-            disposition: FILE_CREATE,
-            options: options | IN_TREE,
-            attributes,
-        })
+        let security = NEW_SECURITY.with(|s| s.borrow().clone());
+        let create = |security: Option<&[u8]>| {
+            sys::open(&OpenRequest {
+                root: Some(dir.handle()),
+                name: &wide,
+                access,
+                disposition: FILE_CREATE,
+                options: options | IN_TREE,
+                attributes,
+                security,
+            })
+        };
+        match create(security.as_deref()) {
+            // Another user as owner needs SeRestorePrivilege, which the service may not hold:
+            // then at least the DACL computed for the caller (its CREATOR OWNER entries name
+            // the caller, not the service), with the service as owner.
+            Err(Error::Os(INVALID_OWNER | PRIVILEGE_NOT_HELD)) => {
+                create(security.as_deref().map(without_owner).as_deref())
+            }
+            other => other,
+        }
+    }
+
+    /// Runs `make` with `descriptor` given to each file or directory the store creates on this
+    /// thread meanwhile, in the creating call itself (so the object never exists with another
+    /// security): the core's `create` and `mkdir` carry no descriptor (see the adapter's
+    /// `create`).
+    pub fn creating_with<T>(&self, descriptor: Option<&[u8]>, make: impl FnOnce() -> T) -> T {
+        /// Clears the descriptor however `make` ends.
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                NEW_SECURITY.with(|s| *s.borrow_mut() = None);
+            }
+        }
+        NEW_SECURITY.with(|s| *s.borrow_mut() = descriptor.map(<[u8]>::to_vec));
+        let _reset = Reset;
+        make()
     }
 
     fn remove(&self, dir: &WindowsNode, name: &Name, want_dir: bool) -> Result<()> {
@@ -276,6 +328,7 @@ fn open_host_node(path: &AbsPath) -> Result<WindowsNode> {
         // The administrator's own path: reparse points in it are followed as meant.
         options: FILE_SYNCHRONOUS_IO_NONALERT | FILE_OPEN_FOR_BACKUP_INTENT,
         attributes: 0,
+        security: None,
     })?;
     Ok(WindowsNode(Arc::new(handle)))
 }

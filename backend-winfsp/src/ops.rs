@@ -33,10 +33,7 @@ use bindfs_core::{Attr, Backing, Error, FileKind, OpenDir, OpenFlags, RenameFlag
 use parking_lot::Mutex;
 use winfsp::filesystem::{DirInfo, WideNameInfo};
 
-use crate::backing::{
-    DACL_SECURITY_INFORMATION as DACL, DeleteHandle, GROUP_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION,
-    WindowsBacking, WindowsFile, WindowsNode,
-};
+use crate::backing::{DeleteHandle, WindowsBacking, WindowsFile, WindowsNode};
 use crate::dirlist::{SortedListing, matches};
 use crate::info::{self, FILE_ATTRIBUTE_READONLY, WinFileInfo};
 use crate::status::{code, ntstatus_of};
@@ -68,8 +65,6 @@ pub const CLEANUP_DELETE: u32 = 0x01;
 pub const END_OF_FILE: i32 = 0xC000_0011_u32 as i32;
 /// `STATUS_BUFFER_TOO_SMALL`: what ntptfs answers for reparse data that does not fit.
 pub const BUFFER_TOO_SMALL: i32 = 0xC000_0023_u32 as i32;
-/// Owner, group and DACL: what a descriptor computed for a new file carries.
-const OWNER_GROUP_DACL: u32 = OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL;
 
 /// The descriptor of directories the view synthesizes (see the module docs).
 const SYNTHETIC_SDDL: &str = "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FRFX;;;WD)";
@@ -296,9 +291,9 @@ impl Ops {
         Ok(self.opened(handle, &attr))
     }
 
-    /// `Create`: one call makes the file and opens it with the access granted, so a file
-    /// created read-only can still be written through this handle (as `CopyFile` does);
-    /// `descriptor` is what WinFsp computed for the caller.
+    /// `Create`: one store call makes the file with `descriptor` (what WinFsp computed for the
+    /// caller) and opens it with the access granted, so a file created read-only can still be
+    /// written through this handle (as `CopyFile` does).
     pub fn create(
         &self,
         name: &[u16],
@@ -309,26 +304,19 @@ impl Ops {
     ) -> NtResult<Opened> {
         let path = Self::path_of(name)?;
         let read_only = file_attributes & FILE_ATTRIBUTE_READONLY != 0;
+        // The descriptor goes into the creating call itself: the entry never exists with the
+        // security it would inherit.
+        let backing = self.view.backing();
         let (handle, attr) = if create_options & FILE_DIRECTORY_FILE != 0 {
-            nt(self.view.mkdir(&path, 0o777))?;
-            self.open_path(path.clone(), granted_access)?
+            nt(backing.creating_with(descriptor, || self.view.mkdir(&path, 0o777)))?;
+            self.open_path(path, granted_access)?
         } else {
             let perm = if read_only { 0o444 } else { 0o666 };
-            let (attr, file) = nt(self.view.create(&path, perm, open_flags(granted_access)))?;
-            (file_handle(path.clone(), file, true), attr)
+            let flags = open_flags(granted_access);
+            let (attr, file) =
+                nt(backing.creating_with(descriptor, || self.view.create(&path, perm, flags)))?;
+            (file_handle(path, file, true), attr)
         };
-        if let (Some(descriptor), Some(node)) = (descriptor, handle.node()) {
-            // Setting another user as owner needs SeRestorePrivilege, which the service may not
-            // hold enabled: then keep at least the DACL WinFsp computed for the caller (its
-            // CREATOR OWNER entries name the caller, not the service).
-            let backing = self.view.backing();
-            let applied = backing
-                .set_security(&node, OWNER_GROUP_DACL, descriptor)
-                .or_else(|_| backing.set_security(&node, DACL, descriptor));
-            if let Err(e) = applied {
-                tracing::warn!(path = %path, error = %e, "created entry keeps its inherited security");
-            }
-        }
         Ok(self.opened(handle, &attr))
     }
 

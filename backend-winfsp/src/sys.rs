@@ -69,10 +69,26 @@ pub struct OpenRequest<'a> {
     pub options: u32,
     /// Attributes of a created file.
     pub attributes: u32,
+    /// The self-relative security descriptor of a created file (`None`: inherited).
+    pub security: Option<&'a [u8]>,
 }
 
 /// `NtCreateFile`, sharing everything, names compared case-insensitively.
 pub fn open(req: &OpenRequest<'_>) -> Result<OwnedHandle> {
+    // An aligned copy: the kernel reads the descriptor's fields in place.
+    let security = match req.security {
+        Some(d) if !descriptor_is_whole(d) => return Err(Error::InvalidArgument),
+        Some(d) => {
+            let mut aligned = vec![0u64; d.len().div_ceil(8)];
+            for (word, chunk) in aligned.iter_mut().zip(d.chunks(8)) {
+                let mut bytes = [0u8; 8];
+                bytes[..chunk.len()].copy_from_slice(chunk);
+                *word = u64::from_le_bytes(bytes);
+            }
+            Some(aligned)
+        }
+        None => None,
+    };
     let bytes = req.name.len() * 2;
     let Ok(length) = u16::try_from(bytes) else { return Err(Error::Os(code::OBJECT_NAME_INVALID)) };
     let name = UNICODE_STRING {
@@ -85,13 +101,14 @@ pub fn open(req: &OpenRequest<'_>) -> Result<OwnedHandle> {
         RootDirectory: req.root.map_or(HANDLE::default(), raw),
         ObjectName: &name,
         Attributes: OBJECT_ATTRIBUTE_FLAGS(OBJ_CASE_INSENSITIVE.0),
-        SecurityDescriptor: std::ptr::null(),
+        SecurityDescriptor: security.as_ref().map_or(std::ptr::null(), |d| d.as_ptr().cast()),
         SecurityQualityOfService: std::ptr::null(),
     };
     let mut handle = HANDLE::default();
     let mut iosb = IO_STATUS_BLOCK::default();
     // SAFETY: every pointer refers to a local that outlives the call; `name` points into
-    // `req.name`, which NtCreateFile only reads; on success `handle` is a new handle we own.
+    // `req.name`, which NtCreateFile only reads; `security` holds a whole self-relative
+    // descriptor (checked above), 8-aligned; on success `handle` is a new handle we own.
     let status = unsafe {
         NtCreateFile(
             &mut handle,
