@@ -93,8 +93,19 @@ const SACL_SECURITY_INFORMATION: u32 = 0x8;
 const POSIX_DELETE: u32 = 0x1 | 0x2 | 0x10;
 
 thread_local! {
-    /// The descriptor of what this thread creates now ([`WindowsBacking::creating_with`]).
-    static NEW_SECURITY: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+    /// What this thread creates now and its descriptor ([`WindowsBacking::creating_with`]).
+    static NEW_SECURITY: std::cell::RefCell<Option<NewSecurity>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The entry a creating call makes and the descriptor it gets.
+#[derive(Debug)]
+struct NewSecurity {
+    /// Its name, upcased (the volume compares names case-insensitively).
+    name: Vec<u16>,
+    /// Whether it is a directory.
+    dir: bool,
+    /// The self-relative descriptor.
+    descriptor: Vec<u8>,
 }
 
 /// `STATUS_INVALID_OWNER`: the owner may not be set by this caller.
@@ -260,7 +271,16 @@ impl WindowsBacking {
         attributes: u32,
     ) -> Result<OwnedHandle> {
         let wide = wide::wide_of_name(name)?;
-        let security = NEW_SECURITY.with(|s| s.borrow().clone());
+        // Only the entry being created gets the descriptor, not a directory the core makes on
+        // the way to it (a layer's missing parents).
+        let upcased: Vec<u16> = wide.iter().map(|&u| crate::dirlist::upcase(u)).collect();
+        let dir_wanted = options & FILE_DIRECTORY_FILE != 0;
+        let security = NEW_SECURITY.with(|s| {
+            s.borrow()
+                .as_ref()
+                .filter(|n| n.name == upcased && n.dir == dir_wanted)
+                .map(|n| n.descriptor.clone())
+        });
         let create = |security: Option<&[u8]>| {
             sys::open(&OpenRequest {
                 root: Some(dir.handle()),
@@ -283,11 +303,17 @@ impl WindowsBacking {
         }
     }
 
-    /// Runs `make` with `descriptor` given to each file or directory the store creates on this
-    /// thread meanwhile, in the creating call itself (so the object never exists with another
-    /// security): the core's `create` and `mkdir` carry no descriptor (see the adapter's
-    /// `create`).
-    pub fn creating_with<T>(&self, descriptor: Option<&[u8]>, make: impl FnOnce() -> T) -> T {
+    /// Runs `make` with `descriptor` given to the file (or directory, `dir`) named `name` that
+    /// the store creates on this thread meanwhile, in the creating call itself (so it never
+    /// exists with another security): the core's `create` and `mkdir` carry no descriptor (see
+    /// the adapter's `create`). Directories the core makes on the way get what they inherit.
+    pub fn creating_with<T>(
+        &self,
+        name: &Name,
+        dir: bool,
+        descriptor: Option<&[u8]>,
+        make: impl FnOnce() -> T,
+    ) -> T {
         /// Clears the descriptor however `make` ends.
         struct Reset;
         impl Drop for Reset {
@@ -295,7 +321,12 @@ impl WindowsBacking {
                 NEW_SECURITY.with(|s| *s.borrow_mut() = None);
             }
         }
-        NEW_SECURITY.with(|s| *s.borrow_mut() = descriptor.map(<[u8]>::to_vec));
+        let upcased = wide::wide_of_name(name).map(|w| w.into_iter().map(crate::dirlist::upcase).collect());
+        let new = match (descriptor, upcased) {
+            (Some(d), Ok(name)) => Some(NewSecurity { name, dir, descriptor: d.to_vec() }),
+            _ => None,
+        };
+        NEW_SECURITY.with(|s| *s.borrow_mut() = new);
         let _reset = Reset;
         make()
     }

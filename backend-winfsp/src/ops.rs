@@ -307,14 +307,15 @@ impl Ops {
         // The descriptor goes into the creating call itself: the entry never exists with the
         // security it would inherit.
         let backing = self.view.backing();
+        let Some(leaf) = path.file_name().cloned() else { return Err(code::OBJECT_NAME_COLLISION) };
         let (handle, attr) = if create_options & FILE_DIRECTORY_FILE != 0 {
-            nt(backing.creating_with(descriptor, || self.view.mkdir(&path, 0o777)))?;
+            nt(backing.creating_with(&leaf, true, descriptor, || self.view.mkdir(&path, 0o777)))?;
             self.open_path(path, granted_access)?
         } else {
             let perm = if read_only { 0o444 } else { 0o666 };
             let flags = open_flags(granted_access);
             let (attr, file) =
-                nt(backing.creating_with(descriptor, || self.view.create(&path, perm, flags)))?;
+                nt(backing.creating_with(&leaf, false, descriptor, || self.view.create(&path, perm, flags)))?;
             (file_handle(path, file, true), attr)
         };
         Ok(self.opened(handle, &attr))
