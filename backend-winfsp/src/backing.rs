@@ -342,6 +342,20 @@ impl WindowsBacking {
         set_disposition(handle.as_handle(), true)
     }
 
+    /// The whole security descriptor of `node`'s object, its SACL included, as ntptfs hands
+    /// it on when the service holds `SeSecurityPrivilege` (WinFsp picks the parts a caller asked
+    /// for); without the privilege, what [`Backing::get_security`] gives (no SACL).
+    pub fn get_security_all(&self, node: &WindowsNode) -> Result<Vec<u8>> {
+        let all = OWNER_SECURITY_INFORMATION
+            | GROUP_SECURITY_INFORMATION
+            | DACL_SECURITY_INFORMATION
+            | SACL_SECURITY_INFORMATION;
+        match Self::reopen(node.handle(), READ_CONTROL | ACCESS_SYSTEM_SECURITY, 0) {
+            Ok(handle) => sys::query_security(handle.as_handle(), all),
+            Err(_) => self.get_security(node),
+        }
+    }
+
     /// A handle to delete `node`'s object through ([`DeleteHandle`]); refused when another
     /// opener does not share deletion, or the caller may not delete.
     pub fn open_for_delete(&self, node: &WindowsNode) -> Result<DeleteHandle> {

@@ -375,7 +375,7 @@ impl Ops {
     /// `GetSecurity`: the descriptor of the open object into `buffer`; its length.
     pub fn get_security(&self, handle: &OpenHandle, buffer: Option<&mut [u8]>) -> NtResult<usize> {
         let descriptor = match handle.node() {
-            Some(node) => Some(nt(self.view.backing().get_security(&node))?),
+            Some(node) => Some(nt(self.view.backing().get_security_all(&node))?),
             None => None,
         };
         let descriptor = self.shown_security(descriptor)?;

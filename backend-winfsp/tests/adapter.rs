@@ -647,3 +647,36 @@ fn create_gives_the_new_entry_the_descriptor_winfsp_computed() {
     );
     assert!(!fx.real("bad.txt").exists());
 }
+
+#[test]
+fn a_sacl_set_through_a_handle_is_shown_by_get_security() {
+    const SACL_SECURITY_INFORMATION: u32 = 0x8;
+    const ACCESS_SYSTEM_SECURITY: u32 = 0x0100_0000;
+    let fx = Fixture::new("sacl");
+    fx.put("audited.txt", "x");
+    let handle = fx.open("\\audited.txt", READ | ACCESS_SYSTEM_SECURITY);
+    // A SACL with one SYSTEM_AUDIT_ACE for Everyone, failed and successful writes.
+    let mut d = vec![1u8, 0, 0x10, 0x80]; // SE_SACL_PRESENT | SE_SELF_RELATIVE
+    for offset in [0u32, 0, 20, 0] {
+        d.extend(offset.to_le_bytes());
+    }
+    d.extend([2u8, 0, 28, 0, 1, 0, 0, 0]); // ACL revision 2, size 28, one entry
+    d.extend([2u8, 0xC0, 20, 0]); // SYSTEM_AUDIT_ACE_TYPE, SUCCESSFUL | FAILED_ACCESS_ACE_FLAG
+    d.extend(0x0012_0116u32.to_le_bytes()); // FILE_GENERIC_WRITE
+    d.extend([1u8, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]); // S-1-1-0
+    if let Err(e) = fx.ops.set_security(&handle, SACL_SECURITY_INFORMATION, &d) {
+        assert!(under_wine(), "{e:#x}");
+        eprintln!("a_sacl_set_through_a_handle_is_shown_by_get_security: skipped under Wine ({e:#x})");
+        return;
+    }
+    let len = fx.ops.get_security(&handle, None).unwrap();
+    let mut shown = vec![0u8; len];
+    fx.ops.get_security(&handle, Some(&mut shown)).unwrap();
+    let sacl = u32::from_le_bytes(shown[12..16].try_into().unwrap()) as usize;
+    if sacl == 0 && under_wine() {
+        eprintln!("a_sacl_set_through_a_handle_is_shown_by_get_security: skipped under Wine (no SACL kept)");
+        return;
+    }
+    assert_ne!(sacl, 0);
+    assert_eq!(u16::from_le_bytes([shown[sacl + 4], shown[sacl + 5]]), 1);
+}
