@@ -92,6 +92,37 @@ const SACL_SECURITY_INFORMATION: u32 = 0x8;
 /// FILE_DISPOSITION_IGNORE_READONLY_ATTRIBUTE`: the name goes at once, as `unlink` does.
 const POSIX_DELETE: u32 = 0x1 | 0x2 | 0x10;
 
+thread_local! {
+    /// What this thread creates now and its descriptor ([`WindowsBacking::creating_with`]).
+    static NEW_SECURITY: std::cell::RefCell<Option<NewSecurity>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The entry a creating call makes and the descriptor it gets.
+#[derive(Debug)]
+struct NewSecurity {
+    /// Its name, upcased (the volume compares names case-insensitively).
+    name: Vec<u16>,
+    /// Whether it is a directory.
+    dir: bool,
+    /// The self-relative descriptor.
+    descriptor: Vec<u8>,
+}
+
+/// `STATUS_INVALID_OWNER`: the owner may not be set by this caller.
+const INVALID_OWNER: i32 = 0xC000_005A_u32 as i32;
+/// `STATUS_PRIVILEGE_NOT_HELD`.
+const PRIVILEGE_NOT_HELD: i32 = 0xC000_0061_u32 as i32;
+
+/// A self-relative descriptor with its owner and group left out (their offsets 0), so the
+/// creator's defaults apply.
+fn without_owner(descriptor: &[u8]) -> Vec<u8> {
+    let mut d = descriptor.to_vec();
+    if let Some(offsets) = d.get_mut(4..12) {
+        offsets.fill(0);
+    }
+    d
+}
+
 /// A handle to an object in a backing tree, shared (cloning is a reference count).
 #[derive(Clone, Debug)]
 pub struct WindowsNode(Arc<OwnedHandle>);
@@ -105,7 +136,9 @@ impl WindowsNode {
 /// A file opened for I/O.
 #[derive(Debug)]
 pub struct WindowsFile {
-    handle: OwnedHandle,
+    /// Shared with the nodes [`WindowsFile::node`] hands out, so calls on the open file act on
+    /// its own object whatever its name is now.
+    handle: Arc<OwnedHandle>,
     /// Opened to append: every write goes to the end.
     append: bool,
 }
@@ -114,6 +147,66 @@ impl WindowsFile {
     /// The attributes of the open file itself (whatever its name is now).
     pub fn stat(&self) -> Result<Attr> {
         stat_handle(self.handle.as_handle())
+    }
+
+    /// Writes what was written through this handle to the disk, as `FlushFileBuffers` does.
+    pub fn flush(&self) -> Result<()> {
+        match sys::flush(self.handle.as_handle()) {
+            // A handle opened without write access has nothing of its own to write.
+            Err(Error::Os(code::ACCESS_DENIED)) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Writes `data` at the end of the file, wherever the end is when the write happens (no
+    /// other writer can slip in between finding the end and writing there).
+    pub fn write_at_end(&self, data: &[u8]) -> Result<usize> {
+        sys::write_at(self.handle.as_handle(), None, data)
+    }
+
+    /// The open file as a node, for the store calls that take one (attributes, security,
+    /// reparse data): they act on this very object, not on whatever its path names now.
+    pub fn node(&self) -> WindowsNode {
+        WindowsNode(Arc::clone(&self.handle))
+    }
+}
+
+/// A handle with `DELETE` access on an object, on which its delete disposition is set.
+///
+/// Held from `SetDelete` (or an open with delete-on-close) to the cleanup that deletes: opening
+/// it is where another opener's sharing mode (no `FILE_SHARE_DELETE`) refuses the deletion, as
+/// NTFS refuses it, rather than at cleanup where a failure can only be logged.
+#[derive(Debug)]
+pub struct DeleteHandle(OwnedHandle);
+
+impl DeleteHandle {
+    /// Marks the object for deletion (`true`) or unmarks it. With POSIX semantics (NTFS since
+    /// Windows 10 1709) the name goes when this handle closes; elsewhere when the last handle
+    /// to the object closes.
+    pub fn set(&self, delete: bool) -> Result<()> {
+        set_disposition(self.0.as_handle(), delete)
+    }
+}
+
+/// Sets the delete disposition of the object open as `handle` (with `DELETE`), as ntptfs
+/// does: POSIX semantics where the file system has them, the classic flag elsewhere; a refusal
+/// (access denied, not empty, cannot delete, already deleted) is final.
+fn set_disposition(handle: BorrowedHandle<'_>, delete: bool) -> Result<()> {
+    const CANNOT_DELETE: i32 = 0xC000_0121_u32 as i32;
+    const FILE_DELETED: i32 = 0xC000_0123_u32 as i32;
+    let flags = if delete { POSIX_DELETE } else { 0 };
+    let posix = FILE_DISPOSITION_INFORMATION_EX { Flags: FILE_DISPOSITION_INFORMATION_EX_FLAGS(flags) };
+    match sys::set(handle, FileDispositionInformationEx, &posix) {
+        Ok(()) => Ok(()),
+        Err(e @ (Error::NotEmpty | Error::NotFound)) => Err(e),
+        Err(Error::Os(s)) if [code::ACCESS_DENIED, CANNOT_DELETE, FILE_DELETED].contains(&s) => {
+            Err(Error::Os(s))
+        }
+        // File systems without POSIX deletion (FAT, older NTFS, Wine).
+        Err(_) => {
+            let classic = FILE_DISPOSITION_INFORMATION { DeleteFile: delete };
+            sys::set(handle, FileDispositionInformation, &classic)
+        }
     }
 }
 
@@ -143,6 +236,7 @@ impl WindowsBacking {
             disposition: FILE_OPEN,
             options: options | IN_TREE,
             attributes: 0,
+            security: None,
         })
     }
 
@@ -156,6 +250,7 @@ impl WindowsBacking {
             disposition: FILE_OPEN,
             options: options | IN_TREE,
             attributes: 0,
+            security: None,
         });
         match opened {
             // Below something that is not a directory, Windows says "path not found" or
@@ -176,14 +271,64 @@ impl WindowsBacking {
         attributes: u32,
     ) -> Result<OwnedHandle> {
         let wide = wide::wide_of_name(name)?;
-        sys::open(&OpenRequest {
-            root: Some(dir.handle()),
-            name: &wide,
-            access,
-            disposition: FILE_CREATE,
-            options: options | IN_TREE,
-            attributes,
-        })
+        // Only the entry being created gets the descriptor, not a directory the core makes on
+        // the way to it (a layer's missing parents).
+        let upcased: Vec<u16> = wide.iter().map(|&u| crate::dirlist::upcase(u)).collect();
+        let dir_wanted = options & FILE_DIRECTORY_FILE != 0;
+        let security = NEW_SECURITY.with(|s| {
+            s.borrow()
+                .as_ref()
+                .filter(|n| n.name == upcased && n.dir == dir_wanted)
+                .map(|n| n.descriptor.clone())
+        });
+        let create = |security: Option<&[u8]>| {
+            sys::open(&OpenRequest {
+                root: Some(dir.handle()),
+                name: &wide,
+                access,
+                disposition: FILE_CREATE,
+                options: options | IN_TREE,
+                attributes,
+                security,
+            })
+        };
+        match create(security.as_deref()) {
+            // Another user as owner needs SeRestorePrivilege, which the service may not hold:
+            // then at least the DACL computed for the caller (its CREATOR OWNER entries name
+            // the caller, not the service), with the service as owner.
+            Err(Error::Os(INVALID_OWNER | PRIVILEGE_NOT_HELD)) => {
+                create(security.as_deref().map(without_owner).as_deref())
+            }
+            other => other,
+        }
+    }
+
+    /// Runs `make` with `descriptor` given to the file (or directory, `dir`) named `name` that
+    /// the store creates on this thread meanwhile, in the creating call itself (so it never
+    /// exists with another security): the core's `create` and `mkdir` carry no descriptor (see
+    /// the adapter's `create`). Directories the core makes on the way get what they inherit.
+    pub fn creating_with<T>(
+        &self,
+        name: &Name,
+        dir: bool,
+        descriptor: Option<&[u8]>,
+        make: impl FnOnce() -> T,
+    ) -> T {
+        /// Clears the descriptor however `make` ends.
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                NEW_SECURITY.with(|s| *s.borrow_mut() = None);
+            }
+        }
+        let upcased = wide::wide_of_name(name).map(|w| w.into_iter().map(crate::dirlist::upcase).collect());
+        let new = match (descriptor, upcased) {
+            (Some(d), Ok(name)) => Some(NewSecurity { name, dir, descriptor: d.to_vec() }),
+            _ => None,
+        };
+        NEW_SECURITY.with(|s| *s.borrow_mut() = new);
+        let _reset = Reset;
+        make()
     }
 
     fn remove(&self, dir: &WindowsNode, name: &Name, want_dir: bool) -> Result<()> {
@@ -194,20 +339,27 @@ impl WindowsBacking {
             (false, true) => return Err(Error::IsDir),
             _ => {}
         }
-        let posix =
-            FILE_DISPOSITION_INFORMATION_EX { Flags: FILE_DISPOSITION_INFORMATION_EX_FLAGS(POSIX_DELETE) };
-        match sys::set(handle.as_handle(), FileDispositionInformationEx, &posix) {
-            // File systems without POSIX deletion (FAT, older NTFS): the name goes at close.
-            Err(Error::Os(s)) if s == code::INVALID_PARAMETER || s == 0xC000_0002_u32 as i32 => {
-                let classic = FILE_DISPOSITION_INFORMATION { DeleteFile: true };
-                sys::set(handle.as_handle(), FileDispositionInformation, &classic)
-            }
-            Err(Error::NotSupported) => {
-                let classic = FILE_DISPOSITION_INFORMATION { DeleteFile: true };
-                sys::set(handle.as_handle(), FileDispositionInformation, &classic)
-            }
-            other => other,
+        set_disposition(handle.as_handle(), true)
+    }
+
+    /// The whole security descriptor of `node`'s object, its SACL included, as ntptfs hands
+    /// it on when the service holds `SeSecurityPrivilege` (WinFsp picks the parts a caller asked
+    /// for); without the privilege, what [`Backing::get_security`] gives (no SACL).
+    pub fn get_security_all(&self, node: &WindowsNode) -> Result<Vec<u8>> {
+        let all = OWNER_SECURITY_INFORMATION
+            | GROUP_SECURITY_INFORMATION
+            | DACL_SECURITY_INFORMATION
+            | SACL_SECURITY_INFORMATION;
+        match Self::reopen(node.handle(), READ_CONTROL | ACCESS_SYSTEM_SECURITY, 0) {
+            Ok(handle) => sys::query_security(handle.as_handle(), all),
+            Err(_) => self.get_security(node),
         }
+    }
+
+    /// A handle to delete `node`'s object through ([`DeleteHandle`]); refused when another
+    /// opener does not share deletion, or the caller may not delete.
+    pub fn open_for_delete(&self, node: &WindowsNode) -> Result<DeleteHandle> {
+        Ok(DeleteHandle(Self::reopen(node.handle(), DELETE | FILE_READ_ATTRIBUTES | SYNCHRONIZE, 0)?))
     }
 }
 
@@ -221,6 +373,7 @@ fn open_host_node(path: &AbsPath) -> Result<WindowsNode> {
         // The administrator's own path: reparse points in it are followed as meant.
         options: FILE_SYNCHRONOUS_IO_NONALERT | FILE_OPEN_FOR_BACKUP_INTENT,
         attributes: 0,
+        security: None,
     })?;
     Ok(WindowsNode(Arc::new(handle)))
 }
@@ -365,35 +518,46 @@ impl Backing for WindowsBacking {
         if changes.size.is_some() && current.kind != FileKind::File {
             return Err(if current.kind == FileKind::Dir { Error::IsDir } else { Error::InvalidArgument });
         }
-        let mut access = FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE;
-        if changes.size.is_some() {
-            access |= FILE_WRITE_DATA;
-        }
-        let handle = Self::reopen(node.handle(), access, 0)?;
-        let mut basic: FILE_BASIC_INFORMATION = sys::query(handle.as_handle(), FileBasicInformation)?;
-        let old_attributes = basic.FileAttributes;
-        // Only files carry a read-only attribute that means "no writes" (on a directory it
-        // means something else to Explorer).
-        basic.FileAttributes = match changes.perm {
-            Some(perm) if current.kind == FileKind::File => {
-                let cleared = old_attributes & !FILE_ATTRIBUTE_READONLY & 0x31A7; // settable flags
-                let attributes = if perm & 0o222 == 0 { cleared | FILE_ATTRIBUTE_READONLY } else { cleared };
-                if attributes == 0 { FILE_ATTRIBUTE_NORMAL } else { attributes }
-            }
-            _ => 0, // 0: leave as they are
-        };
-        basic.CreationTime = 0;
-        basic.ChangeTime = 0;
-        basic.LastAccessTime = set_time(changes.atime);
-        basic.LastWriteTime = set_time(changes.mtime);
-        if basic.FileAttributes != 0 || basic.LastAccessTime != 0 || basic.LastWriteTime != 0 {
-            sys::set(handle.as_handle(), FileBasicInformation, &basic)?;
-        }
-        if let Some(size) = changes.size {
-            let end = FILE_END_OF_FILE_INFORMATION {
-                EndOfFile: i64::try_from(size).map_err(|_| Error::InvalidArgument)?,
+        let apply = |handle: BorrowedHandle<'_>| -> Result<()> {
+            let mut basic: FILE_BASIC_INFORMATION = sys::query(handle, FileBasicInformation)?;
+            let old_attributes = basic.FileAttributes;
+            // Only files carry a read-only attribute that means "no writes" (on a directory it
+            // means something else to Explorer).
+            basic.FileAttributes = match changes.perm {
+                Some(perm) if current.kind == FileKind::File => {
+                    let cleared = old_attributes & !FILE_ATTRIBUTE_READONLY & 0x31A7; // settable flags
+                    let attributes =
+                        if perm & 0o222 == 0 { cleared | FILE_ATTRIBUTE_READONLY } else { cleared };
+                    if attributes == 0 { FILE_ATTRIBUTE_NORMAL } else { attributes }
+                }
+                _ => 0, // 0: leave as they are
             };
-            sys::set(handle.as_handle(), FileEndOfFileInformation, &end)?;
+            basic.CreationTime = 0;
+            basic.ChangeTime = 0;
+            basic.LastAccessTime = set_time(changes.atime);
+            basic.LastWriteTime = set_time(changes.mtime);
+            if basic.FileAttributes != 0 || basic.LastAccessTime != 0 || basic.LastWriteTime != 0 {
+                sys::set(handle, FileBasicInformation, &basic)?;
+            }
+            if let Some(size) = changes.size {
+                let end = FILE_END_OF_FILE_INFORMATION {
+                    EndOfFile: i64::try_from(size).map_err(|_| Error::InvalidArgument)?,
+                };
+                sys::set(handle, FileEndOfFileInformation, &end)?;
+            }
+            Ok(())
+        };
+        // The node's own handle when it has the access (an open file's, as ntptfs acts on its
+        // handle); a reopen of its object otherwise (a lookup's node, which may only stat).
+        match apply(node.handle()) {
+            Err(Error::Os(code::ACCESS_DENIED)) => {
+                let mut access = FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE;
+                if changes.size.is_some() {
+                    access |= FILE_WRITE_DATA;
+                }
+                apply(Self::reopen(node.handle(), access, 0)?.as_handle())?;
+            }
+            other => other?,
         }
         stat_handle(node.handle())
     }
@@ -404,7 +568,7 @@ impl Backing for WindowsBacking {
             let end = FILE_END_OF_FILE_INFORMATION { EndOfFile: 0 };
             sys::set(handle.as_handle(), FileEndOfFileInformation, &end)?;
         }
-        Ok(WindowsFile { handle, append: flags.append })
+        Ok(WindowsFile { handle: Arc::new(handle), append: flags.append })
     }
 
     fn create(
@@ -419,7 +583,7 @@ impl Backing for WindowsBacking {
         let handle = Self::create_child(dir, name, access, FILE_NON_DIRECTORY_FILE, attributes)?;
         // The attributes of the very file made, from its own handle.
         let attr = stat_handle(handle.as_handle())?;
-        Ok((attr, WindowsFile { handle, append: flags.append }))
+        Ok((attr, WindowsFile { handle: Arc::new(handle), append: flags.append }))
     }
 
     fn read(&self, file: &WindowsFile, offset: u64, buf: &mut [u8]) -> Result<usize> {

@@ -139,12 +139,38 @@ fn volume_params(config: &MountConfig) -> VolumeParams {
         .extended_attributes(false)
         .post_cleanup_when_modified_only(true)
         .pass_query_directory_pattern(true)
+        // As ntptfs: WinFsp asks SetDelete only when the disposition changes, and lets
+        // kernel-mode opens (filters, the I/O manager's own) through.
+        .post_disposition_only_when_necessary(true)
+        .allow_open_in_kernel_mode(true)
         .flush_and_purge_on_cleanup(true);
     params
 }
 
+/// What the service enables if its token holds them, as ntptfs does: backup and restore (the
+/// store opens with `FILE_OPEN_FOR_BACKUP_INTENT`, and a created file's owner is the caller),
+/// security (SACLs), and symbolic-link creation.
+const PRIVILEGES: [&str; 4] =
+    ["SeSecurityPrivilege", "SeBackupPrivilege", "SeRestorePrivilege", "SeCreateSymbolicLinkPrivilege"];
+
+/// Enables [`PRIVILEGES`], saying which stay off: the view still runs, with what the token
+/// allows.
+fn enable_privileges() {
+    match crate::sys::enable_privileges(&PRIVILEGES) {
+        Ok(enabled) => {
+            let off: Vec<&str> =
+                PRIVILEGES.iter().zip(enabled).filter(|(_, on)| !on).map(|(name, _)| *name).collect();
+            if !off.is_empty() {
+                tracing::warn!(privileges = ?off, "not held: backup opens, owners or SACLs may be refused");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "privileges could not be enabled"),
+    }
+}
+
 /// Mounts a view of `config.lower` at `config.mount_point` with `links` created first.
 pub fn mount(config: &MountConfig, links: Vec<LinkSpec>) -> Result<Mounted, MountError> {
+    enable_privileges();
     // The binaries delay-load WinFsp (see `cli/build.rs`): the DLL must be loaded, from WinFsp's
     // install directory, before the first call into it.
     if !crate::sys::load_installed_winfsp() {

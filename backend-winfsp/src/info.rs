@@ -30,7 +30,8 @@ pub const FILE_ATTRIBUTE_NORMAL: u32 = 0x0000_0080;
 pub const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x0000_0400;
 /// `IO_REPARSE_TAG_SYMLINK`: the tag reported for a symbolic link.
 pub const IO_REPARSE_TAG_SYMLINK: u32 = 0xA000_000C;
-/// `INVALID_FILE_ATTRIBUTES`: "leave the attributes alone" in `set_basic_info`.
+/// `INVALID_FILE_ATTRIBUTES`: "leave the attributes alone" in `set_basic_info` (WinFsp passes
+/// it for a `FILE_BASIC_INFORMATION` whose attributes are 0).
 pub const INVALID_FILE_ATTRIBUTES: u32 = u32::MAX;
 
 /// Seconds from 1601-01-01 (the FILETIME epoch) to 1970-01-01 (the Unix epoch).
@@ -113,12 +114,14 @@ pub fn win_file_info(attr: &Attr) -> WinFileInfo {
 /// The attribute changes a `set_basic_info` call asks for, given the entry's current mode.
 ///
 /// Only what the core can carry is changed: `FILE_ATTRIBUTE_READONLY` (as the write bits: all
-/// cleared, or the owner's set back) and the access and write times. A time of 0 means "leave
-/// it", as in `FILE_BASIC_INFORMATION`; the creation and change times cannot be set and are
-/// ignored, as are the other attribute flags.
+/// cleared, or the owner's set back) and the access and write times. `file_attributes` is
+/// [`INVALID_FILE_ATTRIBUTES`] for "leave them", and 0 for "none": WinFsp strips
+/// `FILE_ATTRIBUTE_NORMAL` before it calls, so clearing read-only arrives as 0 (as winfsp's
+/// ntptfs and memfs read it). A time of 0 means "leave it", as in `FILE_BASIC_INFORMATION`; the
+/// creation and change times cannot be set and are ignored, as are the other attribute flags.
 pub fn basic_info_changes(current_perm: u32, file_attributes: u32, access: u64, write: u64) -> SetAttr {
     let mut changes = SetAttr::default();
-    if file_attributes != INVALID_FILE_ATTRIBUTES && file_attributes != 0 {
+    if file_attributes != INVALID_FILE_ATTRIBUTES {
         let read_only = file_attributes & FILE_ATTRIBUTE_READONLY != 0;
         let perm = if read_only {
             current_perm & !0o222
@@ -204,6 +207,9 @@ mod tests {
         assert_eq!(ro.perm, Some(0o444));
         let rw = basic_info_changes(0o444, FILE_ATTRIBUTE_NORMAL, 0, 0);
         assert_eq!(rw.perm, Some(0o644));
+        // What WinFsp sends to clear read-only (attrib -r, SetFileAttributes(NORMAL)).
+        assert_eq!(basic_info_changes(0o444, 0, 0, 0).perm, Some(0o644));
+        assert!(basic_info_changes(0o444, INVALID_FILE_ATTRIBUTES, 0, 0).is_empty());
         assert!(basic_info_changes(0o644, FILE_ATTRIBUTE_ARCHIVE, 0, 0).is_empty());
         let t = filetime_of(Timestamp { secs: 5, nanos: 0 });
         let times = basic_info_changes(0o644, 0, t, 0);

@@ -11,7 +11,10 @@
 //! - `backing` (Windows): `WindowsBacking`, the core's backing port over NT handles opened
 //!   relative to kept root handles with `FILE_OPEN_REPARSE_POINT`; `sys` holds every `unsafe`
 //!   call it makes.
-//! - `fs` (Windows): `BindFs`, the WinFsp `FileSystemContext` over `View<WindowsBacking>`.
+//! - `ops` (Windows): `Ops`, what each WinFsp callback does, over plain types (UTF-16 names,
+//!   flag words, byte buffers), so tests call it as WinFsp's DLL calls the callbacks.
+//! - `fs` (Windows): `BindFs`, the WinFsp `FileSystemContext`: one short shim per callback
+//!   from winfsp-rs's types to `Ops`.
 //! - `host` (Windows): `mount(config, links) -> Mounted`, what the command-line tool calls;
 //!   `Mounted` changes links on the live view and stops it.
 #![deny(missing_docs)]
@@ -25,14 +28,18 @@ pub mod fs;
 #[cfg(windows)]
 pub mod host;
 pub mod info;
+#[cfg(windows)]
+pub mod ops;
 pub mod status;
 #[cfg(windows)]
 mod sys;
 pub mod wide;
 
 #[cfg(windows)]
-pub use backing::{WindowsBacking, WindowsFile, WindowsNode};
+pub use backing::{DeleteHandle, WindowsBacking, WindowsFile, WindowsNode};
 #[cfg(windows)]
-pub use fs::{BindFs, OpenHandle};
+pub use fs::BindFs;
 #[cfg(windows)]
 pub use host::{MountConfig, MountError, Mounted, mount};
+#[cfg(windows)]
+pub use ops::{ByName, OpenHandle, Opened, Ops};

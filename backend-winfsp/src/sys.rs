@@ -15,9 +15,9 @@ use windows::Wdk::Foundation::OBJECT_ATTRIBUTES;
 use windows::Wdk::Storage::FileSystem::{
     FILE_INFORMATION_CLASS, FILE_RENAME_INFORMATION, FILE_RENAME_INFORMATION_0, FS_INFORMATION_CLASS,
     FileIdBothDirectoryInformation, FileNameInformation, FileRenameInformation,
-    NTCREATEFILE_CREATE_DISPOSITION, NTCREATEFILE_CREATE_OPTIONS, NtCreateFile, NtFsControlFile,
-    NtQueryDirectoryFile, NtQueryInformationFile, NtQuerySecurityObject, NtQueryVolumeInformationFile,
-    NtReadFile, NtSetInformationFile, NtSetSecurityObject, NtWriteFile,
+    NTCREATEFILE_CREATE_DISPOSITION, NTCREATEFILE_CREATE_OPTIONS, NtCreateFile, NtFlushBuffersFile,
+    NtFsControlFile, NtQueryDirectoryFile, NtQueryInformationFile, NtQuerySecurityObject,
+    NtQueryVolumeInformationFile, NtReadFile, NtSetInformationFile, NtSetSecurityObject, NtWriteFile,
 };
 use windows::Win32::Foundation::{
     HANDLE, HLOCAL, LocalFree, NTSTATUS, OBJ_CASE_INSENSITIVE, OBJECT_ATTRIBUTE_FLAGS,
@@ -69,10 +69,26 @@ pub struct OpenRequest<'a> {
     pub options: u32,
     /// Attributes of a created file.
     pub attributes: u32,
+    /// The self-relative security descriptor of a created file (`None`: inherited).
+    pub security: Option<&'a [u8]>,
 }
 
 /// `NtCreateFile`, sharing everything, names compared case-insensitively.
 pub fn open(req: &OpenRequest<'_>) -> Result<OwnedHandle> {
+    // An aligned copy: the kernel reads the descriptor's fields in place.
+    let security = match req.security {
+        Some(d) if !descriptor_is_whole(d) => return Err(Error::InvalidArgument),
+        Some(d) => {
+            let mut aligned = vec![0u64; d.len().div_ceil(8)];
+            for (word, chunk) in aligned.iter_mut().zip(d.chunks(8)) {
+                let mut bytes = [0u8; 8];
+                bytes[..chunk.len()].copy_from_slice(chunk);
+                *word = u64::from_le_bytes(bytes);
+            }
+            Some(aligned)
+        }
+        None => None,
+    };
     let bytes = req.name.len() * 2;
     let Ok(length) = u16::try_from(bytes) else { return Err(Error::Os(code::OBJECT_NAME_INVALID)) };
     let name = UNICODE_STRING {
@@ -85,13 +101,14 @@ pub fn open(req: &OpenRequest<'_>) -> Result<OwnedHandle> {
         RootDirectory: req.root.map_or(HANDLE::default(), raw),
         ObjectName: &name,
         Attributes: OBJECT_ATTRIBUTE_FLAGS(OBJ_CASE_INSENSITIVE.0),
-        SecurityDescriptor: std::ptr::null(),
+        SecurityDescriptor: security.as_ref().map_or(std::ptr::null(), |d| d.as_ptr().cast()),
         SecurityQualityOfService: std::ptr::null(),
     };
     let mut handle = HANDLE::default();
     let mut iosb = IO_STATUS_BLOCK::default();
     // SAFETY: every pointer refers to a local that outlives the call; `name` points into
-    // `req.name`, which NtCreateFile only reads; on success `handle` is a new handle we own.
+    // `req.name`, which NtCreateFile only reads; `security` holds a whole self-relative
+    // descriptor (checked above), 8-aligned; on success `handle` is a new handle we own.
     let status = unsafe {
         NtCreateFile(
             &mut handle,
@@ -265,6 +282,13 @@ pub fn read_at(handle: BorrowedHandle<'_>, offset: u64, buf: &mut [u8]) -> Resul
     }
     check(status)?;
     Ok(information(&iosb))
+}
+
+/// Writes the file's buffered data to its device (`NtFlushBuffersFile`).
+pub fn flush(handle: BorrowedHandle<'_>) -> Result<()> {
+    let mut iosb = IO_STATUS_BLOCK::default();
+    // SAFETY: an open handle and a local status block; synchronous handle.
+    check(unsafe { NtFlushBuffersFile(raw(handle), &mut iosb) })
 }
 
 /// Writes at `offset`, or at the end of the file when `offset` is `None`.
@@ -497,27 +521,45 @@ fn descriptor_is_whole(descriptor: &[u8]) -> bool {
     })
 }
 
-/// The bytes of a self-relative security descriptor WinFsp hands over by pointer.
-pub fn descriptor_bytes(descriptor: *mut c_void) -> Vec<u8> {
-    if descriptor.is_null() {
+/// The bytes of the descriptor WinFsp hands to `set_security`.
+///
+/// Sound because of where a [`winfsp::filesystem::ModificationDescriptor`] comes from: only
+/// winfsp-rs makes one (it has no public constructor), from the pointer WinFsp passes for the
+/// duration of one `SetSecurity` call, and it is neither `Clone` nor `Copy`; taking it by value
+/// here, inside that call, means the pointer is read while WinFsp still holds it valid.
+pub fn modification_bytes(descriptor: winfsp::filesystem::ModificationDescriptor) -> Vec<u8> {
+    let raw = descriptor.as_mut_ptr();
+    if raw.is_null() {
         return Vec::new();
     }
-    // SAFETY: WinFsp passes a valid self-relative descriptor for the duration of the call; its
-    // length is what GetSecurityDescriptorLength reports.
+    // SAFETY: per the above, `raw` points to a valid self-relative descriptor for this call;
+    // its length is what GetSecurityDescriptorLength reports.
     unsafe {
-        let len = GetSecurityDescriptorLength(PSECURITY_DESCRIPTOR(descriptor)) as usize;
-        std::slice::from_raw_parts(descriptor.cast::<u8>(), len).to_vec()
+        let len = GetSecurityDescriptorLength(PSECURITY_DESCRIPTOR(raw)) as usize;
+        std::slice::from_raw_parts(raw.cast::<u8>(), len).to_vec()
     }
 }
 
-/// Copies `src` into the buffer WinFsp gave; false when it does not fit.
-pub fn fill_buffer(dst: &mut [c_void], src: &[u8]) -> bool {
-    if dst.len() < src.len() {
-        return false;
+/// The bytes of a descriptor WinFsp passes as a slice of its exact length (`create`).
+pub fn bytes_of(descriptor: &[c_void]) -> Vec<u8> {
+    let mut out = vec![0u8; descriptor.len()];
+    // SAFETY: `descriptor` is readable for its length (c_void is one byte), `out` writable for
+    // as many; the two do not overlap.
+    unsafe { std::ptr::copy_nonoverlapping(descriptor.as_ptr().cast::<u8>(), out.as_mut_ptr(), out.len()) };
+    out
+}
+
+/// A buffer WinFsp lends (`&mut [c_void]`) as bytes, zeroed first: its contents may be
+/// uninitialized memory, which must not be read as `u8`.
+pub fn byte_buffer(buffer: &mut [c_void]) -> &mut [u8] {
+    let len = buffer.len();
+    let ptr = buffer.as_mut_ptr().cast::<u8>();
+    // SAFETY: `buffer` is writable for `len` bytes (c_void is one byte) and stays mutably
+    // borrowed for the result's lifetime; zeroing first initializes every byte.
+    unsafe {
+        std::ptr::write_bytes(ptr, 0, len);
+        std::slice::from_raw_parts_mut(ptr, len)
     }
-    // SAFETY: `dst` is writable for `dst.len() >= src.len()` bytes (c_void is one byte).
-    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len()) };
-    true
 }
 
 /// A self-relative security descriptor from its SDDL text.
@@ -538,6 +580,57 @@ pub fn descriptor_from_sddl(sddl: &str) -> Result<Vec<u8>> {
         let bytes = std::slice::from_raw_parts(descriptor.0.cast::<u8>(), len as usize).to_vec();
         LocalFree(Some(HLOCAL(descriptor.0)));
         Ok(bytes)
+    }
+}
+
+/// Enables each privilege of `names` (`SeBackupPrivilege` ...) that the process token holds;
+/// answers, for each, whether it is enabled now. A privilege the token does not hold stays
+/// off (`ERROR_NOT_ALL_ASSIGNED`); only a failure to open the token or an unknown name is an
+/// error.
+pub fn enable_privileges(names: &[&str]) -> Result<Vec<bool>> {
+    use windows::Win32::Foundation::{CloseHandle, ERROR_NOT_ALL_ASSIGNED, GetLastError, LUID};
+    use windows::Win32::Security::{
+        AdjustTokenPrivileges, LUID_AND_ATTRIBUTES, LookupPrivilegeValueW, SE_PRIVILEGE_ENABLED,
+        TOKEN_ADJUST_PRIVILEGES, TOKEN_PRIVILEGES,
+    };
+    use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+    let mut token = HANDLE::default();
+    // SAFETY: the pseudo handle of this process; `token` receives a handle closed below.
+    unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES, &mut token) }
+        .map_err(|e| Error::Os(e.code().0))?;
+    let mut enabled = Vec::with_capacity(names.len());
+    let mut failed = None;
+    for name in names {
+        let wide: Vec<u16> = name.encode_utf16().chain([0]).collect();
+        let mut luid = LUID::default();
+        // SAFETY: a NUL-terminated name; `luid` is a local the call writes.
+        if let Err(e) = unsafe { LookupPrivilegeValueW(PCWSTR::null(), PCWSTR(wide.as_ptr()), &mut luid) } {
+            failed = Some(Error::Os(e.code().0));
+            break;
+        }
+        let privileges = TOKEN_PRIVILEGES {
+            PrivilegeCount: 1,
+            Privileges: [LUID_AND_ATTRIBUTES { Luid: luid, Attributes: SE_PRIVILEGE_ENABLED }],
+        };
+        // SAFETY: an open token with TOKEN_ADJUST_PRIVILEGES and a complete TOKEN_PRIVILEGES;
+        // the last error is read right after the call, on the same thread.
+        let adjusted = unsafe {
+            AdjustTokenPrivileges(token, false, Some(&privileges), 0, None, None)
+                .map(|()| GetLastError() != ERROR_NOT_ALL_ASSIGNED)
+        };
+        match adjusted {
+            Ok(on) => enabled.push(on),
+            Err(e) => {
+                failed = Some(Error::Os(e.code().0));
+                break;
+            }
+        }
+    }
+    // SAFETY: the token opened above, closed once.
+    let _ = unsafe { CloseHandle(token) };
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(enabled),
     }
 }
 
@@ -607,6 +700,17 @@ mod tests {
         d.extend([0u8, 0, 20, 0, 0xFF, 0x01, 0x1F, 0x00]); // ACCESS_ALLOWED, size 20, FILE_ALL_ACCESS
         d.extend(sid);
         d
+    }
+
+    #[test]
+    fn privileges_held_are_enabled_and_unknown_names_refused() {
+        let names = ["SeSecurityPrivilege", "SeBackupPrivilege", "SeRestorePrivilege"];
+        let enabled = enable_privileges(&names);
+        assert!(matches!(&enabled, Ok(on) if on.len() == names.len()), "{enabled:?}");
+        eprintln!("privileges enabled: {enabled:?} of {names:?}");
+        // Enabling again answers the same.
+        assert_eq!(enable_privileges(&names), enabled);
+        assert!(enable_privileges(&["SeNoSuchPrivilege"]).is_err());
     }
 
     #[test]

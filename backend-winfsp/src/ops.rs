@@ -1,0 +1,657 @@
+//! The WinFsp file system's logic, over plain types: what each `FileSystemContext` callback
+//! does, as functions that take UTF-16 names (`&[u16]`), flag words (`u32`), byte buffers and
+//! descriptors, and answer plain structs or an NTSTATUS (`Err(i32)`).
+//!
+//! winfsp-rs gives the types of its callbacks (`OpenFileInfo`, `DirMarker`,
+//! `ModificationDescriptor`) no public constructor, so `crate::fs` is a shim that converts them
+//! and calls these; tests call these the way WinFsp's DLL calls the callbacks (see
+//! `tests/adapter.rs`). Directory pages are still written by WinFsp's own
+//! `FspFileSystemAddDirInfo` (through winfsp-rs's `DirInfo`).
+//!
+//! Choices:
+//! - An open handle ([`OpenHandle`]) keeps what it opened: the file's own handle (I/O,
+//!   attributes, size, security, reparse data, deletion: rule 18, and what ntptfs does), a
+//!   directory's node and layers ([`bindfs_core::OpenDir`]) for listings, and its virtual path
+//!   for calls that are by name in WinFsp too (rename) or that the core decides (a synthesized
+//!   directory has no object). A call that changes the entry through its handle is refused when
+//!   the open found it read-only (rule 13).
+//! - The normalized name of every open is the view's canonical path (rule 21): the virtual
+//!   name, spelled as the view holds it, never the backing's.
+//! - Security descriptors are the backing's (rule 22). A directory the view synthesizes has
+//!   none in any store and shows a fixed one: read and traverse for everyone, full control for
+//!   SYSTEM and Administrators (the `0555` the core gives it).
+//! - Deletion as ntptfs does it: `set_delete` sets the delete disposition on a handle to the
+//!   object itself (so a sharing conflict or a refusal is the caller's error then, not a log
+//!   line at cleanup), and `cleanup` with the delete flag closes that handle.
+//! - Reparse lookups by name answer `STATUS_NOT_A_REPARSE_POINT` for anything that is not a
+//!   link: that is the one answer on which WinFsp goes on to the next path component.
+#![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use bindfs_core::{Attr, Backing, Error, FileKind, OpenDir, OpenFlags, RenameFlags, SetAttr, VPath, View};
+use parking_lot::Mutex;
+use winfsp::filesystem::{DirInfo, WideNameInfo};
+
+use crate::backing::{DeleteHandle, WindowsBacking, WindowsFile, WindowsNode};
+use crate::dirlist::{SortedListing, matches};
+use crate::info::{self, FILE_ATTRIBUTE_READONLY, WinFileInfo};
+use crate::status::{code, ntstatus_of};
+use crate::{sys, wide};
+
+/// What an operation answers: a value or the NTSTATUS WinFsp passes on.
+pub type NtResult<T> = Result<T, i32>;
+
+fn nt<T>(r: bindfs_core::Result<T>) -> NtResult<T> {
+    r.map_err(|e| ntstatus_of(&e))
+}
+
+// Create options and access bits WinFsp passes (ntifs.h, winnt.h).
+/// `FILE_DIRECTORY_FILE` create option.
+pub const FILE_DIRECTORY_FILE: u32 = 0x0000_0001;
+/// `FILE_DELETE_ON_CLOSE` create option.
+pub const FILE_DELETE_ON_CLOSE: u32 = 0x0000_1000;
+/// `FILE_READ_DATA` access.
+pub const FILE_READ_DATA: u32 = 0x0001;
+/// `FILE_WRITE_DATA` access.
+pub const FILE_WRITE_DATA: u32 = 0x0002;
+/// `FILE_APPEND_DATA` access.
+pub const FILE_APPEND_DATA: u32 = 0x0004;
+/// `FILE_EXECUTE` access.
+pub const FILE_EXECUTE: u32 = 0x0020;
+/// `FspCleanupDelete`: the last cleanup of a file marked for deletion.
+pub const CLEANUP_DELETE: u32 = 0x01;
+/// `STATUS_END_OF_FILE`.
+pub const END_OF_FILE: i32 = 0xC000_0011_u32 as i32;
+/// `STATUS_BUFFER_TOO_SMALL`: what ntptfs answers for reparse data that does not fit.
+pub const BUFFER_TOO_SMALL: i32 = 0xC000_0023_u32 as i32;
+
+/// The descriptor of directories the view synthesizes (see the module docs).
+const SYNTHETIC_SDDL: &str = "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FRFX;;;WD)";
+
+/// An open file or directory.
+#[derive(Debug)]
+pub struct OpenHandle {
+    /// The virtual path it was opened at (moved by a rename through this handle).
+    path: Mutex<VPath>,
+    /// A file's own handle (files and links).
+    file: Option<WindowsFile>,
+    /// A directory's node and layers (`None` for files, and a synthesized directory's node).
+    dir: Option<(Option<WindowsNode>, OpenDir<WindowsNode>)>,
+    /// Whether the entry may be changed through the view.
+    writable: bool,
+    /// The listing being paged, taken at the first page.
+    listing: Mutex<Option<Arc<SortedListing<Attr>>>>,
+    /// The handle holding the delete disposition (`set_delete`, delete-on-close).
+    deleting: Mutex<Option<DeleteHandle>>,
+}
+
+impl OpenHandle {
+    /// The virtual path it is open at now.
+    pub fn path(&self) -> VPath {
+        self.path.lock().clone()
+    }
+
+    /// Whether it is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    /// The object it has open: the file's own handle, or the directory's node (`None` for a
+    /// directory the view synthesizes).
+    fn node(&self) -> Option<WindowsNode> {
+        match (&self.file, &self.dir) {
+            (Some(file), _) => Some(file.node()),
+            (None, Some((node, _))) => node.clone(),
+            _ => None,
+        }
+    }
+
+    /// The object, when it may be changed through the view (rule 13).
+    fn changeable(&self) -> NtResult<WindowsNode> {
+        match self.node() {
+            Some(node) if self.writable => Ok(node),
+            _ => Err(code::MEDIA_WRITE_PROTECTED),
+        }
+    }
+}
+
+/// What an open or a create answers.
+#[derive(Debug)]
+pub struct Opened {
+    /// The handle WinFsp keeps as the file context.
+    pub handle: OpenHandle,
+    /// The file information of what was opened.
+    pub info: WinFileInfo,
+    /// The normalized name (rule 21), when the view can spell it.
+    pub normalized_name: Option<Vec<u16>>,
+}
+
+/// What `GetSecurityByName` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByName {
+    /// The name shows: its attributes, and the length of its descriptor (copied into the
+    /// buffer when one was given).
+    Found {
+        /// `FILE_ATTRIBUTE_*`.
+        attributes: u32,
+        /// Bytes of the security descriptor.
+        descriptor_len: usize,
+    },
+    /// The descriptor does not fit the buffer: WinFsp's DLL retries with a buffer of `needed`
+    /// bytes when told `STATUS_BUFFER_OVERFLOW` and this size.
+    TooSmall {
+        /// Bytes of the security descriptor.
+        needed: usize,
+    },
+    /// The view has nothing at the name: it may lead through a link inside a backing tree,
+    /// which WinFsp looks for (a reparse point on the way); `status` if there is none.
+    Unresolved {
+        /// The NTSTATUS when no reparse point is on the way.
+        status: i32,
+    },
+}
+
+/// The file system's logic: a view over a Windows backing store.
+#[derive(Debug)]
+pub struct Ops {
+    view: Arc<View<WindowsBacking>>,
+    /// Security descriptor of synthesized directories.
+    synthetic_security: Vec<u8>,
+}
+
+/// Copies `src` into `dst`; false when it does not fit.
+fn copy_into(dst: &mut [u8], src: &[u8]) -> bool {
+    match dst.get_mut(..src.len()) {
+        Some(out) => {
+            out.copy_from_slice(src);
+            true
+        }
+        None => false,
+    }
+}
+
+impl Ops {
+    /// The logic serving `view`.
+    pub fn new(view: Arc<View<WindowsBacking>>) -> bindfs_core::Result<Ops> {
+        Ok(Ops { view, synthetic_security: sys::descriptor_from_sddl(SYNTHETIC_SDDL)? })
+    }
+
+    /// The view served.
+    pub fn view(&self) -> &View<WindowsBacking> {
+        &self.view
+    }
+
+    fn path_of(name: &[u16]) -> NtResult<VPath> {
+        nt(wide::vpath_of_wide(name))
+    }
+
+    /// The attributes the handle's entry shows now, read from its own object.
+    fn attr_of(&self, handle: &OpenHandle) -> bindfs_core::Result<Attr> {
+        match (&handle.file, &handle.dir) {
+            (Some(file), _) => Ok(bindfs_core::report::attr(file.stat()?, handle.writable)),
+            (None, Some((Some(node), _))) => {
+                Ok(bindfs_core::report::attr(self.view.backing().stat(node)?, handle.writable))
+            }
+            _ => self.view.getattr(&handle.path()),
+        }
+    }
+
+    fn info_of(&self, handle: &OpenHandle) -> NtResult<WinFileInfo> {
+        Ok(info::win_file_info(&nt(self.attr_of(handle))?))
+    }
+
+    /// A descriptor as shown; never empty: WinFsp reads a descriptor of size 0 as "no
+    /// security" and grants every access, which would drop B's permissions (rule 22).
+    fn shown_security(&self, descriptor: Option<Vec<u8>>) -> NtResult<Vec<u8>> {
+        let descriptor = descriptor.unwrap_or_else(|| self.synthetic_security.clone());
+        if descriptor.is_empty() {
+            return Err(code::ACCESS_DENIED);
+        }
+        Ok(descriptor)
+    }
+
+    /// Refuses what a deletion of `path` would refuse for any content: the root, a directory
+    /// the view synthesizes, an entry of a read-only link (rule 13).
+    fn check_deletable(&self, path: &VPath) -> NtResult<bindfs_core::Found<WindowsNode>> {
+        let found = nt(self.view.lookup(path))?;
+        if !found.writable || found.node.is_none() || path.is_root() {
+            return Err(ntstatus_of(&Error::ReadOnly));
+        }
+        Ok(found)
+    }
+
+    /// Opens what `path` shows: a file's handle for I/O, or a directory's layers.
+    fn open_path(&self, path: VPath, access: u32) -> NtResult<(OpenHandle, Attr)> {
+        let found = nt(self.view.lookup(&path))?;
+        if found.attr.kind == FileKind::Dir {
+            let dir = nt(self.view.open_dir(&path))?;
+            let handle = OpenHandle {
+                path: Mutex::new(path),
+                file: None,
+                dir: Some((found.node, dir)),
+                writable: found.writable,
+                listing: Mutex::new(None),
+                deleting: Mutex::new(None),
+            };
+            return Ok((handle, found.attr));
+        }
+        let (file, attr, writable) = nt(self.view.open_entry(&path, open_flags(access)))?;
+        Ok((file_handle(path, file, writable), attr))
+    }
+
+    /// The answer of an open or a create: file information and the normalized name (rule 21).
+    fn opened(&self, handle: OpenHandle, attr: &Attr) -> Opened {
+        let path = handle.path();
+        let normalized_name = self.view.canonical_path(&path).ok().and_then(|p| wide::wide_of_vpath(&p).ok());
+        Opened { handle, info: info::win_file_info(attr), normalized_name }
+    }
+
+    /// `GetSecurityByName`: the attributes and descriptor of `name`, the descriptor copied into
+    /// `buffer` (WinFsp offers 1 KiB first).
+    pub fn get_security_by_name(&self, name: &[u16], buffer: Option<&mut [u8]>) -> NtResult<ByName> {
+        let path = Self::path_of(name)?;
+        let found = match self.view.lookup(&path) {
+            Ok(found) => found,
+            // A path through a link inside a backing tree: the kernel resolves the link.
+            Err(e @ (Error::NotFound | Error::NotDir)) => {
+                return Ok(ByName::Unresolved { status: ntstatus_of(&e) });
+            }
+            Err(e) => return Err(ntstatus_of(&e)),
+        };
+        let descriptor = match &found.node {
+            Some(node) => Some(nt(self.view.backing().get_security(node))?),
+            None => None,
+        };
+        let descriptor = self.shown_security(descriptor)?;
+        if let Some(buffer) = buffer {
+            if !copy_into(buffer, &descriptor) {
+                return Ok(ByName::TooSmall { needed: descriptor.len() });
+            }
+        }
+        Ok(ByName::Found { attributes: info::attributes_of(&found.attr), descriptor_len: descriptor.len() })
+    }
+
+    /// `Open`.
+    pub fn open(&self, name: &[u16], create_options: u32, granted_access: u32) -> NtResult<Opened> {
+        let path = Self::path_of(name)?;
+        // WinFsp does not call set_delete for FILE_DELETE_ON_CLOSE: refuse now what cleanup
+        // could not (WinFsp itself refuses read-only files, not directories), and take the
+        // handle that deletes now, where a sharing conflict refuses the open as NTFS does.
+        let delete_on_close = create_options & FILE_DELETE_ON_CLOSE != 0;
+        if delete_on_close {
+            self.check_deletable(&path)?;
+        }
+        let (handle, attr) = self.open_path(path, granted_access)?;
+        if delete_on_close {
+            if let Some(node) = handle.node() {
+                *handle.deleting.lock() = Some(nt(self.view.backing().open_for_delete(&node))?);
+            }
+        }
+        Ok(self.opened(handle, &attr))
+    }
+
+    /// `Create`: one store call makes the file with `descriptor` (what WinFsp computed for the
+    /// caller) and opens it with the access granted, so a file created read-only can still be
+    /// written through this handle (as `CopyFile` does).
+    pub fn create(
+        &self,
+        name: &[u16],
+        create_options: u32,
+        granted_access: u32,
+        file_attributes: u32,
+        descriptor: Option<&[u8]>,
+    ) -> NtResult<Opened> {
+        let path = Self::path_of(name)?;
+        let read_only = file_attributes & FILE_ATTRIBUTE_READONLY != 0;
+        // The descriptor goes into the creating call itself: the entry never exists with the
+        // security it would inherit.
+        let backing = self.view.backing();
+        let Some(leaf) = path.file_name().cloned() else { return Err(code::OBJECT_NAME_COLLISION) };
+        let (handle, attr) = if create_options & FILE_DIRECTORY_FILE != 0 {
+            nt(backing.creating_with(&leaf, true, descriptor, || self.view.mkdir(&path, 0o777)))?;
+            self.open_path(path, granted_access)?
+        } else {
+            let perm = if read_only { 0o444 } else { 0o666 };
+            let flags = open_flags(granted_access);
+            let (attr, file) =
+                nt(backing.creating_with(&leaf, false, descriptor, || self.view.create(&path, perm, flags)))?;
+            (file_handle(path, file, true), attr)
+        };
+        Ok(self.opened(handle, &attr))
+    }
+
+    /// `Overwrite`: truncates, and sets (`replace`) or adds the attributes.
+    pub fn overwrite(
+        &self,
+        handle: &OpenHandle,
+        file_attributes: u32,
+        replace: bool,
+    ) -> NtResult<WinFileInfo> {
+        let node = handle.changeable()?;
+        let current = nt(self.attr_of(handle))?;
+        let mut changes = SetAttr { size: Some(0), ..SetAttr::default() };
+        let read_only = file_attributes & FILE_ATTRIBUTE_READONLY != 0;
+        if read_only || replace {
+            changes.perm = info::basic_info_changes(current.perm, file_attributes, 0, 0).perm;
+        }
+        let raw = nt(self.view.backing().set_attr(&node, &changes))?;
+        Ok(info::win_file_info(&bindfs_core::report::attr(raw, true)))
+    }
+
+    /// `Cleanup`: with [`CLEANUP_DELETE`], the entry is deleted through its own object.
+    pub fn cleanup(&self, handle: &OpenHandle, flags: u32) {
+        if flags & CLEANUP_DELETE == 0 {
+            return;
+        }
+        let deleted = match handle.deleting.lock().take() {
+            // Marked at set_delete or opened with delete-on-close: closing it deletes.
+            Some(deleting) => deleting.set(true),
+            // Marked through another handle of the same file.
+            None => match handle.changeable() {
+                Ok(node) => self.view.backing().open_for_delete(&node).and_then(|d| d.set(true)),
+                Err(_) => Err(Error::ReadOnly),
+            },
+        };
+        if let Err(e) = deleted {
+            tracing::warn!(path = %handle.path(), error = %e, "delete on close failed");
+        }
+    }
+
+    /// `Flush`: the file's data to disk, and its information (nothing for the volume).
+    pub fn flush(&self, handle: Option<&OpenHandle>) -> NtResult<Option<WinFileInfo>> {
+        let Some(handle) = handle else { return Ok(None) };
+        if let Some(file) = &handle.file {
+            nt(file.flush())?;
+        }
+        Ok(Some(self.info_of(handle)?))
+    }
+
+    /// `GetFileInfo`.
+    pub fn get_file_info(&self, handle: &OpenHandle) -> NtResult<WinFileInfo> {
+        self.info_of(handle)
+    }
+
+    /// `GetSecurity`: the descriptor of the open object into `buffer`; its length.
+    pub fn get_security(&self, handle: &OpenHandle, buffer: Option<&mut [u8]>) -> NtResult<usize> {
+        let descriptor = match handle.node() {
+            Some(node) => Some(nt(self.view.backing().get_security_all(&node))?),
+            None => None,
+        };
+        let descriptor = self.shown_security(descriptor)?;
+        if let Some(buffer) = buffer {
+            if !copy_into(buffer, &descriptor) {
+                return Err(code::BUFFER_OVERFLOW);
+            }
+        }
+        Ok(descriptor.len())
+    }
+
+    /// `SetSecurity`: the parts `security_information` of `descriptor` onto the open object.
+    pub fn set_security(
+        &self,
+        handle: &OpenHandle,
+        security_information: u32,
+        descriptor: &[u8],
+    ) -> NtResult<()> {
+        let node = handle.changeable()?;
+        nt(self.view.backing().set_security(&node, security_information, descriptor))
+    }
+
+    /// `ReadDirectory`: the entries after `marker` that match `pattern`, written into `buffer`
+    /// by WinFsp's `FspFileSystemAddDirInfo`; the bytes written.
+    pub fn read_directory(
+        &self,
+        handle: &OpenHandle,
+        pattern: Option<&[u16]>,
+        marker: Option<&[u16]>,
+        buffer: &mut [u8],
+    ) -> NtResult<u32> {
+        let listing = nt(self.listing(handle, marker.is_none()))?;
+        let mut cursor = 0u32;
+        let mut entry: DirInfo = DirInfo::new();
+        for item in listing.after(marker) {
+            if pattern.is_some_and(|p| !matches(p, &item.name)) {
+                continue;
+            }
+            entry.reset();
+            fill(entry.file_info_mut(), &info::win_file_info(&item.item));
+            entry.set_name_raw(item.name.as_slice()).map_err(|e| e.to_ntstatus())?;
+            if !entry.append_to_buffer(buffer, &mut cursor) {
+                return Ok(cursor); // full: WinFsp asks again after the last name it got
+            }
+        }
+        DirInfo::<255>::finalize_buffer(buffer, &mut cursor);
+        Ok(cursor)
+    }
+
+    /// The sorted listing of an open directory, taken now when `fresh` or not yet taken.
+    fn listing(&self, handle: &OpenHandle, fresh: bool) -> bindfs_core::Result<Arc<SortedListing<Attr>>> {
+        if !fresh {
+            if let Some(l) = handle.listing.lock().as_ref() {
+                return Ok(Arc::clone(l));
+            }
+        }
+        let Some((_, dir)) = &handle.dir else { return Err(Error::NotDir) };
+        let path = handle.path();
+        let listing = self.view.list_open(dir)?;
+        let mut items = Vec::with_capacity(listing.entries.len());
+        for i in 0..listing.entries.len() {
+            let Some(entry) = self.view.listed(&listing, i)? else { continue };
+            // A name whose lookup fails (a looping link) still shows, as a dangling link does.
+            let attr = entry.attr.unwrap_or_else(|| {
+                let mut a = bindfs_core::report::synthetic_dir(bindfs_core::Timestamp::default());
+                a.kind = entry.entry.kind;
+                a
+            });
+            items.push((wide::wide_of_name(&entry.entry.name)?, attr));
+        }
+        let dots = match path.parent() {
+            Some(parent) => Some((self.attr_of(handle)?, self.view.getattr(&parent)?)),
+            None => None,
+        };
+        let sorted = Arc::new(SortedListing::new(items, dots));
+        *handle.listing.lock() = Some(Arc::clone(&sorted));
+        Ok(sorted)
+    }
+
+    /// `Rename` of the entry open as `handle` from `name` to `new_name` (the core decides
+    /// where it lands, rule 12).
+    pub fn rename(&self, handle: &OpenHandle, name: &[u16], new_name: &[u16], replace: bool) -> NtResult<()> {
+        let from = Self::path_of(name)?;
+        let to = Self::path_of(new_name)?;
+        // Windows never replaces a directory (MoveFileEx answers access denied, as ntptfs does
+        // for a rename without POSIX semantics); the core, POSIX-minded, would replace an empty
+        // one. A change of case alone is not a replacement.
+        if replace && !from.same(&to, self.view.policy()) {
+            if let Ok(target) = self.view.getattr(&to) {
+                if target.kind == FileKind::Dir {
+                    return Err(code::ACCESS_DENIED);
+                }
+            }
+        }
+        let flags = RenameFlags { no_replace: !replace, exchange: false };
+        nt(self.view.rename(&from, &to, flags))?;
+        *handle.path.lock() = to;
+        Ok(())
+    }
+
+    /// `SetBasicInfo`: `file_attributes` is `INVALID_FILE_ATTRIBUTES` for "leave them", and 0
+    /// for "none" (WinFsp strips `FILE_ATTRIBUTE_NORMAL`); a time of 0 leaves it.
+    pub fn set_basic_info(
+        &self,
+        handle: &OpenHandle,
+        file_attributes: u32,
+        last_access_time: u64,
+        last_write_time: u64,
+    ) -> NtResult<WinFileInfo> {
+        let current = nt(self.attr_of(handle))?;
+        let changes =
+            info::basic_info_changes(current.perm, file_attributes, last_access_time, last_write_time);
+        if changes.is_empty() {
+            return Ok(info::win_file_info(&current));
+        }
+        let node = handle.changeable()?;
+        let raw = nt(self.view.backing().set_attr(&node, &changes))?;
+        Ok(info::win_file_info(&bindfs_core::report::attr(raw, true)))
+    }
+
+    /// `SetDelete`: marks (or unmarks) the entry for deletion at its last cleanup, on a handle
+    /// to the object itself, refusing now what the deletion would refuse.
+    pub fn set_delete(&self, handle: &OpenHandle, name: &[u16], delete: bool) -> NtResult<()> {
+        let mut deleting = handle.deleting.lock();
+        if !delete {
+            if let Some(d) = deleting.take() {
+                nt(d.set(false))?;
+            }
+            return Ok(());
+        }
+        // By the name WinFsp gives (it follows renames of ancestors).
+        let path = Self::path_of(name).unwrap_or_else(|_| handle.path());
+        let found = self.check_deletable(&path)?;
+        if found.attr.kind == FileKind::Dir && !nt(self.view.readdir(&path))?.is_empty() {
+            return Err(ntstatus_of(&Error::NotEmpty));
+        }
+        let node = handle.changeable()?;
+        let d = match deleting.take() {
+            Some(d) => d,
+            None => nt(self.view.backing().open_for_delete(&node))?,
+        };
+        nt(d.set(true))?;
+        *deleting = Some(d);
+        Ok(())
+    }
+
+    /// `SetFileSize`: the end of file, or the allocation (which only matters when it cuts the
+    /// file short).
+    pub fn set_file_size(
+        &self,
+        handle: &OpenHandle,
+        new_size: u64,
+        allocation: bool,
+    ) -> NtResult<WinFileInfo> {
+        let current = nt(self.attr_of(handle))?;
+        if allocation && new_size >= current.size {
+            return Ok(info::win_file_info(&current));
+        }
+        let node = handle.changeable()?;
+        let changes = SetAttr { size: Some(new_size), ..SetAttr::default() };
+        let raw = nt(self.view.backing().set_attr(&node, &changes))?;
+        Ok(info::win_file_info(&bindfs_core::report::attr(raw, true)))
+    }
+
+    /// `Read`: bytes read at `offset`; `STATUS_END_OF_FILE` at or past the end.
+    pub fn read(&self, handle: &OpenHandle, buffer: &mut [u8], offset: u64) -> NtResult<u32> {
+        let Some(file) = &handle.file else { return Err(ntstatus_of(&Error::IsDir)) };
+        let n = nt(self.view.read(file, offset, buffer))?;
+        if n == 0 && !buffer.is_empty() {
+            return Err(END_OF_FILE);
+        }
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// `Write`: at `offset`, at the end (`write_to_eof`), or, for paging I/O (`constrained`),
+    /// never past the end of the file; the bytes written and the file's information.
+    pub fn write(
+        &self,
+        handle: &OpenHandle,
+        buffer: &[u8],
+        offset: u64,
+        write_to_eof: bool,
+        constrained: bool,
+    ) -> NtResult<(u32, WinFileInfo)> {
+        let Some(file) = &handle.file else { return Err(ntstatus_of(&Error::IsDir)) };
+        let n = if write_to_eof && !constrained {
+            nt(file.write_at_end(buffer))?
+        } else if constrained {
+            let size = nt(file.stat())?.size;
+            if offset >= size {
+                return Ok((0, self.info_of(handle)?));
+            }
+            let room = usize::try_from(size - offset).unwrap_or(usize::MAX);
+            nt(self.view.write(file, offset, &buffer[..buffer.len().min(room)]))?
+        } else {
+            nt(self.view.write(file, offset, buffer))?
+        };
+        Ok((u32::try_from(n).unwrap_or(u32::MAX), self.info_of(handle)?))
+    }
+
+    /// `GetVolumeInfo`: total and free bytes.
+    pub fn get_volume_info(&self) -> NtResult<(u64, u64)> {
+        let fs = nt(self.view.statfs(&VPath::root()))?;
+        let unit = u64::from(fs.frsize);
+        Ok((fs.blocks.saturating_mul(unit), fs.bavail.saturating_mul(unit)))
+    }
+
+    /// `GetReparsePoint` of the open entry: its reparse data, unchanged (rule 24), into
+    /// `buffer`; the bytes written.
+    pub fn get_reparse_point(&self, handle: &OpenHandle, buffer: &mut [u8]) -> NtResult<usize> {
+        let node = match (&handle.file, handle.node()) {
+            (Some(_), Some(node)) => node,
+            _ => return Err(code::NOT_A_REPARSE_POINT),
+        };
+        self.copy_reparse(&node, buffer)
+    }
+
+    /// `GetReparsePointByName`, as WinFsp's `FspFileSystemFindReparsePoint` and
+    /// `FspFileSystemResolveReparsePoints` call it on each component of a path.
+    pub fn get_reparse_point_by_name(&self, name: &[u16], buffer: &mut [u8]) -> NtResult<usize> {
+        let found = nt(self.view.lookup(&Self::path_of(name)?))?;
+        match found.node {
+            Some(node) if found.attr.kind == FileKind::Symlink => self.copy_reparse(&node, buffer),
+            _ => Err(code::NOT_A_REPARSE_POINT),
+        }
+    }
+
+    /// A link's reparse data, unchanged (rule 24), into WinFsp's buffer.
+    fn copy_reparse(&self, node: &WindowsNode, buffer: &mut [u8]) -> NtResult<usize> {
+        let data = match self.view.backing().readlink(node) {
+            Ok(data) => data,
+            Err(Error::InvalidArgument) => return Err(code::NOT_A_REPARSE_POINT),
+            Err(e) => return Err(ntstatus_of(&e)),
+        };
+        if !copy_into(buffer, &data) {
+            return Err(BUFFER_TOO_SMALL);
+        }
+        Ok(data.len())
+    }
+}
+
+/// The open flags for the access WinFsp granted.
+fn open_flags(access: u32) -> OpenFlags {
+    let write = access & (FILE_WRITE_DATA | FILE_APPEND_DATA) != 0;
+    OpenFlags {
+        // Executing and mapping an image read the file through this handle (paging reads).
+        read: access & (FILE_READ_DATA | FILE_EXECUTE) != 0,
+        write,
+        truncate: false,
+        append: write && access & FILE_WRITE_DATA == 0,
+        raw: 0,
+    }
+}
+
+fn file_handle(path: VPath, file: WindowsFile, writable: bool) -> OpenHandle {
+    OpenHandle {
+        path: Mutex::new(path),
+        file: Some(file),
+        dir: None,
+        writable,
+        listing: Mutex::new(None),
+        deleting: Mutex::new(None),
+    }
+}
+
+/// WinFsp's file information for `w`.
+pub fn fill(out: &mut winfsp::filesystem::FileInfo, w: &WinFileInfo) {
+    out.file_attributes = w.file_attributes;
+    out.reparse_tag = w.reparse_tag;
+    out.allocation_size = w.allocation_size;
+    out.file_size = w.file_size;
+    out.creation_time = w.creation_time;
+    out.last_access_time = w.last_access_time;
+    out.last_write_time = w.last_write_time;
+    out.change_time = w.change_time;
+    out.index_number = w.index_number;
+    out.hard_links = 0;
+    out.ea_size = 0;
+}
