@@ -36,3 +36,5 @@ pub use backing::{WindowsBacking, WindowsFile, WindowsNode};
 pub use fs::{BindFs, OpenHandle};
 #[cfg(windows)]
 pub use host::{MountConfig, MountError, Mounted, mount};
+#[cfg(windows)]
+pub use sys::under_wine;

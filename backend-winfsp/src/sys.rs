@@ -590,6 +590,20 @@ pub fn load_installed_winfsp() -> bool {
     false
 }
 
+/// Whether this process runs under Wine rather than Windows: Wine's `ntdll.dll` exports
+/// `wine_get_version`, Windows' does not. Tests use it to name, and skip, the few checks of
+/// behaviour Wine does not implement (and only under Wine).
+pub fn under_wine() -> bool {
+    use windows::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+    use windows::core::{s, w};
+    // SAFETY: both names are NUL-terminated literals; ntdll is loaded in every process and the
+    // handle is not freed; the address found is only compared, never called.
+    unsafe {
+        GetModuleHandleW(w!("ntdll.dll"))
+            .is_ok_and(|ntdll| GetProcAddress(ntdll, s!("wine_get_version")).is_some())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
