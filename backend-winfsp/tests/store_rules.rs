@@ -434,3 +434,35 @@ fn rule_24_reparse_points_in_b_show_as_links_and_are_never_followed() {
     ns.view.unlink(&p("/Foo/file-link")).unwrap();
     assert_eq!(read(&outside.join("secret.txt")), "outside B");
 }
+
+#[test]
+fn read_only_is_the_files_read_only_attribute_both_ways() {
+    use bindfs_core::SetAttr;
+    let ns = ns();
+    ns.link("/Foo", "Target");
+    let real = ns.t.join("Target/Cat.txt");
+    let chmod = |perm| SetAttr { perm: Some(perm), ..SetAttr::default() };
+    assert_eq!(ns.view.setattr(&p("/Foo/Cat.txt"), &chmod(0o444)).unwrap().perm, 0o444);
+    assert!(fs::metadata(&real).unwrap().permissions().readonly());
+    assert_eq!(ns.view.setattr(&p("/Foo/Cat.txt"), &chmod(0o644)).unwrap().perm, 0o666);
+    assert!(!fs::metadata(&real).unwrap().permissions().readonly());
+    ns.write("/Foo/Cat.txt", "purr");
+    assert_eq!(read(&real), "purr");
+    // Made read-only outside the view: shown so.
+    let mut perms = fs::metadata(&real).unwrap().permissions();
+    perms.set_readonly(true);
+    fs::set_permissions(&real, perms).unwrap();
+    assert_eq!(ns.view.getattr(&p("/Foo/Cat.txt")).unwrap().perm, 0o444);
+}
+
+#[test]
+fn a_file_created_read_only_can_be_written_through_the_handle_that_made_it() {
+    let ns = ns();
+    ns.link("/Foo", "Target");
+    let (attr, f) = ns.view.create(&p("/Foo/ro.txt"), 0o444, OpenFlags::READ_WRITE).unwrap();
+    assert_eq!(attr.perm, 0o444);
+    assert_eq!(ns.view.write(&f, 0, b"data").unwrap(), 4);
+    drop(f);
+    assert_eq!(read(&ns.t.join("Target/ro.txt")), "data");
+    assert!(fs::metadata(ns.t.join("Target/ro.txt")).unwrap().permissions().readonly());
+}
