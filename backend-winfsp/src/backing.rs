@@ -199,15 +199,43 @@ impl WindowsBacking {
         match sys::set(handle.as_handle(), FileDispositionInformationEx, &posix) {
             // File systems without POSIX deletion (FAT, older NTFS): the name goes at close.
             Err(Error::Os(s)) if s == code::INVALID_PARAMETER || s == 0xC000_0002_u32 as i32 => {
-                let classic = FILE_DISPOSITION_INFORMATION { DeleteFile: true };
-                sys::set(handle.as_handle(), FileDispositionInformation, &classic)
+                Self::delete_at_close(handle.as_handle())
             }
-            Err(Error::NotSupported) => {
-                let classic = FILE_DISPOSITION_INFORMATION { DeleteFile: true };
-                sys::set(handle.as_handle(), FileDispositionInformation, &classic)
-            }
+            Err(Error::NotSupported) => Self::delete_at_close(handle.as_handle()),
             other => other,
         }
+    }
+
+    /// Marks the object open as `handle` (with `DELETE`) for deletion at close. Like the POSIX
+    /// deletion tried first (which ignores the read-only attribute), a read-only object goes
+    /// too: its attribute is cleared, and put back if the deletion is still refused.
+    fn delete_at_close(handle: BorrowedHandle<'_>) -> Result<()> {
+        const STATUS_CANNOT_DELETE: i32 = 0xC000_0121_u32 as i32;
+        let classic = FILE_DISPOSITION_INFORMATION { DeleteFile: true };
+        let refused = match sys::set(handle, FileDispositionInformation, &classic) {
+            Err(Error::Os(s)) if s == STATUS_CANNOT_DELETE => Error::Os(s),
+            other => return other,
+        };
+        let attrs = Self::reopen(handle, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE, 0)?;
+        let mut basic: FILE_BASIC_INFORMATION = sys::query(attrs.as_handle(), FileBasicInformation)?;
+        let old = basic.FileAttributes;
+        if old & FILE_ATTRIBUTE_READONLY == 0 {
+            return Err(refused);
+        }
+        // Times 0: leave as they are.
+        basic.CreationTime = 0;
+        basic.LastAccessTime = 0;
+        basic.LastWriteTime = 0;
+        basic.ChangeTime = 0;
+        let cleared = old & !FILE_ATTRIBUTE_READONLY;
+        basic.FileAttributes = if cleared == 0 { FILE_ATTRIBUTE_NORMAL } else { cleared };
+        sys::set(attrs.as_handle(), FileBasicInformation, &basic)?;
+        let done = sys::set(handle, FileDispositionInformation, &classic);
+        if done.is_err() {
+            basic.FileAttributes = old;
+            let _ = sys::set(attrs.as_handle(), FileBasicInformation, &basic);
+        }
+        done
     }
 }
 

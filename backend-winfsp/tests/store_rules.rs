@@ -466,3 +466,25 @@ fn a_file_created_read_only_can_be_written_through_the_handle_that_made_it() {
     assert_eq!(read(&ns.t.join("Target/ro.txt")), "data");
     assert!(fs::metadata(ns.t.join("Target/ro.txt")).unwrap().permissions().readonly());
 }
+
+#[test]
+fn a_read_only_file_is_deleted_through_the_view_like_any_other() {
+    // As unlink(2) on the Linux store, and as the store's POSIX deletion (which ignores the
+    // read-only attribute) does on NTFS: the same on file systems without POSIX deletion.
+    let ns = ns();
+    ns.link("/Foo", "Target");
+    let real = ns.t.join("Target/Cat.txt");
+    let mut perms = fs::metadata(&real).unwrap().permissions();
+    perms.set_readonly(true);
+    fs::set_permissions(&real, perms).unwrap();
+    ns.view.unlink(&p("/Foo/Cat.txt")).unwrap();
+    assert!(!real.exists());
+    assert_eq!(ns.ls("/Foo"), ["shared.txt"]);
+    // A read-only directory too.
+    fs::create_dir(ns.t.join("Target/ro-dir")).unwrap();
+    let mut perms = fs::metadata(ns.t.join("Target/ro-dir")).unwrap().permissions();
+    perms.set_readonly(true);
+    fs::set_permissions(ns.t.join("Target/ro-dir"), perms).unwrap();
+    ns.view.rmdir(&p("/Foo/ro-dir")).unwrap();
+    assert_eq!(names_on_disk(&ns.t.join("Target")), ["shared.txt"]);
+}
