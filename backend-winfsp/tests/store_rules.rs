@@ -488,3 +488,97 @@ fn a_read_only_file_is_deleted_through_the_view_like_any_other() {
     ns.view.rmdir(&p("/Foo/ro-dir")).unwrap();
     assert_eq!(names_on_disk(&ns.t.join("Target")), ["shared.txt"]);
 }
+
+#[test]
+fn big_directories_list_whole_across_many_reads() {
+    let ns = ns();
+    let dir = ns.t.join("Big");
+    fs::create_dir(&dir).unwrap();
+    // Long names: the listing takes several 64 KiB directory reads.
+    let long = "n".repeat(200);
+    let mut want: Vec<String> = (0..1500).map(|i| format!("{long}-{i:04}.txt")).collect();
+    for name in &want {
+        fs::write(dir.join(name), "").unwrap();
+    }
+    ns.link("/Big", "Big");
+    want.sort();
+    assert_eq!(ns.ls("/Big"), want);
+}
+
+#[test]
+fn unicode_names_fold_case_and_keep_their_spelling() {
+    let ns = ns();
+    put(&ns.t.join("Target/Ärger Éé.txt"), "u");
+    ns.link("/Foo", "Target");
+    assert_eq!(ns.cat("/foo/äRGER ÉÉ.TXT"), "u");
+    let canonical = ns.view.canonical_path(&p("/foo/ärger éé.txt")).unwrap();
+    assert_eq!(canonical.to_string(), "/Foo/Ärger Éé.txt");
+    ns.write_new("/Foo/Ünïcödé.txt", "n");
+    assert_eq!(read(&ns.t.join("Target/Ünïcödé.txt")), "n");
+    assert!(ns.ls("/Foo").contains(&"Ünïcödé.txt".to_owned()));
+}
+
+#[test]
+fn times_sizes_and_appends_reach_the_real_file() {
+    use bindfs_core::{SetAttr, SetTime, Timestamp};
+    let ns = ns();
+    ns.link("/Foo", "Target");
+    let real = ns.t.join("Target/Cat.txt");
+    let t = Timestamp { secs: 1_500_000_000, nanos: 123_456_700 };
+    let times = SetAttr { mtime: Some(SetTime::At(t)), atime: Some(SetTime::At(t)), ..SetAttr::default() };
+    let shown = ns.view.setattr(&p("/Foo/Cat.txt"), &times).unwrap();
+    assert_eq!(shown.mtime, t);
+    let modified = fs::metadata(&real).unwrap().modified().unwrap();
+    let since = modified.duration_since(std::time::UNIX_EPOCH).unwrap();
+    assert_eq!((since.as_secs(), since.subsec_nanos()), (1_500_000_000, 123_456_700));
+    assert_eq!(read(&real), "meow");
+    // Appends go to the end whatever the offset.
+    let append = OpenFlags { append: true, ..OpenFlags::READ_WRITE };
+    let f = ns.view.open(&p("/Foo/Cat.txt"), append).unwrap();
+    ns.view.write(&f, 0, b"!").unwrap();
+    ns.view.write(&f, 0, b"?").unwrap();
+    drop(f);
+    assert_eq!(read(&real), "meow!?");
+    // Growing and shrinking.
+    let grow = SetAttr { size: Some(10), ..SetAttr::default() };
+    assert_eq!(ns.view.setattr(&p("/Foo/Cat.txt"), &grow).unwrap().size, 10);
+    assert_eq!(fs::read(&real).unwrap(), b"meow!?\0\0\0\0");
+    let f = ns.view.open(&p("/Foo/Cat.txt"), OpenFlags { truncate: true, ..OpenFlags::READ_WRITE }).unwrap();
+    assert_eq!(ns.view.write(&f, 3, b"x").unwrap(), 1);
+    drop(f);
+    assert_eq!(fs::read(&real).unwrap(), b"\0\0\0x");
+    // A write far out, and reading past the end.
+    let f = ns.view.open(&p("/Foo/Cat.txt"), OpenFlags::READ_WRITE).unwrap();
+    assert_eq!(ns.view.write(&f, 1 << 20, b"end").unwrap(), 3);
+    let mut buf = [0u8; 8];
+    assert_eq!(ns.view.read(&f, (1 << 20) + 3, &mut buf).unwrap(), 0);
+    assert_eq!(fs::metadata(&real).unwrap().len(), (1 << 20) + 3);
+    let st = ns.view.statfs(&p("/Foo/Cat.txt")).unwrap();
+    assert!(st.blocks > 0 && st.bsize > 0 && st.bavail <= st.blocks, "{st:?}");
+}
+
+#[test]
+fn directories_rename_and_replace_like_files() {
+    let ns = ns();
+    ns.link("/Foo", "Target");
+    ns.view.mkdir(&p("/Foo/a"), 0o755).unwrap();
+    put(&ns.t.join("Target/a/in.txt"), "in");
+    ns.view.mkdir(&p("/Foo/empty"), 0o755).unwrap();
+    // Over a non-empty directory or a file: refused, as on Linux. Over an empty directory:
+    // refused too, as Windows never replaces a directory (MoveFileEx fails the same way),
+    // where rename(2) would; nothing moves.
+    ns.view.mkdir(&p("/Foo/full"), 0o755).unwrap();
+    put(&ns.t.join("Target/full/x"), "x");
+    assert_eq!(ns.view.rename(&p("/Foo/a"), &p("/Foo/full"), RenameFlags::default()), Err(Error::NotEmpty));
+    assert_eq!(ns.view.rename(&p("/Foo/a"), &p("/Foo/Cat.txt"), RenameFlags::default()), Err(Error::NotDir));
+    assert!(ns.view.rename(&p("/Foo/a"), &p("/Foo/empty"), RenameFlags::default()).is_err());
+    assert!(fs::rename(ns.t.join("Target/a"), ns.t.join("Target/empty")).is_err(), "Windows replaced a dir");
+    assert_eq!(read(&ns.t.join("Target/a/in.txt")), "in");
+    assert!(names_on_disk(&ns.t.join("Target/empty")).is_empty());
+    // Into a new name in another link's backing on the same volume.
+    ns.link("/Bar", "Target2");
+    ns.view.rename(&p("/Foo/a"), &p("/Bar/moved"), RenameFlags::default()).unwrap();
+    assert_eq!(read(&ns.t.join("Target2/moved/in.txt")), "in");
+    assert_eq!(ns.ls("/Bar/moved"), ["in.txt"]);
+    assert_eq!(ns.view.rmdir(&p("/Bar/moved")), Err(Error::NotEmpty));
+}
