@@ -427,7 +427,10 @@ impl Backing for WindowsBacking {
     }
 
     fn open(&self, node: &WindowsNode, flags: OpenFlags) -> Result<WindowsFile> {
-        let handle = Self::reopen(node.handle(), io_access(flags), 0)?;
+        // A directory opens for reading only, as open(2) has it (IsDir otherwise): on a
+        // directory FILE_WRITE_DATA is the right to add files, which NtCreateFile would grant.
+        let options = if flags.modifies() { FILE_NON_DIRECTORY_FILE } else { 0 };
+        let handle = Self::reopen(node.handle(), io_access(flags), options)?;
         if flags.truncate {
             let end = FILE_END_OF_FILE_INFORMATION { EndOfFile: 0 };
             sys::set(handle.as_handle(), FileEndOfFileInformation, &end)?;

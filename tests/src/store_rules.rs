@@ -577,6 +577,26 @@ pub fn rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link<S: Store>(
     assert_eq!(ns.view.rename(&p("/Foo"), &p("/Other"), RenameFlags::default()), Err(Error::Busy));
 }
 
+/// Rule 19: a directory through V opens as in B: for reading, not for writing (`IsDir`).
+pub fn rule_19_a_directory_opens_for_reading_only<S: Store>(store: S) {
+    let ns = Ns::new(store);
+    ns.link("/Foo", "Target");
+    let write_only = OpenFlags { read: false, write: true, ..OpenFlags::default() };
+    let truncate = OpenFlags { truncate: true, ..OpenFlags::READ };
+    for (path, what) in [("/Foo", "a linked directory"), ("/Foo/Sub", "a directory in B"), ("/", "the root")]
+    {
+        if path == "/Foo/Sub" {
+            fs::create_dir(ns.t.join("Target/Sub")).unwrap();
+        }
+        for flags in [OpenFlags::READ_WRITE, write_only, truncate] {
+            let opened = ns.view.open(&p(path), flags).map(|_| ());
+            assert_eq!(opened, Err(Error::IsDir), "{what} opened with {flags:?}");
+        }
+        assert!(ns.view.open(&p(path), OpenFlags::READ).is_ok(), "{what}");
+    }
+    assert_eq!(names_on_disk(&ns.t.join("Target")), ["Cat.txt", "Sub", "shared.txt"]);
+}
+
 /// Rule 20: links resolve when a path is opened: B gone, back, replaced.
 pub fn rule_20_resolution_happens_at_open_time<S: Store>(store: S) {
     let ns = Ns::new(store);
@@ -659,6 +679,7 @@ pub const RULE_TESTS: &[&str] = &[
     "rule_17_remove_needs_a_link_and_goes_deepest_first",
     "rule_18_open_handles_survive_link_removal",
     "rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link",
+    "rule_19_a_directory_opens_for_reading_only",
     "rule_20_resolution_happens_at_open_time",
     "rule_21_canonical_path_is_the_virtual_path",
     "rule_24_hard_links_made_in_b_keep_their_count_and_identity",
