@@ -65,6 +65,7 @@ bindfs_tests::store_rule_tests!(LinuxStore;
     rule_18_open_handles_survive_link_removal,
     rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link,
     rule_19_a_directory_opens_for_reading_only,
+    rule_19_removing_a_file_v_removes_b_and_keeps_the_link,
     rule_20_resolution_happens_at_open_time,
     rule_21_canonical_path_is_the_virtual_path,
     rule_24_hard_links_made_in_b_keep_their_count_and_identity,

@@ -75,6 +75,7 @@ bindfs_tests::store_rule_tests!(WindowsStore;
     rule_18_open_handles_survive_link_removal,
     rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link,
     rule_19_a_directory_opens_for_reading_only,
+    rule_19_removing_a_file_v_removes_b_and_keeps_the_link,
     rule_20_resolution_happens_at_open_time,
     rule_21_canonical_path_is_the_virtual_path,
     rule_24_hard_links_made_in_b_keep_their_count_and_identity,
@@ -582,4 +583,16 @@ fn directories_rename_and_replace_like_files() {
     assert_eq!(read(&ns.t.join("Target2/moved/in.txt")), "in");
     assert_eq!(ns.ls("/Bar/moved"), ["in.txt"]);
     assert_eq!(ns.view.rmdir(&p("/Bar/moved")), Err(Error::NotEmpty));
+}
+
+#[test]
+fn rule_19_removing_v_acts_on_b_whichever_way_b_was_spelled() {
+    let ns = ns();
+    let real = ns.t.to_str().unwrap().to_owned();
+    link_to(&ns, "/Dir", &format!("\\\\?\\{}\\EMPTY", real.to_uppercase())).unwrap();
+    link_to(&ns, "/File", &format!("{}/./Target/../FILE.TXT", real.to_lowercase())).unwrap();
+    ns.view.rmdir(&p("/Dir")).unwrap();
+    ns.view.unlink(&p("/File")).unwrap();
+    assert_eq!(names_on_disk(&ns.t), ["Target", "Target2"]);
+    assert_eq!(ns.view.links().len(), 2);
 }

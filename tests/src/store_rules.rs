@@ -597,6 +597,26 @@ pub fn rule_19_a_directory_opens_for_reading_only<S: Store>(store: S) {
     assert_eq!(names_on_disk(&ns.t.join("Target")), ["Cat.txt", "Sub", "shared.txt"]);
 }
 
+/// Rule 19: removing a file V removes the file B, renaming it renames B, and the link stays.
+pub fn rule_19_removing_a_file_v_removes_b_and_keeps_the_link<S: Store>(store: S) {
+    let ns = Ns::new(store);
+    ns.link("/File", "file.txt");
+    ns.link("/Foo/top.txt", "Target/Cat.txt");
+    assert_eq!(ns.cat("/Foo/top.txt"), "meow");
+    ns.view.unlink(&p("/File")).unwrap();
+    assert!(!ns.t.join("file.txt").exists());
+    ns.view.unlink(&p("/Foo/top.txt")).unwrap();
+    assert_eq!(names_on_disk(&ns.t.join("Target")), ["shared.txt"]);
+    // The on-disk files V shadowed, and the links, stay.
+    assert_eq!(read(&ns.disk.join("top.txt")), "top");
+    assert_eq!(ns.view.links().len(), 2);
+    assert_eq!(ns.view.getattr(&p("/File")), Err(Error::NotFound));
+    assert_eq!(ns.view.getattr(&p("/Foo/top.txt")), Err(Error::NotFound));
+    // B made again: served again (rule 20).
+    put(&ns.t.join("file.txt"), "again");
+    assert_eq!(ns.cat("/File"), "again");
+}
+
 /// Rule 20: links resolve when a path is opened: B gone, back, replaced.
 pub fn rule_20_resolution_happens_at_open_time<S: Store>(store: S) {
     let ns = Ns::new(store);
@@ -680,6 +700,7 @@ pub const RULE_TESTS: &[&str] = &[
     "rule_18_open_handles_survive_link_removal",
     "rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link",
     "rule_19_a_directory_opens_for_reading_only",
+    "rule_19_removing_a_file_v_removes_b_and_keeps_the_link",
     "rule_20_resolution_happens_at_open_time",
     "rule_21_canonical_path_is_the_virtual_path",
     "rule_24_hard_links_made_in_b_keep_their_count_and_identity",
