@@ -112,13 +112,18 @@ fn windows_paths_in_every_spelling_name_the_same_backing() {
     let real = ns.t.join("Target").to_str().unwrap().to_owned();
     assert!(real.as_bytes()[1] == b':', "a drive-letter path: {real}");
     let lower = format!("{}{}", real[..1].to_ascii_lowercase(), &real[1..]);
-    let spellings = [
+    let mut spellings = vec![
         real.clone(),
         lower.replace('\\', "/"),
         format!("\\\\?\\{real}"),
         format!("\\\\.\\{real}"),
         format!("{real}\\..\\Target\\.\\"),
     ];
+    // Under Wine, another drive letter for the same directory: Z: is the Unix root, and C: the
+    // prefix's drive_c.
+    if let (true, Ok(prefix)) = (under_wine(), std::env::var("WINEPREFIX")) {
+        spellings.push(format!("Z:{}\\drive_c{}", prefix.replace('/', "\\"), &real[2..]));
+    }
     for (i, target) in spellings.iter().enumerate() {
         let v = format!("/L{i}");
         link_to(&ns, &v, target).unwrap_or_else(|e| panic!("{target}: {e}"));
