@@ -449,10 +449,18 @@ fn read_only_is_the_files_read_only_attribute_both_ways() {
     ns.link("/Foo", "Target");
     let real = ns.t.join("Target/Cat.txt");
     let chmod = |perm| SetAttr { perm: Some(perm), ..SetAttr::default() };
+    // The file's other attributes (here SYSTEM, set as a user would) stay as they are.
+    const FILE_ATTRIBUTE_SYSTEM: u32 = 0x4;
+    let attrib = std::process::Command::new("attrib").arg("+s").arg(&real).status();
+    assert!(attrib.is_ok_and(|s| s.success()));
+    let attributes = || std::os::windows::fs::MetadataExt::file_attributes(&fs::metadata(&real).unwrap());
+    assert_ne!(attributes() & FILE_ATTRIBUTE_SYSTEM, 0);
     assert_eq!(ns.view.setattr(&p("/Foo/Cat.txt"), &chmod(0o444)).unwrap().perm, 0o444);
+    assert_ne!(attributes() & FILE_ATTRIBUTE_SYSTEM, 0, "chmod dropped SYSTEM");
     assert!(fs::metadata(&real).unwrap().permissions().readonly());
     assert_eq!(ns.view.setattr(&p("/Foo/Cat.txt"), &chmod(0o644)).unwrap().perm, 0o666);
     assert!(!fs::metadata(&real).unwrap().permissions().readonly());
+    assert_ne!(attributes() & FILE_ATTRIBUTE_SYSTEM, 0, "chmod dropped SYSTEM");
     ns.write("/Foo/Cat.txt", "purr");
     assert_eq!(read(&real), "purr");
     // Made read-only outside the view: shown so.
