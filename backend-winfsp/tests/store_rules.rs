@@ -73,6 +73,7 @@ bindfs_tests::store_rule_tests!(WindowsStore;
     rule_16_later_links_win_but_never_hide_an_earlier_v,
     rule_17_remove_needs_a_link_and_goes_deepest_first,
     rule_18_open_handles_survive_link_removal,
+    rule_18_an_open_directory_keeps_listing_what_it_opened,
     rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link,
     rule_19_a_directory_opens_for_reading_only,
     rule_19_removing_a_file_v_removes_b_and_keeps_the_link,

@@ -552,6 +552,28 @@ pub fn rule_18_open_handles_survive_link_removal<S: Store>(store: S) {
     assert_eq!(read(&ns.disk.join("Foo/shared.txt")), "disk version");
 }
 
+/// Rule 18: a directory opened through a link keeps listing the directory it opened, after
+/// the link is removed and after that directory is renamed in B.
+pub fn rule_18_an_open_directory_keeps_listing_what_it_opened<S: Store>(store: S) {
+    let ns = Ns::new(store);
+    ns.link("/Foo", "Target");
+    let names = |dir| {
+        let mut names: Vec<String> =
+            ns.view.list_open(dir).unwrap().entries.iter().map(|e| e.name.to_string()).collect();
+        names.sort();
+        names
+    };
+    let dir = ns.view.open_dir(&p("/Foo")).unwrap();
+    ns.view.remove_link(&p("/Foo")).unwrap();
+    assert_eq!(ns.ls("/Foo"), ["old.txt", "shared.txt"]);
+    assert_eq!(names(&dir), ["Cat.txt", "shared.txt"]);
+    // Listed afresh each time: changes in B show; a rename of B does not lose it.
+    put(&ns.t.join("Target/new.txt"), "n");
+    fs::rename(ns.t.join("Target"), ns.t.join("Moved")).unwrap();
+    assert_eq!(names(&dir), ["Cat.txt", "new.txt", "shared.txt"]);
+    assert_eq!(names_on_disk(&ns.disk.join("Foo")), ["old.txt", "shared.txt"]);
+}
+
 /// Rule 19: calls through V act on B; removing V removes B and keeps the link.
 pub fn rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link<S: Store>(store: S) {
     let ns = Ns::new(store);
@@ -698,6 +720,7 @@ pub const RULE_TESTS: &[&str] = &[
     "rule_16_later_links_win_but_never_hide_an_earlier_v",
     "rule_17_remove_needs_a_link_and_goes_deepest_first",
     "rule_18_open_handles_survive_link_removal",
+    "rule_18_an_open_directory_keeps_listing_what_it_opened",
     "rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link",
     "rule_19_a_directory_opens_for_reading_only",
     "rule_19_removing_a_file_v_removes_b_and_keeps_the_link",
