@@ -252,6 +252,10 @@ fn renames_replace_unless_told_not_to() {
     assert_eq!(read(&ns.t.join("Target/shared.txt")), "backing version");
     // A different case of the target is the same target.
     assert_eq!(ns.view.rename(&p("/Foo/Cat.txt"), &p("/Foo/SHARED.txt"), keep), Err(Error::Exists));
+    // Windows has no atomic exchange: refused, and nothing moves.
+    let exchange = RenameFlags { exchange: true, ..RenameFlags::default() };
+    assert_eq!(ns.view.rename(&p("/Foo/Cat.txt"), &p("/Foo/shared.txt"), exchange), Err(Error::NotSupported));
+    assert_eq!(read(&ns.t.join("Target/Cat.txt")), "meow");
     ns.view.rename(&p("/Foo/Cat.txt"), &p("/Foo/shared.txt"), RenameFlags::default()).unwrap();
     assert_eq!(names_on_disk(&ns.t.join("Target")), ["shared.txt"]);
     assert_eq!(read(&ns.t.join("Target/shared.txt")), "meow");
