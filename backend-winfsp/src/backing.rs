@@ -203,11 +203,44 @@ fn set_disposition(handle: BorrowedHandle<'_>, delete: bool) -> Result<()> {
             Err(Error::Os(s))
         }
         // File systems without POSIX deletion (FAT, older NTFS, Wine).
+        Err(_) if delete => delete_at_close(handle),
         Err(_) => {
-            let classic = FILE_DISPOSITION_INFORMATION { DeleteFile: delete };
-            sys::set(handle, FileDispositionInformation, &classic)
+            sys::set(handle, FileDispositionInformation, &FILE_DISPOSITION_INFORMATION { DeleteFile: false })
         }
     }
+}
+
+/// Marks the object open as `handle` (with `DELETE`) for deletion at close. Like the POSIX
+/// deletion tried first (which ignores the read-only attribute), a read-only object goes
+/// too: its attribute is cleared, and put back if the deletion is still refused.
+fn delete_at_close(handle: BorrowedHandle<'_>) -> Result<()> {
+    const STATUS_CANNOT_DELETE: i32 = 0xC000_0121_u32 as i32;
+    let classic = FILE_DISPOSITION_INFORMATION { DeleteFile: true };
+    let refused = match sys::set(handle, FileDispositionInformation, &classic) {
+        Err(Error::Os(s)) if s == STATUS_CANNOT_DELETE => Error::Os(s),
+        other => return other,
+    };
+    let attrs =
+        WindowsBacking::reopen(handle, FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE, 0)?;
+    let mut basic: FILE_BASIC_INFORMATION = sys::query(attrs.as_handle(), FileBasicInformation)?;
+    let old = basic.FileAttributes;
+    if old & FILE_ATTRIBUTE_READONLY == 0 {
+        return Err(refused);
+    }
+    // Times 0: leave as they are.
+    basic.CreationTime = 0;
+    basic.LastAccessTime = 0;
+    basic.LastWriteTime = 0;
+    basic.ChangeTime = 0;
+    let cleared = old & !FILE_ATTRIBUTE_READONLY;
+    basic.FileAttributes = if cleared == 0 { FILE_ATTRIBUTE_NORMAL } else { cleared };
+    sys::set(attrs.as_handle(), FileBasicInformation, &basic)?;
+    let done = sys::set(handle, FileDispositionInformation, &classic);
+    if done.is_err() {
+        basic.FileAttributes = old;
+        let _ = sys::set(attrs.as_handle(), FileBasicInformation, &basic);
+    }
+    done
 }
 
 /// The Windows implementation of [`Backing`].
@@ -549,8 +582,11 @@ impl Backing for WindowsBacking {
         };
         // The node's own handle when it has the access (an open file's, as ntptfs acts on its
         // handle); a reopen of its object otherwise (a lookup's node, which may only stat).
+        // Windows answers a missing access right with ACCESS_DENIED, Wine with
+        // INVALID_PARAMETER or INVALID_HANDLE: any status sends the call to the reopened
+        // object, whose answer is the one that counts (the changes are idempotent).
         match apply(node.handle()) {
-            Err(Error::Os(code::ACCESS_DENIED)) => {
+            Err(Error::Os(_)) => {
                 let mut access = FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES | SYNCHRONIZE;
                 if changes.size.is_some() {
                     access |= FILE_WRITE_DATA;
@@ -563,7 +599,10 @@ impl Backing for WindowsBacking {
     }
 
     fn open(&self, node: &WindowsNode, flags: OpenFlags) -> Result<WindowsFile> {
-        let handle = Self::reopen(node.handle(), io_access(flags), 0)?;
+        // A directory opens for reading only, as open(2) has it (IsDir otherwise): on a
+        // directory FILE_WRITE_DATA is the right to add files, which NtCreateFile would grant.
+        let options = if flags.modifies() { FILE_NON_DIRECTORY_FILE } else { 0 };
+        let handle = Self::reopen(node.handle(), io_access(flags), options)?;
         if flags.truncate {
             let end = FILE_END_OF_FILE_INFORMATION { EndOfFile: 0 };
             sys::set(handle.as_handle(), FileEndOfFileInformation, &end)?;

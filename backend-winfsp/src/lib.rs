@@ -43,3 +43,5 @@ pub use fs::BindFs;
 pub use host::{MountConfig, MountError, Mounted, mount};
 #[cfg(windows)]
 pub use ops::{ByName, OpenHandle, Opened, Ops};
+#[cfg(windows)]
+pub use sys::under_wine;

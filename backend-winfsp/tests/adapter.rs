@@ -23,7 +23,7 @@ use bindfs_winfsp::ops::{
     FILE_DIRECTORY_FILE, FILE_READ_DATA, FILE_WRITE_DATA,
 };
 use bindfs_winfsp::status::code;
-use bindfs_winfsp::{ByName, OpenHandle, Ops, WindowsBacking};
+use bindfs_winfsp::{ByName, OpenHandle, Ops, WindowsBacking, under_wine};
 
 // Access rights as the kernel grants them (winnt.h).
 const FILE_READ_ATTRIBUTES: u32 = 0x0080;
@@ -100,16 +100,6 @@ fn set_read_only(path: &Path, read_only: bool) {
     #[allow(clippy::permissions_set_readonly_false)]
     perm.set_readonly(read_only);
     fs::set_permissions(path, perm).unwrap();
-}
-
-/// Whether this runs under Wine (its ntdll exports `wine_get_version`).
-fn under_wine() -> bool {
-    use windows::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
-    use windows::core::{s, w};
-    // SAFETY: ntdll is loaded in every process; both names are NUL-terminated literals.
-    unsafe {
-        GetModuleHandleW(w!("ntdll.dll")).is_ok_and(|m| GetProcAddress(m, s!("wine_get_version")).is_some())
-    }
 }
 
 /// One entry of a directory page, as the kernel reads `FSP_FSCTL_DIR_INFO`.
