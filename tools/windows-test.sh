@@ -25,6 +25,7 @@ out=$repo/target/windows-test
 
 need=""
 [ -x /usr/lib/wine/wine64 ] || need="$need wine64"
+command -v python3 >/dev/null || need="$need python3"
 command -v x86_64-w64-mingw32-gcc >/dev/null || need="$need gcc-mingw-w64-x86-64"
 [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ] || need="$need rustc-web cargo-web rust-web-src"
 if [ -n "$need" ]; then
@@ -45,7 +46,7 @@ if [ ! -f "$shim" ] || [ tools/windows/bcryptprimitives.c -nt "$shim" ]; then
 fi
 
 # The WinFsp DLL shipped in the winfsp-sys crate this workspace locks.
-winfsp_sys=$(cargo metadata --format-version 1 --locked --filter-platform $target 2>/dev/null |
+winfsp_sys=$(cargo metadata --format-version 1 --locked --filter-platform $target |
   python3 -c 'import json, os, sys
 for p in json.load(sys.stdin)["packages"]:
     if p["name"] == "winfsp-sys":
@@ -57,7 +58,8 @@ fi
 export BINDFS_WINFSP_DLL_DIR=$winfsp_sys/winfsp/bin
 
 winpath() { printf 'Z:%s' "${1//\//\\}"; }
-export WINEPREFIX=$out/wineprefix WINEDEBUG=-all
+# No Mono or Gecko: nothing here needs .NET or HTML, and their installers would ask.
+export WINEPREFIX=$out/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 export WINEPATH="$(winpath "$out/dll");$(winpath "$BINDFS_WINFSP_DLL_DIR")"
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
   echo "windows-test: making the Wine prefix (once)"
@@ -73,4 +75,4 @@ for arg in "$@"; do
   if [ "$arg" = -p ] || [[ "$arg" == --package* ]]; then packages=(); fi
 done
 cargo +debian-web test -Zbuild-std=std,panic_abort --target $target --target-dir "$out" --locked \
-  --features winfsp/docsrs "${packages[@]}" "$@"
+  "${packages[@]}" "$@"

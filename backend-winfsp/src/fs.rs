@@ -116,8 +116,8 @@ impl FileSystemContext for BindFs {
         Ok(answer(opened, file_info))
     }
 
-    fn cleanup(&self, context: &OpenHandle, _file_name: Option<&U16CStr>, flags: u32) {
-        self.ops.cleanup(context, flags);
+    fn cleanup(&self, context: &OpenHandle, file_name: Option<&U16CStr>, flags: u32) {
+        self.ops.cleanup(context, file_name.map(U16CStr::as_slice), flags);
     }
 
     fn flush(&self, context: Option<&OpenHandle>, file_info: &mut FileInfo) -> FspResult<()> {

@@ -139,9 +139,10 @@ fn volume_params(config: &MountConfig) -> VolumeParams {
         .extended_attributes(false)
         .post_cleanup_when_modified_only(true)
         .pass_query_directory_pattern(true)
-        // As ntptfs: WinFsp asks SetDelete only when the disposition changes, and lets
-        // kernel-mode opens (filters, the I/O manager's own) through.
-        .post_disposition_only_when_necessary(true)
+        // WinFsp posts every disposition change to SetDelete (no
+        // `post_disposition_only_when_necessary`: with it the kernel marks files itself, so a
+        // sharing conflict on the backing object would only show at cleanup, where it cannot
+        // be reported), and lets kernel-mode opens (filters, the I/O manager's own) through.
         .allow_open_in_kernel_mode(true)
         .flush_and_purge_on_cleanup(true);
     params

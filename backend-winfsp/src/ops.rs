@@ -27,6 +27,7 @@
 //!   link: that is the one answer on which WinFsp goes on to the next path component.
 #![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bindfs_core::{Attr, Backing, Error, FileKind, OpenDir, OpenFlags, RenameFlags, SetAttr, VPath, View};
@@ -82,8 +83,6 @@ pub struct OpenHandle {
     writable: bool,
     /// The listing being paged, taken at the first page.
     listing: Mutex<Option<Arc<SortedListing<Attr>>>>,
-    /// The handle holding the delete disposition (`set_delete`, delete-on-close).
-    deleting: Mutex<Option<DeleteHandle>>,
 }
 
 impl OpenHandle {
@@ -158,6 +157,15 @@ pub struct Ops {
     view: Arc<View<WindowsBacking>>,
     /// Security descriptor of synthesized directories.
     synthetic_security: Vec<u8>,
+    /// The handles holding a delete disposition, by the name WinFsp marked (upcased): WinFsp
+    /// keeps one file node per name, whose delete-pending state any of its handles may set or
+    /// clear, and sends the delete to whichever handle cleans up last.
+    pending: Mutex<HashMap<Vec<u16>, DeleteHandle>>,
+}
+
+/// The key of a name in [`Ops::pending`]: WinFsp's file nodes are case-insensitive.
+fn pending_key(path: &VPath) -> NtResult<Vec<u16>> {
+    Ok(nt(wide::wide_of_vpath(path))?.into_iter().map(crate::dirlist::upcase).collect())
 }
 
 /// Copies `src` into `dst`; false when it does not fit.
@@ -174,7 +182,11 @@ fn copy_into(dst: &mut [u8], src: &[u8]) -> bool {
 impl Ops {
     /// The logic serving `view`.
     pub fn new(view: Arc<View<WindowsBacking>>) -> bindfs_core::Result<Ops> {
-        Ok(Ops { view, synthetic_security: sys::descriptor_from_sddl(SYNTHETIC_SDDL)? })
+        Ok(Ops {
+            view,
+            synthetic_security: sys::descriptor_from_sddl(SYNTHETIC_SDDL)?,
+            pending: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The view served.
@@ -232,7 +244,6 @@ impl Ops {
                 dir: Some((found.node, dir)),
                 writable: found.writable,
                 listing: Mutex::new(None),
-                deleting: Mutex::new(None),
             };
             return Ok((handle, found.attr));
         }
@@ -282,10 +293,11 @@ impl Ops {
         if delete_on_close {
             self.check_deletable(&path)?;
         }
-        let (handle, attr) = self.open_path(path, granted_access)?;
+        let (handle, attr) = self.open_path(path.clone(), granted_access)?;
         if delete_on_close {
             if let Some(node) = handle.node() {
-                *handle.deleting.lock() = Some(nt(self.view.backing().open_for_delete(&node))?);
+                let deleting = nt(self.view.backing().open_for_delete(&node))?;
+                self.pending.lock().insert(pending_key(&path)?, deleting);
             }
         }
         Ok(self.opened(handle, &attr))
@@ -339,22 +351,28 @@ impl Ops {
         Ok(info::win_file_info(&bindfs_core::report::attr(raw, true)))
     }
 
-    /// `Cleanup`: with [`CLEANUP_DELETE`], the entry is deleted through its own object.
-    pub fn cleanup(&self, handle: &OpenHandle, flags: u32) {
+    /// `Cleanup` of the handle open as `name` (the name WinFsp gives, which follows renames;
+    /// the handle's own path without it): with [`CLEANUP_DELETE`], the entry the name marked
+    /// for deletion goes. What goes is the object `set_delete` (or a delete-on-close open)
+    /// marked, never this handle's own object as such: after a link change two handles of one
+    /// name may hold different objects (rules 18, 20), and the last to clean up is not always
+    /// the one that deleted.
+    pub fn cleanup(&self, handle: &OpenHandle, name: Option<&[u16]>, flags: u32) {
         if flags & CLEANUP_DELETE == 0 {
             return;
         }
-        let deleted = match handle.deleting.lock().take() {
-            // Marked at set_delete or opened with delete-on-close: closing it deletes.
+        let path = name.and_then(|n| Self::path_of(n).ok()).unwrap_or_else(|| handle.path());
+        let marked = pending_key(&path).ok().and_then(|key| self.pending.lock().remove(&key));
+        let deleted = match marked {
+            // Closing the handle that holds the disposition deletes.
             Some(deleting) => deleting.set(true),
-            // Marked through another handle of the same file.
-            None => match handle.changeable() {
-                Ok(node) => self.view.backing().open_for_delete(&node).and_then(|d| d.set(true)),
-                Err(_) => Err(Error::ReadOnly),
-            },
+            // Marked without SetDelete (WinFsp's own fast path): what the name shows now goes,
+            // through the view, which applies the rules.
+            None if handle.is_dir() => self.view.rmdir(&path),
+            None => self.view.unlink(&path),
         };
         if let Err(e) = deleted {
-            tracing::warn!(path = %handle.path(), error = %e, "delete on close failed");
+            tracing::warn!(path = %path, error = %e, "delete on close failed");
         }
     }
 
@@ -447,7 +465,13 @@ impl Ops {
             items.push((wide::wide_of_name(&entry.entry.name)?, attr));
         }
         let dots = match path.parent() {
-            Some(parent) => Some((self.attr_of(handle)?, self.view.getattr(&parent)?)),
+            // An open directory lists even when its parent no longer resolves (its link went,
+            // rule 18): `..` then shows the directory's own attributes.
+            Some(parent) => {
+                let own = self.attr_of(handle)?;
+                let up = self.view.getattr(&parent).unwrap_or(own);
+                Some((own, up))
+            }
             None => None,
         };
         let sorted = Arc::new(SortedListing::new(items, dots));
@@ -499,26 +523,29 @@ impl Ops {
     /// `SetDelete`: marks (or unmarks) the entry for deletion at its last cleanup, on a handle
     /// to the object itself, refusing now what the deletion would refuse.
     pub fn set_delete(&self, handle: &OpenHandle, name: &[u16], delete: bool) -> NtResult<()> {
-        let mut deleting = handle.deleting.lock();
+        // By the name WinFsp gives (it follows renames of ancestors).
+        let path = Self::path_of(name).unwrap_or_else(|_| handle.path());
+        let key = pending_key(&path)?;
+        let mut pending = self.pending.lock();
         if !delete {
-            if let Some(d) = deleting.take() {
+            // Any handle of the name may take the mark back.
+            if let Some(d) = pending.remove(&key) {
                 nt(d.set(false))?;
             }
             return Ok(());
         }
-        // By the name WinFsp gives (it follows renames of ancestors).
-        let path = Self::path_of(name).unwrap_or_else(|_| handle.path());
         let found = self.check_deletable(&path)?;
         if found.attr.kind == FileKind::Dir && !nt(self.view.readdir(&path))?.is_empty() {
             return Err(ntstatus_of(&Error::NotEmpty));
         }
         let node = handle.changeable()?;
-        let d = match deleting.take() {
-            Some(d) => d,
-            None => nt(self.view.backing().open_for_delete(&node))?,
-        };
+        let d = nt(self.view.backing().open_for_delete(&node))?;
         nt(d.set(true))?;
-        *deleting = Some(d);
+        // A mark another handle of the name left on another object (a link changed between
+        // them) is taken back: one name, one entry to delete.
+        if let Some(old) = pending.insert(key, d) {
+            let _ = old.set(false);
+        }
         Ok(())
     }
 
@@ -631,14 +658,7 @@ fn open_flags(access: u32) -> OpenFlags {
 }
 
 fn file_handle(path: VPath, file: WindowsFile, writable: bool) -> OpenHandle {
-    OpenHandle {
-        path: Mutex::new(path),
-        file: Some(file),
-        dir: None,
-        writable,
-        listing: Mutex::new(None),
-        deleting: Mutex::new(None),
-    }
+    OpenHandle { path: Mutex::new(path), file: Some(file), dir: None, writable, listing: Mutex::new(None) }
 }
 
 /// WinFsp's file information for `w`.

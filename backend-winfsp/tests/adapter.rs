@@ -337,7 +337,7 @@ fn set_delete_then_cleanup_with_delete_removes_the_file() {
     let path = fx.put("gone.txt", "x");
     let handle = fx.open("\\gone.txt", READ | DELETE);
     fx.ops.set_delete(&handle, &w("\\gone.txt"), true).unwrap();
-    fx.ops.cleanup(&handle, CLEANUP_DELETE);
+    fx.ops.cleanup(&handle, None, CLEANUP_DELETE);
     drop(handle); // Close
     assert!(!path.exists());
 }
@@ -349,7 +349,7 @@ fn set_delete_undone_keeps_the_file() {
     let handle = fx.open("\\kept.txt", READ | DELETE);
     fx.ops.set_delete(&handle, &w("\\kept.txt"), true).unwrap();
     fx.ops.set_delete(&handle, &w("\\kept.txt"), false).unwrap();
-    fx.ops.cleanup(&handle, 0);
+    fx.ops.cleanup(&handle, None, 0);
     drop(handle);
     assert_eq!(fs::read_to_string(&path).unwrap(), "x");
 }
@@ -363,7 +363,7 @@ fn set_delete_fails_when_another_opener_does_not_share_delete() {
     let handle = fx.open("\\busy.txt", READ | DELETE);
     // Refused now, as NTFS refuses it, not reported deleted and back after the close.
     assert_eq!(fx.ops.set_delete(&handle, &w("\\busy.txt"), true), Err(SHARING_VIOLATION));
-    fx.ops.cleanup(&handle, 0);
+    fx.ops.cleanup(&handle, None, 0);
     drop(handle);
     drop(other);
     assert!(path.exists());
@@ -374,7 +374,7 @@ fn delete_on_close_removes_the_file_at_cleanup_and_directories_must_be_empty() {
     let fx = Fixture::new("delete-on-close");
     let path = fx.put("tmp.txt", "x");
     let opened = fx.ops.open(&w("\\tmp.txt"), FILE_DELETE_ON_CLOSE, READ | DELETE).unwrap();
-    fx.ops.cleanup(&opened.handle, CLEANUP_DELETE);
+    fx.ops.cleanup(&opened.handle, None, CLEANUP_DELETE);
     drop(opened);
     assert!(!path.exists());
 
@@ -384,7 +384,7 @@ fn delete_on_close_removes_the_file_at_cleanup_and_directories_must_be_empty() {
     assert_eq!(fx.ops.set_delete(&dir, &w("\\full"), true), Err(code::DIRECTORY_NOT_EMPTY));
     fs::remove_file(fx.real("full/inside.txt")).unwrap();
     fx.ops.set_delete(&dir, &w("\\full"), true).unwrap();
-    fx.ops.cleanup(&dir, CLEANUP_DELETE);
+    fx.ops.cleanup(&dir, None, CLEANUP_DELETE);
     drop(dir);
     assert!(!fx.real("full").exists());
 }
@@ -557,7 +557,7 @@ fn rule_13_calls_on_a_handle_from_a_read_only_link_are_refused() {
     fx.ops.get_security(&handle, Some(&mut descriptor)).unwrap();
     assert_eq!(fx.ops.set_security(&handle, DACL_SECURITY_INFORMATION, &descriptor), refused);
     assert_eq!(fx.ops.set_delete(&handle, &w("\\v\\f.txt"), true), refused);
-    fx.ops.cleanup(&handle, CLEANUP_DELETE);
+    fx.ops.cleanup(&handle, None, CLEANUP_DELETE);
     drop(handle);
     assert_eq!(fx.ops.open(&w("\\v\\f.txt"), 0, READ_WRITE).err(), Some(code::MEDIA_WRITE_PROTECTED));
     assert_eq!(
@@ -669,4 +669,100 @@ fn a_sacl_set_through_a_handle_is_shown_by_get_security() {
     }
     assert_ne!(sacl, 0);
     assert_eq!(u16::from_le_bytes([shown[sacl + 4], shown[sacl + 5]]), 1);
+}
+
+/// Removes the link at `v` while handles are open (rules 18 and 20).
+fn unlink_view(fx: &Fixture, v: &str) {
+    fx.ops.view().remove_link(&VPath::parse(v).unwrap()).unwrap();
+}
+
+#[test]
+fn the_last_cleanup_deletes_what_set_delete_marked_not_its_own_object() {
+    // WinFsp keeps one file node per name and sends the delete to whichever handle cleans up
+    // last. After a link change two handles of one name hold different objects.
+    let fx = Fixture::new("delete-marked-object");
+    fs::create_dir(fx.real("v")).unwrap();
+    let disk = fx.put("v/f.txt", "on disk");
+    link(&fx, "/v", "B", false);
+    let backing = fx.put("B/f.txt", "backing");
+    let editor = fx.open("\\v\\f.txt", READ); // B's file, through the link
+    unlink_view(&fx, "/v"); // \v\f.txt now shows the on-disk file
+    let del = fx.open("\\v\\f.txt", READ | DELETE);
+    fx.ops.set_delete(&del, &w("\\v\\f.txt"), true).unwrap();
+    fx.ops.cleanup(&del, Some(&w("\\v\\f.txt")), 0); // not the last handle
+    drop(del);
+    fx.ops.cleanup(&editor, Some(&w("\\v\\f.txt")), CLEANUP_DELETE);
+    drop(editor);
+    assert!(backing.exists(), "deleted B\\f.txt, which nobody deleted");
+    assert!(!disk.exists(), "the file the user deleted is still there");
+}
+
+#[test]
+fn a_delete_marked_without_set_delete_removes_what_the_name_shows_now() {
+    // WinFsp may mark a name itself; the handle that cleans up last may hold another object.
+    let fx = Fixture::new("delete-by-name-now");
+    fs::create_dir(fx.real("v")).unwrap();
+    let disk = fx.put("v/f.txt", "on disk");
+    link(&fx, "/v", "B", false);
+    let backing = fx.put("B/f.txt", "backing");
+    let editor = fx.open("\\v\\f.txt", READ);
+    unlink_view(&fx, "/v");
+    fx.ops.cleanup(&editor, Some(&w("\\v\\f.txt")), CLEANUP_DELETE);
+    drop(editor);
+    assert!(backing.exists(), "deleted B\\f.txt, which the name no longer shows");
+    assert!(!disk.exists());
+}
+
+#[test]
+fn a_delete_taken_back_through_another_handle_keeps_the_file() {
+    // The disposition is the file's: any handle with DELETE may clear it.
+    let fx = Fixture::new("undelete-other-handle");
+    let path = fx.put("kept.txt", "x");
+    let a = fx.open("\\kept.txt", READ | DELETE);
+    let b = fx.open("\\kept.txt", READ | DELETE);
+    fx.ops.set_delete(&a, &w("\\kept.txt"), true).unwrap();
+    fx.ops.set_delete(&b, &w("\\KEPT.txt"), false).unwrap();
+    fx.ops.cleanup(&a, Some(&w("\\kept.txt")), 0);
+    drop(a);
+    fx.ops.cleanup(&b, Some(&w("\\kept.txt")), 0);
+    drop(b);
+    assert!(path.exists(), "taken back through another handle, deleted anyway");
+}
+
+#[test]
+fn rule_18_an_open_directory_still_lists_after_its_anchorless_link_goes() {
+    let fx = Fixture::new("dir-after-link");
+    link(&fx, "/New", "B", false);
+    fs::create_dir(fx.real("B/sub")).unwrap();
+    fx.put("B/sub/x.txt", "x");
+    let dir = fx.open("\\New\\sub", READ);
+    unlink_view(&fx, "/New");
+    let mut page = vec![0u8; 16 * 1024];
+    let listed = fx.ops.read_directory(&dir, None, None, &mut page);
+    let n = listed.unwrap_or_else(|s| panic!("listing an open directory failed: {s:#x}"));
+    assert_eq!(names(&decode(&page, n).0), [".", "..", "x.txt"]);
+}
+
+#[test]
+fn rule_18_calls_on_a_handle_act_on_its_object_after_the_link_goes() {
+    // What Wine can run of acting by handle (it cannot stat a file renamed behind its handle).
+    let fx = Fixture::new("by-handle-after-link");
+    link(&fx, "/v", "B", false);
+    let path = fx.put("B/f.txt", "0123456789");
+    let handle = fx.open("\\v\\f.txt", READ_WRITE | WRITE_DAC);
+    unlink_view(&fx, "/v");
+    assert_eq!(fx.ops.set_file_size(&handle, 3, false).unwrap().file_size, 3);
+    assert_eq!(fs::read_to_string(&path).unwrap(), "012");
+    let info = fx.ops.set_basic_info(&handle, FILE_ATTRIBUTE_READONLY, 0, 0).unwrap();
+    assert_ne!(info.file_attributes & FILE_ATTRIBUTE_READONLY, 0);
+    assert!(is_read_only(&path));
+}
+
+#[test]
+fn get_security_by_name_with_a_tiny_buffer_asks_for_the_size_it_needs() {
+    let fx = Fixture::new("small-sd-buffer");
+    fx.put("f.txt", "x");
+    let mut small = vec![0u8; 16];
+    let answer = fx.ops.get_security_by_name(&w("\\f.txt"), Some(&mut small)).unwrap();
+    assert!(matches!(answer, ByName::TooSmall { needed } if needed > 16), "{answer:?}");
 }
