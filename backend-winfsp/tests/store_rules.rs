@@ -424,8 +424,12 @@ fn rule_24_reparse_points_in_b_show_as_links_and_are_never_followed() {
     ns.link("/Foo", "Target");
     for name in made {
         let v = format!("/Foo/{name}");
-        assert_eq!(ns.view.getattr(&p(&v)).unwrap().kind, FileKind::Symlink, "{name}");
+        let attr = ns.view.getattr(&p(&v)).unwrap();
+        assert_eq!(attr.kind, FileKind::Symlink, "{name}");
         assert_eq!(ns.kind_listed("/Foo", name), Some(FileKind::Symlink), "{name}");
+        // A junction or directory symlink keeps its directory bit (Explorer shows a folder).
+        let dir_bit = attr.win_attributes & bindfs_core::win_attr::DIRECTORY != 0;
+        assert_eq!(dir_bit, name != "file-link", "{name}: {:#x}", attr.win_attributes);
         // The reparse data, unchanged: it starts with the tag (symlink or mount point).
         let data = ns.view.readlink(&p(&v)).unwrap();
         let tag = u32::from_le_bytes(data[..4].try_into().unwrap());
