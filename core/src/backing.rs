@@ -69,8 +69,6 @@ pub mod win_attr {
     pub const TEMPORARY: u32 = 0x0000_0100;
     /// The bits a caller may set through [`super::SetAttr::win_attributes`].
     pub const SETTABLE: u32 = HIDDEN | SYSTEM | ARCHIVE | TEMPORARY;
-    /// Every bit [`super::Attr::win_attributes`] may hold.
-    pub const ALL: u32 = SETTABLE | DIRECTORY;
 }
 
 /// The attributes of a file-system object, as its store reports them.
