@@ -106,6 +106,7 @@ impl LinuxFile {
 
     /// Changes attributes of the open file itself (for calls on a file whose names are gone).
     pub fn set_attr(&self, changes: &SetAttr) -> Result<Attr> {
+        refuse_windows_only(changes)?;
         let uid = changes.uid.filter(|&u| u != u32::MAX).map(rfs::Uid::from_raw);
         let gid = changes.gid.filter(|&g| g != u32::MAX).map(rfs::Gid::from_raw);
         if uid.is_some() || gid.is_some() {
@@ -343,6 +344,7 @@ impl Backing for LinuxBacking {
         let fd = node.as_fd();
         let kind = kind_of_fd(fd)?;
         // Refuse before changing anything, so a refused request changes nothing.
+        refuse_windows_only(changes)?;
         if changes.perm.is_some() && kind == FileKind::Symlink {
             // Linux has no mode on symlinks (fchmodat(AT_SYMLINK_NOFOLLOW) says EOPNOTSUPP).
             return Err(Error::NotSupported);
@@ -623,6 +625,13 @@ fn joined_runs(rel: &[Name]) -> Vec<Vec<u8>> {
     runs
 }
 
+/// Refuses what Linux cannot set: a creation time, and any Windows attribute bit. Asking for
+/// none of the bits (`Some(0)`) is already true of every Linux file, so it is no refusal.
+fn refuse_windows_only(changes: &SetAttr) -> Result<()> {
+    let bits = changes.win_attributes.unwrap_or(0) & bindfs_core::win_attr::SETTABLE;
+    if changes.btime.is_some() || bits != 0 { Err(Error::NotSupported) } else { Ok(()) }
+}
+
 /// The descriptor's own attributes (a symlink's, not its target's).
 fn stat_fd(fd: BorrowedFd<'_>) -> Result<rfs::Stat> {
     rfs::statat(fd, HERE, AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW).map_err(map_errno)
@@ -671,6 +680,10 @@ fn attr_of(st: &rfs::Stat) -> Result<Attr> {
         atime: time(st.st_atime as i64, st.st_atime_nsec as u64),
         mtime: time(st.st_mtime as i64, st.st_mtime_nsec as u64),
         ctime: time(st.st_ctime as i64, st.st_ctime_nsec as u64),
+        // `stat` has no birth time; `statx` would cost a second call per stat for a time that
+        // FUSE cannot hand to the kernel anyway.
+        btime: None,
+        win_attributes: 0,
     })
 }
 

@@ -312,6 +312,28 @@ fn set_attr_on_symlinks_and_directories() {
 }
 
 #[test]
+fn set_attr_refuses_creation_time_and_windows_attributes_before_any_change() {
+    let fx = Fixture::new();
+    fs::write(fx.path("f"), b"abc").unwrap();
+    fs::set_permissions(fx.path("f"), fs::Permissions::from_mode(0o644)).unwrap();
+    let f = fx.node("f");
+    let before = fx.backing.stat(&f).unwrap();
+    assert_eq!((before.btime, before.win_attributes), (None, 0));
+    let when = SetTime::At(Timestamp { secs: 1_000_000_000, nanos: 0 });
+    let birth = SetAttr { btime: Some(when), perm: Some(0o600), ..SetAttr::default() };
+    assert_eq!(fx.backing.set_attr(&f, &birth).err(), Some(Error::NotSupported));
+    let hidden =
+        SetAttr { win_attributes: Some(bindfs_core::win_attr::HIDDEN), size: Some(0), ..SetAttr::default() };
+    assert_eq!(fx.backing.set_attr(&f, &hidden).err(), Some(Error::NotSupported));
+    // Neither refused request changed the mode or the content it came with.
+    assert_eq!(fs::metadata(fx.path("f")).unwrap().mode() & 0o7777, 0o644);
+    assert_eq!(fs::read(fx.path("f")).unwrap(), b"abc");
+    // "None of the bits" is already true on Linux.
+    let none = SetAttr { win_attributes: Some(0), perm: Some(0o600), ..SetAttr::default() };
+    assert_eq!(fx.backing.set_attr(&f, &none).unwrap().perm, 0o600);
+}
+
+#[test]
 fn statfs_reports_the_file_system() {
     let fx = Fixture::new();
     let st = fx.backing.statfs(&fx.root()).unwrap();

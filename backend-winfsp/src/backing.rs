@@ -15,7 +15,10 @@
 //! directory is a directory, anything else a file. Windows has no mode: a file with
 //! `FILE_ATTRIBUTE_READONLY` is `0o444`, other files `0o666`, directories and links `0o777`;
 //! owner and group are 0 (the ACLs travel as security descriptors, rule 22). `ino` is the file
-//! id, `dev` the volume serial number.
+//! id, `dev` the volume serial number. `btime` is the creation time; `win_attributes` holds
+//! HIDDEN, SYSTEM, ARCHIVE and TEMPORARY as the object has them, and DIRECTORY on a link that
+//! is a junction or directory symlink; [`Backing::set_attr`] sets the creation time and those
+//! four bits with the other basic information, in one call.
 //!
 //! Not supported (the core reports [`Error::NotSupported`]): owners by number, special files,
 //! creating symlinks and hard links, extended attributes, exchange renames.
@@ -26,7 +29,7 @@ use std::sync::Arc;
 
 use bindfs_core::{
     AbsPath, Attr, Backing, DirEntry, Error, FileKind, Name, OpenFlags, RenameFlags, Result, SetAttr,
-    SetTime, StatFs, Syntax, Timestamp, XattrMode,
+    SetTime, StatFs, Syntax, Timestamp, XattrMode, win_attr,
 };
 use windows::Wdk::Storage::FileSystem::{
     FILE_BASIC_INFORMATION, FILE_DISPOSITION_INFORMATION, FILE_DISPOSITION_INFORMATION_EX,
@@ -93,19 +96,22 @@ const SACL_SECURITY_INFORMATION: u32 = 0x8;
 const POSIX_DELETE: u32 = 0x1 | 0x2 | 0x10;
 
 thread_local! {
-    /// What this thread creates now and its descriptor ([`WindowsBacking::creating_with`]).
-    static NEW_SECURITY: std::cell::RefCell<Option<NewSecurity>> = const { std::cell::RefCell::new(None) };
+    /// What this thread creates now, its descriptor and attributes
+    /// ([`WindowsBacking::creating_with`]).
+    static NEW_ENTRY: std::cell::RefCell<Option<NewEntry>> = const { std::cell::RefCell::new(None) };
 }
 
-/// The entry a creating call makes and the descriptor it gets.
+/// The entry a creating call makes, and the descriptor and attributes it gets.
 #[derive(Debug)]
-struct NewSecurity {
+struct NewEntry {
     /// Its name, upcased (the volume compares names case-insensitively).
     name: Vec<u16>,
     /// Whether it is a directory.
     dir: bool,
-    /// The self-relative descriptor.
-    descriptor: Vec<u8>,
+    /// The self-relative descriptor, if the creator gave one.
+    descriptor: Option<Vec<u8>>,
+    /// The [`win_attr::SETTABLE`] bits it is created with.
+    attributes: u32,
 }
 
 /// `STATUS_INVALID_OWNER`: the owner may not be set by this caller.
@@ -308,12 +314,18 @@ impl WindowsBacking {
         // the way to it (a layer's missing parents).
         let upcased: Vec<u16> = wide.iter().map(|&u| crate::dirlist::upcase(u)).collect();
         let dir_wanted = options & FILE_DIRECTORY_FILE != 0;
-        let security = NEW_SECURITY.with(|s| {
+        let (security, extra) = NEW_ENTRY.with(|s| {
             s.borrow()
                 .as_ref()
                 .filter(|n| n.name == upcased && n.dir == dir_wanted)
-                .map(|n| n.descriptor.clone())
+                .map(|n| (n.descriptor.clone(), n.attributes))
+                .unwrap_or_default()
         });
+        // Hidden, system ... go into the creating call, so the entry never shows without them.
+        let attributes = match attributes & !FILE_ATTRIBUTE_NORMAL | extra {
+            0 => FILE_ATTRIBUTE_NORMAL,
+            given => given,
+        };
         let create = |security: Option<&[u8]>| {
             sys::open(&OpenRequest {
                 root: Some(dir.handle()),
@@ -336,30 +348,35 @@ impl WindowsBacking {
         }
     }
 
-    /// Runs `make` with `descriptor` given to the file (or directory, `dir`) named `name` that
-    /// the store creates on this thread meanwhile, in the creating call itself (so it never
-    /// exists with another security): the core's `create` and `mkdir` carry no descriptor (see
-    /// the adapter's `create`). Directories the core makes on the way get what they inherit.
+    /// Runs `make` with `descriptor` and the [`win_attr::SETTABLE`] bits of `attributes` given
+    /// to the file (or directory, `dir`) named `name` that the store creates on this thread
+    /// meanwhile, in the creating call itself (so it never exists with another security or
+    /// without them): the core's `create` and `mkdir` carry neither (see the adapter's
+    /// `create`). Directories the core makes on the way get what they inherit.
     pub fn creating_with<T>(
         &self,
         name: &Name,
         dir: bool,
         descriptor: Option<&[u8]>,
+        attributes: u32,
         make: impl FnOnce() -> T,
     ) -> T {
-        /// Clears the descriptor however `make` ends.
+        /// Clears the entry however `make` ends.
         struct Reset;
         impl Drop for Reset {
             fn drop(&mut self) {
-                NEW_SECURITY.with(|s| *s.borrow_mut() = None);
+                NEW_ENTRY.with(|s| *s.borrow_mut() = None);
             }
         }
         let upcased = wide::wide_of_name(name).map(|w| w.into_iter().map(crate::dirlist::upcase).collect());
-        let new = match (descriptor, upcased) {
-            (Some(d), Ok(name)) => Some(NewSecurity { name, dir, descriptor: d.to_vec() }),
+        let attributes = attributes & win_attr::SETTABLE;
+        let new = match upcased {
+            Ok(name) if descriptor.is_some() || attributes != 0 => {
+                Some(NewEntry { name, dir, descriptor: descriptor.map(<[u8]>::to_vec), attributes })
+            }
             _ => None,
         };
-        NEW_SECURITY.with(|s| *s.borrow_mut() = new);
+        NEW_ENTRY.with(|s| *s.borrow_mut() = new);
         let _reset = Reset;
         make()
     }
@@ -422,6 +439,16 @@ fn kind_of(attributes: u32, reparse_tag: u32) -> FileKind {
     }
 }
 
+/// The [`win_attr`] bits of an object's attributes: the settable ones, and the directory bit of
+/// a link (a junction, or a directory symlink), which its kind cannot say.
+fn win_attributes_of(kind: FileKind, attributes: u32) -> u32 {
+    let mut bits = attributes & win_attr::SETTABLE;
+    if kind == FileKind::Symlink && attributes & FILE_ATTRIBUTE_DIRECTORY != 0 {
+        bits |= win_attr::DIRECTORY;
+    }
+    bits
+}
+
 fn perm_of(kind: FileKind, attributes: u32) -> u32 {
     match kind {
         FileKind::File if attributes & FILE_ATTRIBUTE_READONLY != 0 => 0o444,
@@ -457,6 +484,8 @@ fn stat_handle(handle: BorrowedHandle<'_>) -> Result<Attr> {
         atime: time(basic.LastAccessTime),
         mtime: time(basic.LastWriteTime),
         ctime: time(basic.ChangeTime),
+        btime: Some(time(basic.CreationTime)),
+        win_attributes: win_attributes_of(kind, basic.FileAttributes),
     })
 }
 
@@ -554,22 +583,32 @@ impl Backing for WindowsBacking {
         let apply = |handle: BorrowedHandle<'_>| -> Result<()> {
             let mut basic: FILE_BASIC_INFORMATION = sys::query(handle, FileBasicInformation)?;
             let old_attributes = basic.FileAttributes;
+            let mut attributes = old_attributes & 0x31A7; // the flags NtSetInformationFile takes
+            let mut change_attributes = false;
             // Only files carry a read-only attribute that means "no writes" (on a directory it
             // means something else to Explorer).
-            basic.FileAttributes = match changes.perm {
-                Some(perm) if current.kind == FileKind::File => {
-                    let cleared = old_attributes & !FILE_ATTRIBUTE_READONLY & 0x31A7; // settable flags
-                    let attributes =
-                        if perm & 0o222 == 0 { cleared | FILE_ATTRIBUTE_READONLY } else { cleared };
-                    if attributes == 0 { FILE_ATTRIBUTE_NORMAL } else { attributes }
+            if let Some(perm) = changes.perm.filter(|_| current.kind == FileKind::File) {
+                attributes &= !FILE_ATTRIBUTE_READONLY;
+                if perm & 0o222 == 0 {
+                    attributes |= FILE_ATTRIBUTE_READONLY;
                 }
-                _ => 0, // 0: leave as they are
+                change_attributes = true;
+            }
+            if let Some(bits) = changes.win_attributes {
+                attributes = attributes & !win_attr::SETTABLE | bits & win_attr::SETTABLE;
+                change_attributes = true;
+            }
+            basic.FileAttributes = match (change_attributes, attributes & !FILE_ATTRIBUTE_NORMAL) {
+                (false, _) => 0, // 0: leave as they are
+                (true, 0) => FILE_ATTRIBUTE_NORMAL,
+                (true, given) => given,
             };
-            basic.CreationTime = 0;
+            basic.CreationTime = set_time(changes.btime);
             basic.ChangeTime = 0;
             basic.LastAccessTime = set_time(changes.atime);
             basic.LastWriteTime = set_time(changes.mtime);
-            if basic.FileAttributes != 0 || basic.LastAccessTime != 0 || basic.LastWriteTime != 0 {
+            let times = [basic.CreationTime, basic.LastAccessTime, basic.LastWriteTime];
+            if basic.FileAttributes != 0 || times.iter().any(|&t| t != 0) {
                 sys::set(handle, FileBasicInformation, &basic)?;
             }
             if let Some(size) = changes.size {

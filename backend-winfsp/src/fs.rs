@@ -188,13 +188,19 @@ impl FileSystemContext for BindFs {
         &self,
         context: &OpenHandle,
         file_attributes: u32,
-        _creation_time: u64,
+        creation_time: u64,
         last_access_time: u64,
         last_write_time: u64,
         _last_change_time: u64,
         file_info: &mut FileInfo,
     ) -> FspResult<()> {
-        let info = fsp(self.ops.set_basic_info(context, file_attributes, last_access_time, last_write_time))?;
+        let info = fsp(self.ops.set_basic_info(
+            context,
+            file_attributes,
+            creation_time,
+            last_access_time,
+            last_write_time,
+        ))?;
         fill(file_info, &info);
         Ok(())
     }

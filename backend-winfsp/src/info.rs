@@ -8,15 +8,18 @@
 //! - Read-only: `FILE_ATTRIBUTE_READONLY` exactly when the mode the core reports has no write
 //!   bit. The core clears the write bits of every entry reached through a read-only layer
 //!   (rule 13), and the Windows store reports a read-only file as mode `0o444`, so both show.
-//! - Times: the core keeps access, modification and change times; Windows also has a creation
-//!   time, which the core does not carry: it is reported as the earlier of the modification and
-//!   change times (no file was written or changed before it existed).
+//! - Other attributes: HIDDEN, SYSTEM, ARCHIVE and TEMPORARY show as the store has them
+//!   ([`Attr::win_attributes`]), and so does the directory bit of a link that is a junction or
+//!   directory symlink. `set_basic_info`, `Create` and `Overwrite` pass the first four back.
+//! - Times: the creation time is the store's ([`Attr::btime`]); where a store has none, it is
+//!   reported as the earlier of the modification and change times (no file was written or
+//!   changed before it existed).
 //! - Sizes: allocation is the store's allocated 512-byte blocks; the index number is the inode
 //!   number (the Windows store reports the file id there); the hard-link count is left 0, as
 //!   WinFsp requires.
 #![forbid(unsafe_code)]
 
-use bindfs_core::{Attr, FileKind, SetAttr, SetTime, Timestamp};
+use bindfs_core::{Attr, FileKind, SetAttr, SetTime, Timestamp, win_attr};
 
 /// `FILE_ATTRIBUTE_READONLY`.
 pub const FILE_ATTRIBUTE_READONLY: u32 = 0x0000_0001;
@@ -85,9 +88,10 @@ pub struct WinFileInfo {
 pub fn attributes_of(attr: &Attr) -> u32 {
     let mut flags = match attr.kind {
         FileKind::Dir => FILE_ATTRIBUTE_DIRECTORY,
-        FileKind::Symlink => FILE_ATTRIBUTE_REPARSE_POINT,
+        FileKind::Symlink => FILE_ATTRIBUTE_REPARSE_POINT | attr.win_attributes & win_attr::DIRECTORY,
         _ => 0,
     };
+    flags |= attr.win_attributes & win_attr::SETTABLE;
     if attr.perm & 0o222 == 0 {
         flags |= FILE_ATTRIBUTE_READONLY;
     }
@@ -103,7 +107,7 @@ pub fn win_file_info(attr: &Attr) -> WinFileInfo {
         reparse_tag: if symlink { IO_REPARSE_TAG_SYMLINK } else { 0 },
         allocation_size: attr.blocks.saturating_mul(512),
         file_size: if attr.kind == FileKind::Dir { 0 } else { attr.size },
-        creation_time: filetime_of(attr.mtime.min(attr.ctime)),
+        creation_time: filetime_of(attr.btime.unwrap_or(attr.mtime.min(attr.ctime))),
         last_access_time: filetime_of(attr.atime),
         last_write_time: filetime_of(attr.mtime),
         change_time: filetime_of(attr.ctime),
@@ -111,17 +115,30 @@ pub fn win_file_info(attr: &Attr) -> WinFileInfo {
     }
 }
 
-/// The attribute changes a `set_basic_info` call asks for, given the entry's current mode.
+/// The attribute changes a `set_basic_info` call asks for, given what the entry shows now.
 ///
-/// Only what the core can carry is changed: `FILE_ATTRIBUTE_READONLY` (as the write bits: all
-/// cleared, or the owner's set back) and the access and write times. `file_attributes` is
+/// `FILE_ATTRIBUTE_READONLY` becomes the write bits (all cleared, or the owner's set back);
+/// HIDDEN, SYSTEM, ARCHIVE and TEMPORARY become exactly the ones given; other flags (the
+/// directory bit ...) follow from the kind and are ignored. `file_attributes` is
 /// [`INVALID_FILE_ATTRIBUTES`] for "leave them", and 0 for "none": WinFsp strips
-/// `FILE_ATTRIBUTE_NORMAL` before it calls, so clearing read-only arrives as 0 (as winfsp's
-/// ntptfs and memfs read it). A time of 0 means "leave it", as in `FILE_BASIC_INFORMATION`; the
-/// creation and change times cannot be set and are ignored, as are the other attribute flags.
-pub fn basic_info_changes(current_perm: u32, file_attributes: u32, access: u64, write: u64) -> SetAttr {
+/// `FILE_ATTRIBUTE_NORMAL` before it calls, so clearing them arrives as 0 (as winfsp's ntptfs
+/// and memfs read it). A time of 0 means "leave it", as in `FILE_BASIC_INFORMATION`; the change
+/// time cannot be set. Only what differs from `current` is asked for, so a call that changes
+/// nothing is empty (and passes a read-only link).
+pub fn basic_info_changes(
+    current: &Attr,
+    file_attributes: u32,
+    creation: u64,
+    access: u64,
+    write: u64,
+) -> SetAttr {
     let mut changes = SetAttr::default();
+    let current_perm = current.perm;
     if file_attributes != INVALID_FILE_ATTRIBUTES {
+        let bits = file_attributes & win_attr::SETTABLE;
+        if bits != current.win_attributes & win_attr::SETTABLE {
+            changes.win_attributes = Some(bits);
+        }
         let read_only = file_attributes & FILE_ATTRIBUTE_READONLY != 0;
         let perm = if read_only {
             current_perm & !0o222
@@ -135,6 +152,7 @@ pub fn basic_info_changes(current_perm: u32, file_attributes: u32, access: u64, 
         }
     }
     let time = |t: u64| (t != 0 && t != u64::MAX).then(|| SetTime::At(timestamp_of(t)));
+    changes.btime = time(creation);
     changes.atime = time(access);
     changes.mtime = time(write);
     changes
@@ -161,6 +179,8 @@ mod tests {
             atime: t,
             mtime: t,
             ctime: Timestamp { secs: t.secs + 5, nanos: 0 },
+            btime: None,
+            win_attributes: 0,
         }
     }
 
@@ -195,25 +215,84 @@ mod tests {
         assert_eq!((info.file_size, info.allocation_size, info.index_number), (10, 4096, 42));
         assert_eq!(info.last_write_time, filetime_of(a.mtime));
         assert_eq!(info.change_time, filetime_of(a.ctime));
-        assert_eq!(info.creation_time, filetime_of(a.mtime)); // the earlier of mtime and ctime
+        // No creation time from the store: the earlier of mtime and ctime.
+        assert_eq!(info.creation_time, filetime_of(a.mtime));
         assert_eq!(win_file_info(&attr(FileKind::Dir, 0o755)).file_size, 0);
     }
 
     #[test]
     fn basic_info_maps_read_only_and_times() {
-        let none = basic_info_changes(0o644, INVALID_FILE_ATTRIBUTES, 0, 0);
+        let file = |perm| attr(FileKind::File, perm);
+        let none = basic_info_changes(&file(0o644), INVALID_FILE_ATTRIBUTES, 0, 0, 0);
         assert!(none.is_empty());
-        let ro = basic_info_changes(0o644, FILE_ATTRIBUTE_READONLY, 0, 0);
+        let ro = basic_info_changes(&file(0o644), FILE_ATTRIBUTE_READONLY, 0, 0, 0);
         assert_eq!(ro.perm, Some(0o444));
-        let rw = basic_info_changes(0o444, FILE_ATTRIBUTE_NORMAL, 0, 0);
+        let rw = basic_info_changes(&file(0o444), FILE_ATTRIBUTE_NORMAL, 0, 0, 0);
         assert_eq!(rw.perm, Some(0o644));
         // What WinFsp sends to clear read-only (attrib -r, SetFileAttributes(NORMAL)).
-        assert_eq!(basic_info_changes(0o444, 0, 0, 0).perm, Some(0o644));
-        assert!(basic_info_changes(0o444, INVALID_FILE_ATTRIBUTES, 0, 0).is_empty());
-        assert!(basic_info_changes(0o644, FILE_ATTRIBUTE_ARCHIVE, 0, 0).is_empty());
+        assert_eq!(basic_info_changes(&file(0o444), 0, 0, 0, 0).perm, Some(0o644));
+        assert!(basic_info_changes(&file(0o444), INVALID_FILE_ATTRIBUTES, 0, 0, 0).is_empty());
         let t = filetime_of(Timestamp { secs: 5, nanos: 0 });
-        let times = basic_info_changes(0o644, 0, t, 0);
+        let times = basic_info_changes(&file(0o644), 0, 0, t, 0);
         assert_eq!(times.atime, Some(SetTime::At(Timestamp { secs: 5, nanos: 0 })));
         assert_eq!(times.mtime, None);
+        assert_eq!(times.btime, None);
+    }
+
+    #[test]
+    fn hidden_system_archive_temporary_show_and_set() {
+        let mut a = attr(FileKind::File, 0o644);
+        a.win_attributes = win_attr::HIDDEN | win_attr::SYSTEM | win_attr::ARCHIVE | win_attr::TEMPORARY;
+        assert_eq!(attributes_of(&a), 0x2 | 0x4 | FILE_ATTRIBUTE_ARCHIVE | 0x100);
+        a.perm = 0o444;
+        assert_eq!(attributes_of(&a), 0x2 | 0x4 | FILE_ATTRIBUTE_ARCHIVE | 0x100 | FILE_ATTRIBUTE_READONLY);
+        let mut d = attr(FileKind::Dir, 0o777);
+        d.win_attributes = win_attr::HIDDEN;
+        assert_eq!(attributes_of(&d), FILE_ATTRIBUTE_DIRECTORY | 0x2);
+        // Setting: the four bits become exactly those given; 0 clears them; INVALID leaves them.
+        let plain = attr(FileKind::File, 0o644);
+        let set = basic_info_changes(&plain, 0x4 | FILE_ATTRIBUTE_ARCHIVE, 0, 0, 0);
+        assert_eq!(
+            set,
+            SetAttr { win_attributes: Some(win_attr::SYSTEM | win_attr::ARCHIVE), ..SetAttr::default() }
+        );
+        let mut shown = plain;
+        shown.win_attributes = win_attr::SYSTEM | win_attr::ARCHIVE;
+        assert_eq!(basic_info_changes(&shown, 0, 0, 0, 0).win_attributes, Some(0));
+        assert!(basic_info_changes(&shown, INVALID_FILE_ATTRIBUTES, 0, 0, 0).is_empty());
+        // Asking for what is already there changes nothing (so it passes a read-only link).
+        assert!(basic_info_changes(&shown, 0x4 | FILE_ATTRIBUTE_ARCHIVE, 0, 0, 0).is_empty());
+        // The directory bit follows the kind and is never asked for.
+        assert!(
+            basic_info_changes(&attr(FileKind::Dir, 0o777), FILE_ATTRIBUTE_DIRECTORY, 0, 0, 0).is_empty()
+        );
+    }
+
+    #[test]
+    fn a_junction_shows_the_directory_bit() {
+        let mut junction = attr(FileKind::Symlink, 0o777);
+        junction.win_attributes = win_attr::DIRECTORY;
+        let info = win_file_info(&junction);
+        assert_eq!(info.file_attributes, FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DIRECTORY);
+        assert_eq!(info.file_size, 10);
+        // A file symlink has no directory bit.
+        assert_eq!(
+            win_file_info(&attr(FileKind::Symlink, 0o777)).file_attributes,
+            FILE_ATTRIBUTE_REPARSE_POINT
+        );
+    }
+
+    #[test]
+    fn creation_time_shows_and_sets() {
+        let born = Timestamp { secs: 1_000_000_000, nanos: 500 };
+        let mut a = attr(FileKind::File, 0o644);
+        a.btime = Some(born);
+        assert_eq!(win_file_info(&a).creation_time, filetime_of(born));
+        let t = filetime_of(born);
+        let set = basic_info_changes(&a, INVALID_FILE_ATTRIBUTES, t, 0, 0);
+        assert_eq!(set, SetAttr { btime: Some(SetTime::At(born)), ..SetAttr::default() });
+        // 0 (and -1, "stop updating") leave it.
+        assert!(basic_info_changes(&a, INVALID_FILE_ATTRIBUTES, 0, 0, 0).is_empty());
+        assert!(basic_info_changes(&a, INVALID_FILE_ATTRIBUTES, u64::MAX, 0, 0).is_empty());
     }
 }

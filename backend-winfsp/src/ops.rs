@@ -30,7 +30,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bindfs_core::{Attr, Backing, Error, FileKind, OpenDir, OpenFlags, RenameFlags, SetAttr, VPath, View};
+use bindfs_core::{
+    Attr, Backing, Error, FileKind, OpenDir, OpenFlags, RenameFlags, SetAttr, VPath, View, win_attr,
+};
 use parking_lot::Mutex;
 use winfsp::filesystem::{DirInfo, WideNameInfo};
 
@@ -321,19 +323,22 @@ impl Ops {
         let backing = self.view.backing();
         let Some(leaf) = path.file_name().cloned() else { return Err(code::OBJECT_NAME_COLLISION) };
         let (handle, attr) = if create_options & FILE_DIRECTORY_FILE != 0 {
-            nt(backing.creating_with(&leaf, true, descriptor, || self.view.mkdir(&path, 0o777)))?;
+            nt(backing
+                .creating_with(&leaf, true, descriptor, file_attributes, || self.view.mkdir(&path, 0o777)))?;
             self.open_path(path, granted_access)?
         } else {
             let perm = if read_only { 0o444 } else { 0o666 };
             let flags = open_flags(granted_access);
-            let (attr, file) =
-                nt(backing.creating_with(&leaf, false, descriptor, || self.view.create(&path, perm, flags)))?;
+            let (attr, file) = nt(backing.creating_with(&leaf, false, descriptor, file_attributes, || {
+                self.view.create(&path, perm, flags)
+            }))?;
             (file_handle(path, file, true), attr)
         };
         Ok(self.opened(handle, &attr))
     }
 
-    /// `Overwrite`: truncates, and sets (`replace`) or adds the attributes.
+    /// `Overwrite`: truncates, and sets (`replace`) or adds the attributes (read-only, hidden,
+    /// system, archive, temporary).
     pub fn overwrite(
         &self,
         handle: &OpenHandle,
@@ -345,7 +350,13 @@ impl Ops {
         let mut changes = SetAttr { size: Some(0), ..SetAttr::default() };
         let read_only = file_attributes & FILE_ATTRIBUTE_READONLY != 0;
         if read_only || replace {
-            changes.perm = info::basic_info_changes(current.perm, file_attributes, 0, 0).perm;
+            changes.perm = info::basic_info_changes(&current, file_attributes, 0, 0, 0).perm;
+        }
+        let asked = file_attributes & win_attr::SETTABLE;
+        let had = current.win_attributes & win_attr::SETTABLE;
+        let bits = if replace { asked } else { had | asked };
+        if bits != had {
+            changes.win_attributes = Some(bits);
         }
         let raw = nt(self.view.backing().set_attr(&node, &changes))?;
         Ok(info::win_file_info(&bindfs_core::report::attr(raw, true)))
@@ -506,12 +517,18 @@ impl Ops {
         &self,
         handle: &OpenHandle,
         file_attributes: u32,
+        creation_time: u64,
         last_access_time: u64,
         last_write_time: u64,
     ) -> NtResult<WinFileInfo> {
         let current = nt(self.attr_of(handle))?;
-        let changes =
-            info::basic_info_changes(current.perm, file_attributes, last_access_time, last_write_time);
+        let changes = info::basic_info_changes(
+            &current,
+            file_attributes,
+            creation_time,
+            last_access_time,
+            last_write_time,
+        );
         if changes.is_empty() {
             return Ok(info::win_file_info(&current));
         }

@@ -424,8 +424,12 @@ fn rule_24_reparse_points_in_b_show_as_links_and_are_never_followed() {
     ns.link("/Foo", "Target");
     for name in made {
         let v = format!("/Foo/{name}");
-        assert_eq!(ns.view.getattr(&p(&v)).unwrap().kind, FileKind::Symlink, "{name}");
+        let attr = ns.view.getattr(&p(&v)).unwrap();
+        assert_eq!(attr.kind, FileKind::Symlink, "{name}");
         assert_eq!(ns.kind_listed("/Foo", name), Some(FileKind::Symlink), "{name}");
+        // A junction or directory symlink keeps its directory bit (Explorer shows a folder).
+        let dir_bit = attr.win_attributes & bindfs_core::win_attr::DIRECTORY != 0;
+        assert_eq!(dir_bit, name != "file-link", "{name}: {:#x}", attr.win_attributes);
         // The reparse data, unchanged: it starts with the tag (symlink or mount point).
         let data = ns.view.readlink(&p(&v)).unwrap();
         let tag = u32::from_le_bytes(data[..4].try_into().unwrap());
@@ -536,6 +540,55 @@ fn unicode_names_fold_case_and_keep_their_spelling() {
     ns.write_new("/Foo/Ünïcödé.txt", "n");
     assert_eq!(read(&ns.t.join("Target/Ünïcödé.txt")), "n");
     assert!(ns.ls("/Foo").contains(&"Ünïcödé.txt".to_owned()));
+}
+
+#[test]
+fn hidden_system_and_creation_time_show_and_reach_the_real_file() {
+    use bindfs_core::{SetAttr, SetTime, Timestamp, win_attr};
+    use std::os::windows::fs::MetadataExt;
+    let ns = ns();
+    ns.link("/Foo", "Target");
+    ns.view.create_link(ns.flagged("/RO", "Target2", true, false)).unwrap();
+    let real = ns.t.join("Target/Cat.txt");
+    let attributes = || fs::metadata(&real).unwrap().file_attributes();
+    // Set as a user would (attrib +h), shown through the view.
+    let attrib = std::process::Command::new("attrib").arg("+h").arg(&real).status();
+    assert!(attrib.is_ok_and(|s| s.success()));
+    let shown = ns.view.getattr(&p("/Foo/Cat.txt")).unwrap();
+    assert_ne!(shown.win_attributes & win_attr::HIDDEN, 0, "{:#x}", shown.win_attributes);
+    // Set through the view: exactly the bits given, read-only left to the mode.
+    let system = SetAttr { win_attributes: Some(win_attr::SYSTEM), ..SetAttr::default() };
+    let shown = ns.view.setattr(&p("/Foo/Cat.txt"), &system).unwrap();
+    assert_eq!(shown.win_attributes & (win_attr::HIDDEN | win_attr::SYSTEM), win_attr::SYSTEM);
+    assert_eq!(attributes() & 0x6, 0x4, "{:#x}", attributes());
+    assert!(!fs::metadata(&real).unwrap().permissions().readonly());
+    let none = SetAttr { win_attributes: Some(0), ..SetAttr::default() };
+    assert_eq!(ns.view.setattr(&p("/Foo/Cat.txt"), &none).unwrap().win_attributes & win_attr::SYSTEM, 0);
+    assert_eq!(attributes() & 0x6, 0);
+    // A directory takes them too.
+    let hidden = SetAttr { win_attributes: Some(win_attr::HIDDEN), ..SetAttr::default() };
+    ns.view.mkdir(&p("/Foo/d"), 0o777).unwrap();
+    assert_eq!(ns.view.setattr(&p("/Foo/d"), &hidden).unwrap().kind, FileKind::Dir);
+    assert_ne!(fs::metadata(ns.t.join("Target/d")).unwrap().file_attributes() & 0x2, 0);
+    // The creation time is the file's own.
+    let created =
+        fs::metadata(&real).unwrap().created().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let btime = ns.view.getattr(&p("/Foo/Cat.txt")).unwrap().btime.unwrap();
+    assert_eq!((btime.secs as u64, btime.nanos), (created.as_secs(), created.subsec_nanos() / 100 * 100));
+    // A read-only link refuses both.
+    let born = Timestamp { secs: 1_000_000_000, nanos: 0 };
+    let birth = SetAttr { btime: Some(SetTime::At(born)), ..SetAttr::default() };
+    assert_eq!(ns.view.setattr(&p("/RO/Dog.txt"), &birth).map(|_| ()), Err(Error::ReadOnly));
+    assert_eq!(ns.view.setattr(&p("/RO/Dog.txt"), &hidden).map(|_| ()), Err(Error::ReadOnly));
+    // Setting it.
+    let shown = ns.view.setattr(&p("/Foo/Cat.txt"), &birth).unwrap();
+    let test = "hidden_system_and_creation_time_show_and_reach_the_real_file";
+    if shown.btime != Some(born) && wine_lacks(test, "setting the creation time") {
+        return;
+    }
+    assert_eq!(shown.btime, Some(born));
+    let created = fs::metadata(&real).unwrap().created().unwrap();
+    assert_eq!(created, std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000));
 }
 
 #[test]

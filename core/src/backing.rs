@@ -8,6 +8,15 @@
 //! whole path: the backing path an administrator named when creating a link.
 //!
 //! The core decides *which* layer and *which* name; the port only performs the call there.
+//!
+//! Attributes are the union of what the stores have, kept platform-neutral: [`Attr::btime`] is
+//! the creation (birth) time where a store keeps one (Windows always; the Linux store reports
+//! `None`), and [`Attr::win_attributes`] carries the Windows file-attribute bits that the kind
+//! and the mode cannot say ([`win_attr`]: hidden, system, archive, temporary, and the directory
+//! bit of a junction, which the core shows as a symlink). The core only carries and guards them
+//! (a read-only link refuses setting them like any other change, rule 13); the Windows store
+//! reads and writes them, and a store without them reports 0 and refuses setting them with
+//! [`crate::Error::NotSupported`] only when a caller asks.
 
 use std::fmt;
 
@@ -43,6 +52,25 @@ pub struct Timestamp {
     pub nanos: u32,
 }
 
+/// Windows file-attribute bits (`FILE_ATTRIBUTE_*`, same values) that [`Attr::win_attributes`]
+/// and [`SetAttr::win_attributes`] carry. The core defines the values (not an OS crate) so it
+/// stays free of OS code.
+pub mod win_attr {
+    /// `FILE_ATTRIBUTE_HIDDEN`.
+    pub const HIDDEN: u32 = 0x0000_0002;
+    /// `FILE_ATTRIBUTE_SYSTEM`.
+    pub const SYSTEM: u32 = 0x0000_0004;
+    /// `FILE_ATTRIBUTE_DIRECTORY`: only on a [`super::FileKind::Symlink`] that is a directory
+    /// junction or directory symlink (a [`super::FileKind::Dir`] needs no bit to say it).
+    pub const DIRECTORY: u32 = 0x0000_0010;
+    /// `FILE_ATTRIBUTE_ARCHIVE`.
+    pub const ARCHIVE: u32 = 0x0000_0020;
+    /// `FILE_ATTRIBUTE_TEMPORARY`.
+    pub const TEMPORARY: u32 = 0x0000_0100;
+    /// The bits a caller may set through [`super::SetAttr::win_attributes`].
+    pub const SETTABLE: u32 = HIDDEN | SYSTEM | ARCHIVE | TEMPORARY;
+}
+
 /// The attributes of a file-system object, as its store reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attr {
@@ -74,6 +102,12 @@ pub struct Attr {
     pub mtime: Timestamp,
     /// Last status change.
     pub ctime: Timestamp,
+    /// Creation (birth) time; `None` where the store cannot tell.
+    pub btime: Option<Timestamp>,
+    /// The store's Windows file attributes beyond what `kind` and `perm` say, as
+    /// [`win_attr`] bits: HIDDEN, SYSTEM, ARCHIVE, TEMPORARY, and DIRECTORY on a symlink that
+    /// is a directory junction or directory symlink. 0 on stores without them.
+    pub win_attributes: u32,
 }
 
 /// One entry of a directory listing.
@@ -96,7 +130,8 @@ pub enum SetTime {
     At(Timestamp),
 }
 
-/// Attribute changes (chmod, chown, truncate, utimens); `None` leaves a field alone.
+/// Attribute changes (chmod, chown, truncate, utimens, and Windows' creation time and
+/// attributes); `None` leaves a field alone.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SetAttr {
     /// New permission bits.
@@ -111,6 +146,13 @@ pub struct SetAttr {
     pub atime: Option<SetTime>,
     /// New modification time.
     pub mtime: Option<SetTime>,
+    /// New creation (birth) time; stores that cannot set it refuse with
+    /// [`crate::Error::NotSupported`].
+    pub btime: Option<SetTime>,
+    /// New Windows attribute bits: the [`win_attr::SETTABLE`] bits of the object become exactly
+    /// these (others given are ignored; the read-only bit stays with `perm`). Stores without
+    /// them refuse with [`crate::Error::NotSupported`].
+    pub win_attributes: Option<u32>,
 }
 
 impl SetAttr {

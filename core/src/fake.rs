@@ -4,7 +4,8 @@
 //! of it named at construction. [`FakeBacking::new_device`] makes a directory the root of a
 //! separate file system, so renames and hard links across it fail with
 //! [`Error::CrossDevice`] as on a real system (rule 23). Removed objects stay readable through
-//! handles opened before (rule 18). Host paths are walked without following symlinks.
+//! handles opened before (rule 18). Host paths are walked without following symlinks. Objects
+//! keep a creation time and Windows attribute bits, so the core's handling of them is tested.
 //!
 //! The fixture methods (`write_file`, `mkdir_p`, ...) act on host paths directly, as a test
 //! changing the backing behind the view's back would; they panic on misuse, since they are
@@ -52,6 +53,8 @@ struct Obj {
     mtime: Timestamp,
     ctime: Timestamp,
     atime: Timestamp,
+    btime: Timestamp,
+    win_attributes: u32,
     xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
@@ -126,6 +129,8 @@ impl Tree {
                 mtime: now,
                 ctime: now,
                 atime: now,
+                btime: now,
+                win_attributes: 0,
                 xattrs: BTreeMap::new(),
             },
         );
@@ -235,6 +240,8 @@ impl FakeBacking {
                 mtime: Timestamp::default(),
                 ctime: Timestamp::default(),
                 atime: Timestamp::default(),
+                btime: Timestamp::default(),
+                win_attributes: 0,
                 xattrs: BTreeMap::new(),
             },
         );
@@ -420,6 +427,8 @@ impl Backing for FakeBacking {
             atime: o.atime,
             mtime: o.mtime,
             ctime: o.ctime,
+            btime: Some(o.btime),
+            win_attributes: o.win_attributes,
         })
     }
 
@@ -465,6 +474,12 @@ impl Backing for FakeBacking {
             }
             if let Some(m) = changes.mtime {
                 o.mtime = at(m);
+            }
+            if let Some(b) = changes.btime {
+                o.btime = at(b);
+            }
+            if let Some(w) = changes.win_attributes {
+                o.win_attributes = w & crate::backing::win_attr::SETTABLE;
             }
             o.ctime = now;
         }

@@ -54,7 +54,8 @@ pub mod table;
 pub mod view;
 
 pub use backing::{
-    Attr, Backing, DirEntry, FileKind, OpenFlags, RenameFlags, SetAttr, SetTime, StatFs, Timestamp, XattrMode,
+    Attr, Backing, DirEntry, FileKind, OpenFlags, RenameFlags, SetAttr, SetTime, StatFs, Timestamp,
+    XattrMode, win_attr,
 };
 pub use error::{Error, Result};
 pub use name::{CasePolicy, Name};

@@ -42,6 +42,8 @@ pub fn synthetic_dir(time: Timestamp) -> Attr {
         atime: time,
         mtime: time,
         ctime: time,
+        btime: Some(time),
+        win_attributes: 0,
     }
 }
 

@@ -4,8 +4,8 @@
 
 use bindfs_core::fake::FakeBacking;
 use bindfs_core::{
-    CasePolicy, Error, FileKind, LinkFlags, LinkSpec, OpenFlags, Origin, RenameFlags, SetAttr, Target, VPath,
-    View, XattrMode,
+    CasePolicy, Error, FileKind, LinkFlags, LinkSpec, OpenFlags, Origin, RenameFlags, SetAttr, SetTime,
+    Target, Timestamp, VPath, View, XattrMode, win_attr,
 };
 
 fn p(s: &str) -> VPath {
@@ -310,6 +310,31 @@ fn rule_12_merged_creates_in_backing_and_masks() {
     write_new(&w, "/Foo/only/y", "y");
     assert_eq!(w.backing().read_file("/t/Target/only/y").unwrap(), b"y");
     assert_eq!(ls(&w, "/Foo/only"), ["x", "y"]);
+}
+
+#[test]
+fn rule_13_read_only_refuses_creation_time_and_windows_attributes() {
+    let v = view();
+    v.create_link(read_only("/Foo", "/t/Target", false)).unwrap();
+    link(&v, "/Rw", "/t/Target");
+    let before = v.getattr(&p("/Foo/Cat.txt")).unwrap();
+    let when = SetTime::At(Timestamp { secs: 1_000_000_000, nanos: 0 });
+    let hide = SetAttr { win_attributes: Some(win_attr::HIDDEN | win_attr::SYSTEM), ..SetAttr::default() };
+    let clear = SetAttr { win_attributes: Some(0), ..SetAttr::default() };
+    let birth = SetAttr { btime: Some(when), ..SetAttr::default() };
+    for changes in [hide, clear, birth] {
+        assert_eq!(v.setattr(&p("/Foo/Cat.txt"), &changes).map(|_| ()), Err(Error::ReadOnly), "{changes:?}");
+    }
+    assert_eq!(v.getattr(&p("/Foo/Cat.txt")).unwrap(), before);
+    // The same changes go through a writable link to the same object, and show through both.
+    v.setattr(&p("/Rw/Cat.txt"), &hide).unwrap();
+    let shown = v.setattr(&p("/Rw/Cat.txt"), &birth).unwrap();
+    assert_eq!(shown.win_attributes, win_attr::HIDDEN | win_attr::SYSTEM);
+    assert_eq!(shown.btime, Some(Timestamp { secs: 1_000_000_000, nanos: 0 }));
+    let through_ro = v.getattr(&p("/Foo/Cat.txt")).unwrap();
+    assert_eq!((through_ro.win_attributes, through_ro.btime), (shown.win_attributes, shown.btime));
+    assert_eq!(v.setattr(&p("/Foo/Cat.txt"), &clear).map(|_| ()), Err(Error::ReadOnly));
+    assert_eq!(v.getattr(&p("/Foo/Cat.txt")).unwrap().win_attributes, win_attr::HIDDEN | win_attr::SYSTEM);
 }
 
 fn read_only(v: &str, b: &str, merged: bool) -> LinkSpec {

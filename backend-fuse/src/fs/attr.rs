@@ -49,6 +49,9 @@ pub(super) fn changes(
         size,
         atime: atime.map(set_time),
         mtime: mtime.map(set_time),
+        // FUSE carries neither (macOS's crtime/flags are not asked for on Linux).
+        btime: None,
+        win_attributes: None,
     }
 }
 
