@@ -874,7 +874,7 @@ fn rule_18_calls_on_a_handle_act_on_its_object_after_the_link_goes() {
     unlink_view(&fx, "/v");
     assert_eq!(fx.ops.set_file_size(&handle, 3, false).unwrap().file_size, 3);
     assert_eq!(fs::read_to_string(&path).unwrap(), "012");
-    let info = fx.ops.set_basic_info(&handle, FILE_ATTRIBUTE_READONLY, 0, 0).unwrap();
+    let info = fx.ops.set_basic_info(&handle, FILE_ATTRIBUTE_READONLY, 0, 0, 0).unwrap();
     assert_ne!(info.file_attributes & FILE_ATTRIBUTE_READONLY, 0);
     assert!(is_read_only(&path));
 }
