@@ -24,11 +24,14 @@ pub type OpenStore<B> = fn(&Path) -> bindfs_core::Result<B>;
 
 /// A fresh tree (`disk/`, `t/`) and, while "mounted", a view of store `B` over `disk/`.
 pub struct StoreEnv<B: Backing> {
+    /// First, so it is dropped before `tmp`: its handles must be closed before the tree goes
+    /// (removing a tree with a directory held open never ends under Wine), also when a failed
+    /// step unwinds.
+    view: Option<Arc<View<B>>>,
     tmp: tempfile::TempDir,
     open: OpenStore<B>,
     syntax: Syntax,
     policy: CasePolicy,
-    view: Option<Arc<View<B>>>,
 }
 
 impl<B: Backing> std::fmt::Debug for StoreEnv<B> {
@@ -47,7 +50,7 @@ impl<B: Backing + 'static> StoreEnv<B> {
         let tmp = tempfile::Builder::new().prefix("bindfs-store-").tempdir()?;
         std::fs::create_dir_all(tmp.path().join("disk"))?;
         std::fs::create_dir_all(tmp.path().join("t"))?;
-        Ok(StoreEnv { tmp, open, syntax, policy, view: None })
+        Ok(StoreEnv { view: None, tmp, open, syntax, policy })
     }
 
     fn under(base: PathBuf, rel: &str) -> PathBuf {
