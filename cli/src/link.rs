@@ -117,15 +117,7 @@ pub fn list(mountpoint: Option<&Path>, json: bool, out: &mut dyn std::io::Write)
             Err(e) => return Err(e),
         }
     }
-    let io = |e: std::io::Error| format!("stdout: {e}");
-    if json {
-        let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
-        return writeln!(out, "{text}").map_err(io);
-    }
-    for l in &all {
-        writeln!(out, "{l}").map_err(io)?;
-    }
-    Ok(())
+    crate::list::print(&all, json, out)
 }
 
 /// `unmount`: unmounts a view, also one whose daemon died ("transport endpoint is not

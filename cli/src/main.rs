@@ -13,6 +13,8 @@ mod args;
 mod demo;
 #[cfg(target_os = "linux")]
 mod link;
+#[cfg(any(target_os = "linux", windows))]
+mod list;
 #[cfg(target_os = "linux")]
 mod mount;
 #[cfg(windows)]
@@ -31,7 +33,8 @@ enum Command {
     /// Mount a view over MOUNTPOINT (its content stays visible as the on-disk layer) and create
     /// its first links. Returns once the view is live; the daemon keeps serving.
     Mount {
-        /// The directory to cover (Windows: a drive `X:` or a directory that does not exist yet).
+        /// The directory to cover (Windows: a drive `X:`, a global drive `\\.\X:`, or a directory
+        /// that does not exist yet).
         mountpoint: PathBuf,
         /// Windows only: the directory whose content is the on-disk layer.
         #[arg(long, value_name = "DIR")]

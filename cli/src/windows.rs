@@ -5,7 +5,12 @@
 //! - `mount <DRIVE:|DIR> --lower <DIR>`: WinFsp needs a drive letter or a directory that does
 //!   not exist yet, so the on-disk layer is named apart (`--lower`). Links are created before the
 //!   volume appears: a bad link fails the command and nothing is mounted. Without `-f` a detached
-//!   copy serves and the command returns once it reports the view live.
+//!   copy serves and the command returns once it reports the view live. Every path is made
+//!   absolute in the caller's working directory first; then the daemon moves to Windows' own
+//!   directory, so it never keeps its caller's busy. Trailing backslashes are dropped (WinFsp
+//!   <= 2.1 crashes on one). Windows defines a drive letter per logon session: one made by an
+//!   elevated daemon is seen by elevated programs only (`mount` says so), and `\\.\X:` makes a
+//!   global drive through the Mount Manager instead (an administrator's right).
 //! - The pipe of the view at M is `\\.\pipe\bindfs-rs-<hash of M, case-folded>`; it speaks the
 //!   core's control protocol ([`bindfs_core::control`]), one JSON line each way. Its DACL lets
 //!   only SYSTEM, Administrators and the user who mounted the view open it (anyone else gets
@@ -14,7 +19,8 @@
 //!   server run by itself or by an elevated process.
 //! - `link create|remove` find the view a path is in by asking the pipes of the path's
 //!   ancestors; `link list` without a mount point lists every `bindfs-rs-*` pipe's view.
-//! - `unmount` asks the daemon to stop (`stop`) and waits until its pipe is gone.
+//! - `unmount` asks the daemon to stop (`stop`) and waits until its pipe is gone: after a `stop`
+//!   the daemon takes no more clients and closes the pipe at once.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -25,6 +31,7 @@ use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -168,7 +175,12 @@ struct Descriptor(PSECURITY_DESCRIPTOR);
 impl Descriptor {
     /// Full access for SYSTEM, Administrators and the current user; nobody else.
     fn owner_and_admins() -> Result<Descriptor, String> {
-        let sddl = wide(&format!("D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GA;;;{})", my_sid()?));
+        Descriptor::from_sddl(&format!("D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GA;;;{})", my_sid()?))
+    }
+
+    /// The descriptor written `text` in SDDL.
+    fn from_sddl(text: &str) -> Result<Descriptor, String> {
+        let sddl = wide(text);
         let mut sd = PSECURITY_DESCRIPTOR::default();
         // SAFETY: a NUL-terminated SDDL string; `sd` receives a LocalAlloc'ed descriptor.
         unsafe {
@@ -223,13 +235,21 @@ fn pipe_instance(name: &[u16], security: &Descriptor, first: bool) -> Result<Own
     Ok(unsafe { OwnedHandle::from_raw_handle(handle.0) })
 }
 
+/// What the threads serving a view's pipe share.
+struct Serving {
+    view: Arc<View<WindowsBacking>>,
+    at: Endpoint,
+    /// The pipe's name.
+    name: String,
+    /// Hears `stop` requests (the daemon then unmounts and ends).
+    stop: mpsc::Sender<()>,
+    /// Set by a `stop`: the listener takes no more clients and lets the pipe go.
+    stopping: AtomicBool,
+}
+
 /// Answers one client: one request line, one reply line. A `stop` ends the view.
-fn serve_one(
-    view: &Arc<View<WindowsBacking>>,
-    at: &Endpoint,
-    pipe: OwnedHandle,
-    stop: &mpsc::Sender<()>,
-) -> std::io::Result<()> {
+fn serve_one(serving: &Serving, pipe: OwnedHandle) -> std::io::Result<()> {
+    let at = &serving.at;
     let file = File::from(pipe);
     let mut line = String::new();
     BufReader::new((&file).take(MAX_REQUEST)).read_line(&mut line)?;
@@ -239,7 +259,7 @@ fn serve_one(
             stopping = true;
             Reply { mountpoint: at.mountpoint.to_string(), error: None, links: Vec::new() }
         }
-        Ok(request) => control::handle(view, at, request),
+        Ok(request) => control::handle(&serving.view, at, request),
         Err(e) => control::refusal(at, format!("bad request: {e}")),
     };
     let mut text = serde_json::to_string(&reply).map_err(std::io::Error::other)?;
@@ -248,17 +268,35 @@ fn serve_one(
     // Only now: once told, the main thread unmounts and the process ends, which would cut off
     // a reply not yet written (`unmount` would then report "no answer").
     if stopping {
-        let _ = stop.send(());
+        drop(file);
+        serving.stopping.store(true, Ordering::SeqCst);
+        // The listener waits for a client: one that hangs up at once wakes it to see the flag
+        // and close its instance, so the pipe is gone as soon as the view stops answering (what
+        // `unmount` waits for), even before the process ends.
+        drop(open_pipe(&serving.name));
+        let _ = serving.stop.send(());
     }
     written
 }
 
-/// Serves the view's pipe on threads until the process ends; `stop` hears `stop` requests.
+/// Serves the view's pipe on threads until the process ends or a `stop` request, which `stop`
+/// hears; only SYSTEM, Administrators and this user may open it.
 fn serve_pipe(view: Arc<View<WindowsBacking>>, at: Endpoint, stop: mpsc::Sender<()>) -> Result<(), String> {
-    let name = wide(&pipe_name(&at.mountpoint));
-    let security = Descriptor::owner_and_admins()?;
-    let mut next = pipe_instance(&name, &security, true)
+    serve_pipe_with(view, at, Descriptor::owner_and_admins()?, stop)
+}
+
+/// [`serve_pipe`] with the pipe's security descriptor given.
+fn serve_pipe_with(
+    view: Arc<View<WindowsBacking>>,
+    at: Endpoint,
+    security: Descriptor,
+    stop: mpsc::Sender<()>,
+) -> Result<(), String> {
+    let name = pipe_name(&at.mountpoint);
+    let wide_name = wide(&name);
+    let mut next = pipe_instance(&wide_name, &security, true)
         .map_err(|e| format!("{e} (is another daemon serving {}?)", at.mountpoint))?;
+    let serving = Arc::new(Serving { view, at, name, stop, stopping: AtomicBool::new(false) });
     std::thread::Builder::new()
         .name("control".into())
         .spawn(move || {
@@ -266,12 +304,15 @@ fn serve_pipe(view: Arc<View<WindowsBacking>>, at: Endpoint, stop: mpsc::Sender<
                 let raw = HANDLE(std::os::windows::io::AsRawHandle::as_raw_handle(&next));
                 // SAFETY: a pipe instance we own; blocks until a client connects.
                 let connected = unsafe { ConnectNamedPipe(raw, None) };
+                if serving.stopping.load(Ordering::SeqCst) {
+                    return;
+                }
                 let ready = match connected {
                     Ok(()) => true,
                     Err(e) => e.code() == ERROR_PIPE_CONNECTED.to_hresult(),
                 };
                 // The next client gets a new instance while this one is answered.
-                let fresh = match pipe_instance(&name, &security, false) {
+                let fresh = match pipe_instance(&wide_name, &security, false) {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::error!(error = %e, "control pipe");
@@ -280,9 +321,9 @@ fn serve_pipe(view: Arc<View<WindowsBacking>>, at: Endpoint, stop: mpsc::Sender<
                 };
                 let this = std::mem::replace(&mut next, fresh);
                 if ready {
-                    let (view, at, stop) = (Arc::clone(&view), at.clone(), stop.clone());
+                    let serving = Arc::clone(&serving);
                     std::thread::spawn(move || {
-                        if let Err(e) = serve_one(&view, &at, this, &stop) {
+                        if let Err(e) = serve_one(&serving, this) {
                             tracing::debug!(error = %e, "control connection ended");
                         }
                     });
@@ -411,23 +452,14 @@ pub fn link_remove(virt: &Path) -> Result<(), String> {
     checked(call(&mountpoint, &Request::Remove { virt: v.to_string() })?).map(|_| ())
 }
 
-/// `link list`: the views' links, as text or JSON.
+/// `link list`: the views' links, as text or JSON, printed as on Linux ([`crate::list`]).
 pub fn link_list(mountpoint: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<(), String> {
     let replies = match mountpoint {
-        Some(m) => vec![checked(call(&absolute(m)?, &Request::List)?)?],
+        Some(m) => vec![checked(call(&mount_point(m)?.at, &Request::List)?)?],
         None => all_views()?,
     };
-    let io = |e: std::io::Error| e.to_string();
-    if json {
-        let text = serde_json::to_string_pretty(&replies).map_err(|e| e.to_string())?;
-        return writeln!(out, "{text}").map_err(io);
-    }
-    for reply in replies {
-        for l in reply.links {
-            writeln!(out, "{l}").map_err(io)?;
-        }
-    }
-    Ok(())
+    let links: Vec<_> = replies.into_iter().flat_map(|r| r.links).collect();
+    crate::list::print(&links, json, out)
 }
 
 /// Every live view this user may ask: one reply each.
@@ -457,7 +489,7 @@ fn all_views() -> Result<Vec<Reply>, String> {
 
 /// `unmount`: asks the daemon to stop and waits until its pipe is gone.
 pub fn unmount(mountpoint: &Path) -> Result<(), String> {
-    let m = absolute(mountpoint)?;
+    let m = mount_point(mountpoint)?.at;
     checked(call(&m, &Request::Stop)?)?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while pipe_exists(&pipe_name(&m)) {
@@ -501,19 +533,124 @@ fn specs(at: &Endpoint, links: &[LinkArg]) -> Result<Vec<LinkSpec>, String> {
         .collect()
 }
 
+/// Where a view is mounted: the path its pipe and its links are named from, and the spelling
+/// WinFsp is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountPoint {
+    /// The view's root as its paths start: `X:\` for a drive, else the directory.
+    pub at: AbsPath,
+    /// What WinFsp mounts: `X:`, `\\.\X:` (a global drive, made through the Mount Manager), or
+    /// the directory, absolute and without a trailing backslash (one crashes WinFsp <= 2.1).
+    pub winfsp: PathBuf,
+    /// A plain drive letter: Windows defines it for this logon session only.
+    pub session_drive: bool,
+}
+
+/// `X:` from `X:` (any case), else nothing.
+fn drive_letter(text: &str) -> Option<char> {
+    match text.as_bytes() {
+        [letter, b':'] if letter.is_ascii_alphabetic() => Some(char::from(letter.to_ascii_uppercase())),
+        _ => None,
+    }
+}
+
+/// The mount point written `path`: `X:` or `X:\` (a drive of this logon session), `\\.\X:` (a
+/// global drive, which needs an administrator), or a directory (relative ones from the working
+/// directory). Trailing backslashes go.
+pub fn mount_point(path: &Path) -> Result<MountPoint, String> {
+    let text = path.to_str().ok_or_else(|| format!("{}: not valid Unicode", path.display()))?;
+    let trimmed = text.trim_end_matches(['\\', '/']);
+    let drive_root = |letter: char| absolute(Path::new(&format!("{letter}:\\")));
+    if let Some(rest) = trimmed.strip_prefix(r"\\.\").or_else(|| trimmed.strip_prefix("//./")) {
+        let letter =
+            drive_letter(rest).ok_or_else(|| format!("{text}: a global drive is written \\\\.\\X:"))?;
+        let winfsp = PathBuf::from(format!(r"\\.\{letter}:"));
+        return Ok(MountPoint { at: drive_root(letter)?, winfsp, session_drive: false });
+    }
+    if let Some(letter) = drive_letter(trimmed) {
+        let winfsp = PathBuf::from(format!("{letter}:"));
+        return Ok(MountPoint { at: drive_root(letter)?, winfsp, session_drive: true });
+    }
+    let at = absolute(Path::new(if trimmed.is_empty() { text } else { trimmed }))?;
+    if at.path.is_root() {
+        return Err(format!(
+            "{text}: a view is mounted at a drive letter or at a directory, not at a share's root"
+        ));
+    }
+    Ok(MountPoint { winfsp: PathBuf::from(at.to_string()), at, session_drive: false })
+}
+
+/// A mount request with every path made absolute from the caller's working directory, checked
+/// before anything is started.
+#[derive(Debug)]
+struct Prepared {
+    point: MountPoint,
+    at: Endpoint,
+    lower: PathBuf,
+    links: Vec<LinkSpec>,
+}
+
+fn prepare(request: &MountRequest) -> Result<Prepared, String> {
+    let point = mount_point(&request.mountpoint)?;
+    let at = endpoint(point.at.clone());
+    let lower = PathBuf::from(absolute(&request.lower)?.to_string());
+    let links = specs(&at, &request.links)?;
+    Ok(Prepared { point, at, lower, links })
+}
+
+/// A directory a daemon can stay in for its whole life without keeping anything of its caller's
+/// busy (Windows refuses to remove or rename a process's working directory): Windows' own.
+fn neutral_dir() -> PathBuf {
+    std::env::var_os("SystemRoot")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| PathBuf::from(r"C:\Windows"))
+}
+
+/// Whether this process runs elevated (an administrator's full token).
+fn this_process_elevated() -> bool {
+    let mut token = HANDLE::default();
+    // SAFETY: the pseudo handle of this process; `token` receives a handle we own and close.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) }.is_err() {
+        return false;
+    }
+    // SAFETY: a token handle just opened, owned from here on.
+    let token = unsafe { OwnedHandle::from_raw_handle(token.0) };
+    elevated(&token)
+}
+
+/// What `mount` says about a drive letter made by an elevated process (and only then): Windows
+/// keeps such a drive in the elevated logon session, where the user's ordinary programs
+/// (Explorer, a non-elevated shell) do not see it.
+fn session_drive_note(point: &MountPoint) -> String {
+    let letter = point.winfsp.display();
+    format!(
+        "note: {letter} is made by an elevated process, so only elevated programs see it; \
+         `mount \\\\.\\{letter}` makes a drive every program sees"
+    )
+}
+
 /// `mount`.
 pub fn mount(request: MountRequest) -> Result<(), String> {
+    // Paths are resolved here, in the caller's working directory, before the daemon leaves it.
+    let ready = prepare(&request)?;
+    if ready.point.session_drive && this_process_elevated() {
+        eprintln!("bindfs-rs: {}", session_drive_note(&ready.point));
+    }
     if !request.foreground {
         return spawn_daemon();
     }
-    let at = endpoint(absolute(&request.mountpoint)?);
-    let links = specs(&at, &request.links)?;
-    let mut config = MountConfig::new(request.mountpoint.clone(), request.lower.clone());
+    // A daemon sitting in its caller's working directory would keep it from being removed or
+    // renamed for as long as the view lives.
+    if let Err(e) = std::env::set_current_dir(neutral_dir()) {
+        tracing::debug!(error = %e, "leaving the working directory");
+    }
+    let mut config = MountConfig::new(ready.point.winfsp.clone(), ready.lower);
     config.cache_ttl = request.cache_ttl;
     let mounted =
-        host::mount(&config, links).map_err(|e| format!("{}: {e}", request.mountpoint.display()))?;
+        host::mount(&config, ready.links).map_err(|e| format!("{}: {e}", request.mountpoint.display()))?;
     let (stop_tx, stop_rx) = mpsc::channel();
-    serve_pipe(mounted.shared_view(), at, stop_tx)?;
+    serve_pipe(mounted.shared_view(), ready.at, stop_tx)?;
     println!("{READY}");
     let _ = std::io::stdout().flush();
     let _ = stop_rx.recv();
@@ -563,6 +700,237 @@ fn spawn_daemon() -> Result<(), String> {
         let _ = stderr.read_to_string(&mut err);
     }
     let _ = child.wait();
-    let line = err.lines().map(|l| l.trim_start_matches("bindfs-rs: ")).find(|l| !l.is_empty());
+    let line = err
+        .lines()
+        .map(|l| l.trim_start_matches("bindfs-rs: "))
+        .find(|l| !l.is_empty() && !l.starts_with("note: "));
     Err(line.unwrap_or("the daemon exited before the view was live").to_owned())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use windows::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+    use windows::core::{s, w};
+
+    /// Whether this runs under Wine (its ntdll exports `wine_get_version`).
+    fn under_wine() -> bool {
+        // SAFETY: ntdll is loaded in every process; the handle is not freed (not owned).
+        let Ok(ntdll) = (unsafe { GetModuleHandleW(w!("ntdll.dll")) }) else { return false };
+        // SAFETY: a loaded module and a NUL-terminated name; the address is only tested.
+        unsafe { GetProcAddress(ntdll, s!("wine_get_version")) }.is_some()
+    }
+
+    /// A view over a fresh tree (`disk\Foo\old.txt`, `t\Target\Cat.txt`) served on the pipe of
+    /// mount point `view\` (never created: nothing mounts in a test, the pipe is named after it),
+    /// with the pipe's DACL written `sddl` (None: the daemon's own).
+    struct Served {
+        /// The tree, kept when the test ends: the serving thread holds the view (and its open
+        /// handle on `disk\`) for the rest of the process, and removing a directory held open
+        /// never ends under Wine (std retries on the delete-pending entry).
+        tmp: PathBuf,
+        at: AbsPath,
+        stopped: mpsc::Receiver<()>,
+    }
+
+    impl Served {
+        fn new(sddl: Option<&str>) -> Served {
+            let tmp = tempfile::Builder::new().prefix("bindfs-cli-").tempdir().unwrap().keep();
+            std::fs::create_dir_all(tmp.join(r"disk\Foo")).unwrap();
+            std::fs::write(tmp.join(r"disk\Foo\old.txt"), "on disk").unwrap();
+            std::fs::create_dir_all(tmp.join(r"t\Target")).unwrap();
+            std::fs::write(tmp.join(r"t\Target\Cat.txt"), "meow").unwrap();
+            let disk = absolute(&tmp.join("disk")).unwrap();
+            let view = Arc::new(View::new(WindowsBacking::open(&disk).unwrap(), CasePolicy::Insensitive));
+            let at = absolute(&tmp.join("view")).unwrap();
+            let security = match sddl {
+                Some(text) => Descriptor::from_sddl(text),
+                None => Descriptor::owner_and_admins(),
+            }
+            .unwrap();
+            let (tx, stopped) = mpsc::channel();
+            serve_pipe_with(view, endpoint(at.clone()), security, tx).unwrap();
+            Served { tmp, at, stopped }
+        }
+
+        /// A path inside the view.
+        fn v(&self, rel: &str) -> PathBuf {
+            self.tmp.join("view").join(rel)
+        }
+
+        fn t(&self, rel: &str) -> PathBuf {
+            self.tmp.join("t").join(rel)
+        }
+
+        fn list(&self, json: bool) -> Result<String, String> {
+            let mut out = Vec::new();
+            link_list(Some(&self.tmp.join("view")), json, &mut out)?;
+            Ok(String::from_utf8(out).unwrap())
+        }
+    }
+
+    /// Sends `line` on a connection of its own and reads the one-line reply.
+    fn raw_call(at: &AbsPath, line: &str) -> String {
+        let pipe = open_pipe(&pipe_name(at)).unwrap();
+        (&pipe).write_all(line.as_bytes()).unwrap();
+        let mut reply = String::new();
+        BufReader::new(&pipe).read_line(&mut reply).unwrap();
+        reply
+    }
+
+    #[test]
+    fn the_control_pipe_creates_lists_removes_and_stops() {
+        let s = Served::new(None);
+        link_create(&s.v("Foo"), &s.t("Target"), false, false, &[]).unwrap();
+        let text = s.list(false).unwrap();
+        let line = text.trim_end();
+        assert!(!line.contains('\n'), "{text}");
+        let (virt, backing) = line.split_once(" -> ").unwrap();
+        assert_eq!(virt, format!(r"{}\Foo", s.at));
+        assert!(backing.to_lowercase().ends_with(r"\t\target"), "{text}");
+
+        // A second client while the first holds its connection open.
+        let waiting = open_pipe(&pipe_name(&s.at)).unwrap();
+        link_create(&s.v("New"), &s.t("Target"), true, false, &[]).unwrap();
+        (&waiting).write_all(b"{\"op\":\"list\"}\n").unwrap();
+        let mut reply = String::new();
+        BufReader::new(&waiting).read_line(&mut reply).unwrap();
+        let reply: Reply = serde_json::from_str(&reply).unwrap();
+        let names: Vec<&str> = reply.links.iter().map(|l| l.virt.as_str()).collect();
+        assert_eq!(names, [format!(r"{}\Foo", s.at), format!(r"{}\New", s.at)]);
+        assert!(reply.links[1].read_only && reply.links[1].anchorless);
+
+        link_remove(&s.v("New")).unwrap();
+        link_remove(&s.v("Foo")).unwrap();
+        assert_eq!(s.list(true).unwrap().trim(), "[]");
+        assert_eq!(s.list(false).unwrap(), "");
+
+        unmount(&s.tmp.join("view")).unwrap();
+        s.stopped.recv_timeout(Duration::from_secs(5)).unwrap();
+        let gone = s.list(false).unwrap_err();
+        assert!(gone.starts_with("no live view at"), "{gone}");
+    }
+
+    #[test]
+    fn link_list_json_has_the_shape_linux_prints() {
+        let s = Served::new(None);
+        link_create(&s.v("Foo"), &s.t("Target"), false, true, &[]).unwrap();
+        let links = crate::list::tests::check_shape(&s.list(true).unwrap());
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0]["virtual"], format!(r"{}\Foo", s.at));
+        assert_eq!(links[0]["merged"], true);
+    }
+
+    #[test]
+    fn bad_requests_get_a_one_line_error() {
+        let s = Served::new(None);
+        let reply = raw_call(&s.at, "garbage\n");
+        assert!(reply.ends_with('\n') && reply.trim_end().lines().count() == 1, "{reply:?}");
+        let reply: Reply = serde_json::from_str(&reply).unwrap();
+        assert!(reply.error.as_deref().unwrap_or_default().starts_with("bad request"), "{reply:?}");
+
+        let missing = link_create(&s.v("Foo"), &s.t("NoSuch"), false, false, &[]).unwrap_err();
+        assert!(missing.contains("not found") && !missing.contains('\n'), "{missing}");
+        let twice = link_remove(&s.v("Foo")).unwrap_err();
+        assert!(!twice.is_empty() && !twice.contains('\n'), "{twice}");
+        let outside = link_create(&s.t("x"), &s.t("Target"), false, false, &[]).unwrap_err();
+        assert!(outside.ends_with("is not inside a live view"), "{outside}");
+        // The view still answers after all that.
+        assert_eq!(s.list(false).unwrap(), "");
+    }
+
+    #[test]
+    fn a_pipe_refuses_a_caller_its_dacl_does_not_admit() {
+        // Only SYSTEM may open this one; the test runs as a user.
+        let s = Served::new(Some("D:P(A;;GA;;;SY)"));
+        match s.list(false) {
+            Err(e) => assert_eq!(e, "permission denied"),
+            Ok(_) if under_wine() => {
+                eprintln!(
+                    "a_pipe_refuses_a_caller_its_dacl_does_not_admit: skipped under Wine: \
+                     Wine opens a named pipe whatever its DACL says"
+                );
+            }
+            Ok(out) => panic!("a caller the DACL leaves out was served: {out:?}"),
+        }
+    }
+
+    #[test]
+    fn link_list_without_a_mount_point_lists_every_view() {
+        let s = Served::new(None);
+        link_create(&s.v("Foo"), &s.t("Target"), false, false, &[]).unwrap();
+        let mut out = Vec::new();
+        match link_list(None, false, &mut out) {
+            Err(e) if under_wine() && e.starts_with("listing pipes") => {
+                eprintln!(
+                    "link_list_without_a_mount_point_lists_every_view: skipped under Wine: \
+                     Wine does not list \\\\.\\pipe\\ ({e})"
+                );
+            }
+            done => {
+                done.unwrap();
+                let text = String::from_utf8(out).unwrap();
+                assert!(text.lines().any(|l| l.starts_with(&format!(r"{}\Foo -> ", s.at))), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn windows_paths_become_absolute_and_normalized() {
+        let text = |p: &str| absolute(Path::new(p)).unwrap().to_string();
+        assert_eq!(text(r"C:\a\b"), r"C:\a\b");
+        assert_eq!(text(r"c:\a\..\b\"), r"C:\b");
+        assert_eq!(text(r"C:\a\b\\"), r"C:\a\b");
+        assert_eq!(text(r"\\server\share\dir\"), r"\\server\share\dir");
+        assert_eq!(text(r"\\?\C:\x\y"), r"C:\x\y");
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(text(r"rel\x"), absolute(&here.join(r"rel\x")).unwrap().to_string());
+        assert_eq!(text(r"rel\x\"), text(r"rel\x"));
+        assert!(absolute(Path::new(r"C:\a\b?")).is_err());
+    }
+
+    #[test]
+    fn mount_points_lose_trailing_backslashes_and_name_drives() {
+        let drive = mount_point(Path::new(r"x:\")).unwrap();
+        assert_eq!((drive.at.to_string(), drive.winfsp.clone()), (r"X:\".to_owned(), PathBuf::from("X:")));
+        assert!(drive.session_drive);
+        assert_eq!(mount_point(Path::new("X:")).unwrap(), drive);
+        let global = mount_point(Path::new(r"\\.\y:")).unwrap();
+        assert_eq!((global.at.to_string(), global.winfsp), (r"Y:\".to_owned(), PathBuf::from(r"\\.\Y:")));
+        assert!(!global.session_drive);
+        let dir = mount_point(Path::new(r"C:\views\v\\")).unwrap();
+        assert_eq!(
+            (dir.at.to_string(), dir.winfsp),
+            (r"C:\views\v".to_owned(), PathBuf::from(r"C:\views\v"))
+        );
+        let relative = mount_point(Path::new(r"v\")).unwrap();
+        assert_eq!(relative.at, absolute(&std::env::current_dir().unwrap().join("v")).unwrap());
+        assert!(!relative.winfsp.to_string_lossy().ends_with('\\'));
+        assert!(mount_point(Path::new(r"\\.\pipe")).is_err());
+        assert!(mount_point(Path::new(r"\\server\share\")).is_err());
+        // The pipe is the same however the mount point is spelled.
+        assert_eq!(pipe_name(&mount_point(Path::new(r"C:\Views\V")).unwrap().at), pipe_name(&dir.at));
+        let note = session_drive_note(&drive);
+        assert!(note.contains(r"\\.\X:") && !note.contains('\n'), "{note}");
+    }
+
+    #[test]
+    fn a_mount_request_is_resolved_before_the_daemon_leaves_the_working_directory() {
+        let here = std::env::current_dir().unwrap();
+        let request = MountRequest {
+            mountpoint: r"view\".into(),
+            lower: r"disk\".into(),
+            links: vec![crate::args::parse_link(r"view\Foo=t\Target").unwrap()],
+            foreground: true,
+            cache_ttl: Duration::from_secs(1),
+        };
+        let ready = prepare(&request).unwrap();
+        assert_eq!(ready.point.winfsp, PathBuf::from(absolute(&here.join("view")).unwrap().to_string()));
+        assert_eq!(ready.lower, PathBuf::from(absolute(&here.join("disk")).unwrap().to_string()));
+        assert_eq!(ready.links[0].virt, bindfs_core::VPath::parse("/Foo").unwrap());
+        let neutral = neutral_dir();
+        assert!(neutral.is_absolute() && neutral.is_dir(), "{}", neutral.display());
+        assert_ne!(neutral, here);
+    }
 }

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod scenarios;
+pub mod store;
 pub mod store_rules;
 #[cfg(windows)]
 pub mod windows;

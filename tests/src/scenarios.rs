@@ -3,9 +3,12 @@
 //! through a [`Driver`], the part that knows how to mount a view on its platform.
 //!
 //! The Linux driver mounts with FUSE ([`crate::Env`]); the Windows workflow runs the same table
-//! through WinFsp (`tests/tests/scenarios.rs` picks the driver). Rules that need
-//! platform-specific calls (locks, mmap, xattrs, credentials) have their own tests next to the
-//! driver (`tests/tests/rules.rs` on Linux).
+//! through WinFsp ([`crate::windows::WinEnv`]); `tests/tests/scenarios.rs` picks the driver.
+//! [`crate::store::StoreEnv`] plays the same table on a platform's store without a mount,
+//! through the core's `View` (`tests/tests/scenarios.rs` on Linux, `backend-winfsp/tests/` on
+//! Windows, where it runs under Wine). Rules that need platform-specific calls (locks, mmap,
+//! xattrs, credentials) have their own tests next to the driver (`tests/tests/rules.rs` on
+//! Linux).
 //!
 //! Paths in a scenario are relative, with `/` separators: [`At::Disk`] is the on-disk layer
 //! (touched only while no view is mounted, since on Linux the view covers it), [`At::Backing`]
@@ -114,9 +117,38 @@ pub struct Scenario {
     pub steps: &'static [Step],
 }
 
-/// What a driver does for the runner.
+/// What the runner reads back about an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    /// A directory.
+    pub is_dir: bool,
+    /// The reported attributes say read-only (no write bits, or the read-only attribute).
+    pub read_only: bool,
+}
+
+/// A file the runner keeps open across steps (rule 18).
+pub trait Held {
+    /// Its whole content, read from its start.
+    fn read_all(&mut self) -> std::io::Result<String>;
+}
+
+impl Held for File {
+    fn read_all(&mut self) -> std::io::Result<String> {
+        let mut seen = String::new();
+        self.rewind()?;
+        self.read_to_string(&mut seen)?;
+        Ok(seen)
+    }
+}
+
+/// What a driver does for the runner: mount and unmount a view, change its links, and act on
+/// paths inside it. Paths on disk and in the backing trees are host paths in every driver
+/// ([`Driver::path`]), which the runner reaches with `std::fs`; paths inside the view go through
+/// the driver (`rel` is [`At::View`]'s relative path). The view operations default to `std::fs`
+/// on the mounted path and the links to the `bindfs-rs` command, which is what a mount driver
+/// does; a driver over the store without a mount overrides them.
 pub trait Driver {
-    /// The real path of `at` now.
+    /// The real path of `at` now (for [`At::View`]: inside the mounted view).
     fn path(&self, at: At) -> PathBuf;
     /// Mounts the view; `exact`: without kernel caching.
     fn mount(&mut self, exact: bool);
@@ -128,6 +160,75 @@ pub trait Driver {
     fn cli(&self, args: &[&str]) -> Result<String, String>;
     /// Whether error `e` is the expected `failure` on this platform.
     fn is(&self, e: &std::io::Error, failure: Failure) -> bool;
+
+    /// `link create VIEW/virt backing flags...`: Ok(stdout), or Err(the error text).
+    fn link(&self, virt: &'static str, backing: At, flags: &[Flag]) -> Result<String, String> {
+        let mut args = vec![
+            "link".to_owned(),
+            "create".to_owned(),
+            s(&self.path(At::View(virt)))?,
+            s(&self.path(backing))?,
+        ];
+        for flag in flags {
+            match flag {
+                Flag::ReadOnly => args.push("--read-only".into()),
+                Flag::Merged => args.push("--merged".into()),
+                Flag::Except(p) => {
+                    args.push("--except".into());
+                    args.push(s(&self.path(At::View(p)))?);
+                }
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.cli(&args)
+    }
+    /// `link remove VIEW/virt`: Ok(stdout), or Err(the error text).
+    fn unlink(&self, virt: &'static str) -> Result<String, String> {
+        self.cli(&["link", "remove", &s(&self.path(At::View(virt)))?])
+    }
+    /// The sorted names of directory `rel` of the view.
+    fn ls(&self, rel: &'static str) -> std::io::Result<Vec<String>> {
+        names(&self.path(At::View(rel)))
+    }
+    /// The content of file `rel` of the view.
+    fn cat(&self, rel: &'static str) -> std::io::Result<String> {
+        std::fs::read_to_string(self.path(At::View(rel)))
+    }
+    /// Creates or replaces file `rel` of the view with `data`.
+    fn write(&self, rel: &'static str, data: &str) -> std::io::Result<()> {
+        std::fs::write(self.path(At::View(rel)), data)
+    }
+    /// Creates directory `rel` of the view.
+    fn mkdir(&self, rel: &'static str) -> std::io::Result<()> {
+        std::fs::create_dir(self.path(At::View(rel)))
+    }
+    /// Removes file `rel` of the view.
+    fn remove(&self, rel: &'static str) -> std::io::Result<()> {
+        std::fs::remove_file(self.path(At::View(rel)))
+    }
+    /// Removes empty directory `rel` of the view.
+    fn rmdir(&self, rel: &'static str) -> std::io::Result<()> {
+        std::fs::remove_dir(self.path(At::View(rel)))
+    }
+    /// Renames `from` to `to` inside the view, replacing `to`.
+    fn rename(&self, from: &'static str, to: &'static str) -> std::io::Result<()> {
+        std::fs::rename(self.path(At::View(from)), self.path(At::View(to)))
+    }
+    /// What `rel` of the view is; `follow`: through a symlink (`stat`), else the entry itself.
+    fn stat(&self, rel: &'static str, follow: bool) -> std::io::Result<Stat> {
+        host_stat(&self.path(At::View(rel)), follow)
+    }
+    /// Opens file `rel` of the view for reading.
+    fn hold(&self, rel: &'static str) -> std::io::Result<Box<dyn Held>> {
+        Ok(Box::new(File::open(self.path(At::View(rel)))?))
+    }
+    /// Checks that the path the system reports for `rel` opened (its canonical form) is the
+    /// virtual path (rule 21).
+    fn reports_its_path(&self, rel: &'static str) -> Result<(), String> {
+        let p = self.path(At::View(rel));
+        let seen = std::fs::canonicalize(&p).map_err(|e| e.to_string())?;
+        if same_path(&seen, &p) { Ok(()) } else { Err(format!("reported {}", seen.display())) }
+    }
 }
 
 /// The usual starting tree: `Foo` on disk with two files, a file at the top, and two backing
@@ -457,13 +558,66 @@ const ORDER_TREE: &[Step] = &[
     Step::Put(At::Backing("WithCat/Cat.txt"), "meow"),
 ];
 
+/// One `#[test]` per scenario, named after it, each calling `$play(name)`, and a test that the
+/// table and the tests do not drift apart: `bindfs_tests::scenario_tests!(play);` in a test file.
+#[macro_export]
+macro_rules! scenario_tests {
+    ($play:path) => {
+        $crate::scenario_tests!(
+            @each $play;
+            rule_01_a_link_shows_b_until_removed_and_ends_with_the_view,
+            rule_02_a_missing_backing_is_refused,
+            rule_03_one_link_per_virtual_path,
+            rule_04_the_parent_of_v_must_be_visible,
+            rule_05_an_anchorless_link_is_synthesized_in_its_parent,
+            rule_06_a_shadow_link_hides_the_on_disk_content_and_restores_it,
+            rule_07_the_backing_type_wins,
+            rule_08_exceptions_show_the_on_disk_content,
+            rule_09_chains_resolve_through_other_links,
+            rule_10_creating_a_link_never_changes_the_backing_namespace,
+            rule_11_merged_shows_the_union_and_the_backing_wins,
+            rule_11_merged_needs_a_directory,
+            rule_12_merged_creates_in_the_backing_and_deleting_unmasks,
+            rule_13_read_only_refuses_changes_through_v_only,
+            rule_14_read_only_merged_keeps_on_disk_entries_writable,
+            rule_15_the_deepest_link_serves_each_path,
+            rule_16_a_later_link_never_hides_an_earlier_v,
+            rule_16_the_same_in_the_reverse_order,
+            rule_17_remove_needs_a_link_and_goes_deepest_first,
+            rule_18_a_file_opened_before_removal_keeps_working,
+            rule_19_ordinary_calls_through_v_act_on_b,
+            rule_19_removing_v_acts_on_b_and_keeps_the_link,
+            rule_20_links_are_resolved_when_a_path_is_opened,
+            rule_21_a_file_reports_its_virtual_path,
+        );
+    };
+    (@each $play:path; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $play(stringify!($name));
+            }
+        )*
+
+        /// The table and the tests do not drift apart.
+        #[test]
+        fn every_scenario_has_a_test() {
+            let tested = [$(stringify!($name)),*];
+            for s in $crate::scenarios::SCENARIOS {
+                assert!(tested.contains(&s.name), "scenario {} has no test", s.name);
+            }
+            assert_eq!(tested.len(), $crate::scenarios::SCENARIOS.len());
+        }
+    };
+}
+
 /// The scenario called `name`.
 pub fn scenario(name: &str) -> &'static Scenario {
     SCENARIOS.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no scenario {name}"))
 }
 
 /// The sorted names in a directory.
-fn names(dir: &Path) -> std::io::Result<Vec<String>> {
+pub fn names(dir: &Path) -> std::io::Result<Vec<String>> {
     let mut names = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect::<std::io::Result<Vec<_>>>()?;
@@ -473,7 +627,7 @@ fn names(dir: &Path) -> std::io::Result<Vec<String>> {
 
 /// Plays `scenario` through `driver`, panicking at the first step that does not hold.
 pub fn run(scenario: &Scenario, driver: &mut dyn Driver) {
-    let mut held: Option<File> = None;
+    let mut held: Option<Box<dyn Held>> = None;
     let steps = scenario.setup.iter().chain(scenario.steps);
     for (i, step) in steps.enumerate() {
         if let Err(why) = play(*step, driver, &mut held) {
@@ -486,26 +640,37 @@ pub fn run(scenario: &Scenario, driver: &mut dyn Driver) {
     }
 }
 
-fn play(step: Step, d: &mut dyn Driver, held: &mut Option<File>) -> Result<(), String> {
-    let at = |a: At| -> Result<PathBuf, String> {
+/// Where a step acts: a host path (the on-disk layer while unmounted, the backing trees), or a
+/// path inside the view, which only the driver reaches.
+enum Place {
+    Host(PathBuf),
+    View(&'static str),
+}
+
+fn play(step: Step, d: &mut dyn Driver, held: &mut Option<Box<dyn Held>>) -> Result<(), String> {
+    let at = |a: At| -> Result<Place, String> {
         match a {
             At::Disk(_) if d.mounted() => Err("the on-disk layer is covered while mounted".into()),
             At::View(_) if !d.mounted() => Err("no view is mounted".into()),
-            _ => Ok(d.path(a)),
+            At::View(rel) => Ok(Place::View(rel)),
+            _ => Ok(Place::Host(d.path(a))),
         }
     };
     let io = |r: std::io::Result<()>| r.map_err(|e| e.to_string());
     match step {
-        Put(a, data) => {
-            let p = at(a)?;
-            if !matches!(a, At::View(_)) {
-                if let Some(parent) = p.parent() {
+        Put(a, data) | Write(a, data) => match at(a)? {
+            Place::Host(p) => {
+                if let (Put(..), Some(parent)) = (step, p.parent()) {
                     io(std::fs::create_dir_all(parent))?;
                 }
+                io(std::fs::write(p, data))
             }
-            io(std::fs::write(p, data))
-        }
-        MakeDir(a) => io(std::fs::create_dir(at(a)?)),
+            Place::View(rel) => io(d.write(rel, data)),
+        },
+        MakeDir(a) => match at(a)? {
+            Place::Host(p) => io(std::fs::create_dir(p)),
+            Place::View(rel) => io(d.mkdir(rel)),
+        },
         Mount => {
             d.mount(false);
             Ok(())
@@ -520,75 +685,96 @@ fn play(step: Step, d: &mut dyn Driver, held: &mut Option<File>) -> Result<(), S
             Ok(())
         }
         Link(virt, backing, flags) | LinkFails(virt, backing, flags) => {
-            let virt = d.path(View(virt));
-            let backing = at(backing)?;
-            let mut args = vec!["link".to_owned(), "create".to_owned(), s(&virt)?, s(&backing)?];
-            for flag in flags {
-                match flag {
-                    Flag::ReadOnly => args.push("--read-only".into()),
-                    Flag::Merged => args.push("--merged".into()),
-                    Flag::Except(p) => {
-                        args.push("--except".into());
-                        args.push(s(&d.path(View(p)))?);
-                    }
-                }
-            }
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            expect_cli(d.cli(&args), matches!(step, Link(..)))
+            at(backing)?;
+            expect_cli(d.link(virt, backing, flags), matches!(step, Link(..)))
         }
-        Unlink(virt) | UnlinkFails(virt) => {
-            let virt = s(&d.path(View(virt)))?;
-            expect_cli(d.cli(&["link", "remove", &virt]), matches!(step, Unlink(_)))
-        }
+        Unlink(virt) | UnlinkFails(virt) => expect_cli(d.unlink(virt), matches!(step, Unlink(_))),
         Ls(a, expected) => {
-            let seen = names(&at(a)?).map_err(|e| e.to_string())?;
+            let seen = match at(a)? {
+                Place::Host(p) => names(&p),
+                Place::View(rel) => d.ls(rel),
+            }
+            .map_err(|e| e.to_string())?;
             if seen == expected { Ok(()) } else { Err(format!("listed {seen:?}")) }
         }
         Cat(a, expected) => {
-            let seen = std::fs::read_to_string(at(a)?).map_err(|e| e.to_string())?;
+            let seen = match at(a)? {
+                Place::Host(p) => std::fs::read_to_string(p),
+                Place::View(rel) => d.cat(rel),
+            }
+            .map_err(|e| e.to_string())?;
             if seen == expected { Ok(()) } else { Err(format!("read {seen:?}")) }
         }
-        Missing(a) => match std::fs::symlink_metadata(at(a)?) {
+        Missing(a) => match stat(d, at(a)?, false) {
             Err(e) if d.is(&e, Failure::NotFound) => Ok(()),
             Err(e) => Err(format!("failed otherwise: {e}")),
-            Ok(m) => Err(format!("found {:?}", m.file_type())),
+            Ok(m) => Err(format!("found {m:?}")),
         },
         IsDir(a) | IsFile(a) => {
-            let m = std::fs::metadata(at(a)?).map_err(|e| e.to_string())?;
-            if m.is_dir() == matches!(step, IsDir(_)) {
-                Ok(())
-            } else {
-                Err(format!("found {:?}", m.file_type()))
-            }
+            let m = stat(d, at(a)?, true).map_err(|e| e.to_string())?;
+            if m.is_dir == matches!(step, IsDir(_)) { Ok(()) } else { Err(format!("found {m:?}")) }
         }
         ReadOnlyAttr(a, expected) => {
-            let m = std::fs::metadata(at(a)?).map_err(|e| e.to_string())?;
-            let seen = read_only(&m);
+            let seen = stat(d, at(a)?, true).map_err(|e| e.to_string())?.read_only;
             if seen == expected { Ok(()) } else { Err(format!("read-only: {seen}")) }
         }
-        Write(a, data) => io(std::fs::write(at(a)?, data)),
-        WriteFails(a, failure) => expect_failure(d, std::fs::write(at(a)?, "change"), failure),
-        Remove(a) => io(std::fs::remove_file(at(a)?)),
-        RemoveFails(a, failure) => expect_failure(d, std::fs::remove_file(at(a)?), failure),
-        RemoveDir(a) => io(std::fs::remove_dir(at(a)?)),
-        Rename(from, to) => io(std::fs::rename(at(from)?, at(to)?)),
+        WriteFails(a, failure) => {
+            let r = match at(a)? {
+                Place::Host(p) => std::fs::write(p, "change"),
+                Place::View(rel) => d.write(rel, "change"),
+            };
+            expect_failure(d, r, failure)
+        }
+        Remove(a) | RemoveFails(a, _) => {
+            let r = match at(a)? {
+                Place::Host(p) => std::fs::remove_file(p),
+                Place::View(rel) => d.remove(rel),
+            };
+            match step {
+                RemoveFails(_, failure) => expect_failure(d, r, failure),
+                _ => io(r),
+            }
+        }
+        RemoveDir(a) => match at(a)? {
+            Place::Host(p) => io(std::fs::remove_dir(p)),
+            Place::View(rel) => io(d.rmdir(rel)),
+        },
+        Rename(from, to) => match (at(from)?, at(to)?) {
+            (Place::Host(from), Place::Host(to)) => io(std::fs::rename(from, to)),
+            (Place::View(from), Place::View(to)) => io(d.rename(from, to)),
+            _ => Err("the runner renames within the view or within the host only".into()),
+        },
         Hold(a) => {
-            *held = Some(File::open(at(a)?).map_err(|e| e.to_string())?);
+            let file: Box<dyn Held> = match at(a)? {
+                Place::Host(p) => Box::new(File::open(p).map_err(|e| e.to_string())?),
+                Place::View(rel) => d.hold(rel).map_err(|e| e.to_string())?,
+            };
+            *held = Some(file);
             Ok(())
         }
         ReadHeld(expected) => {
             let f = held.as_mut().ok_or("nothing held")?;
-            let mut seen = String::new();
-            f.rewind().map_err(|e| e.to_string())?;
-            f.read_to_string(&mut seen).map_err(|e| e.to_string())?;
+            let seen = f.read_all().map_err(|e| e.to_string())?;
             if seen == expected { Ok(()) } else { Err(format!("read {seen:?}")) }
         }
-        ReportsItsPath(a) => {
-            let p = at(a)?;
-            let seen = std::fs::canonicalize(&p).map_err(|e| e.to_string())?;
-            if same_path(&seen, &p) { Ok(()) } else { Err(format!("reported {}", seen.display())) }
-        }
+        ReportsItsPath(a) => match at(a)? {
+            Place::View(rel) => d.reports_its_path(rel),
+            Place::Host(_) => Err("only paths inside the view report a virtual path".into()),
+        },
     }
+}
+
+fn stat(d: &dyn Driver, place: Place, follow: bool) -> std::io::Result<Stat> {
+    match place {
+        Place::Host(p) => host_stat(&p, follow),
+        Place::View(rel) => d.stat(rel, follow),
+    }
+}
+
+/// What a host path is, through `std::fs`.
+pub fn host_stat(path: &Path, follow: bool) -> std::io::Result<Stat> {
+    let m = if follow { std::fs::metadata(path)? } else { std::fs::symlink_metadata(path)? };
+    Ok(Stat { is_dir: m.is_dir(), read_only: read_only(&m) })
 }
 
 fn s(p: &Path) -> Result<String, String> {

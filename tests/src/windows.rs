@@ -4,8 +4,22 @@
 //!
 //! The scenarios need WinFsp. Where it is missing they skip, unless `BINDFS_REQUIRE_WINFSP=1`
 //! (set by the Windows workflow): then a missing WinFsp fails them.
+//!
+//! Paths are long and canonical from the start (the runner's temp directory may be given in 8.3
+//! form, `C:\Users\RUNNER~1\...`), and rule 21 asks the volume for a file's name without
+//! the volume's own name ([`path_in_volume`]): a WinFsp volume mounted at a directory has no DOS
+//! name, so `canonicalize` (GetFinalPathNameByHandle with VOLUME_NAME_DOS) fails there.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::os::windows::fs::OpenOptionsExt;
+use std::os::windows::io::AsRawHandle;
+use std::path::{Path, PathBuf};
+
+use windows::Win32::Foundation::HANDLE;
+use windows::Win32::Storage::FileSystem::{
+    FILE_FLAG_BACKUP_SEMANTICS, FILE_NAME_NORMALIZED, GETFINALPATHNAMEBYHANDLE_FLAGS,
+    GetFinalPathNameByHandleW, VOLUME_NAME_NONE,
+};
 
 use crate::scenarios::{At, Driver, Failure};
 use crate::{bindfs, bindfs_ok};
@@ -25,10 +39,48 @@ pub fn winfsp_available() -> bool {
     present
 }
 
+/// The path of open `file` inside its volume, normalized (`\Foo\Cat.txt`): the name the file
+/// system reports for it, without the volume's name.
+pub fn path_in_volume(file: &File) -> std::io::Result<String> {
+    let handle = HANDLE(file.as_raw_handle());
+    let mut buf = vec![0u16; 1024];
+    let flags = GETFINALPATHNAMEBYHANDLE_FLAGS(FILE_NAME_NORMALIZED.0 | VOLUME_NAME_NONE.0);
+    loop {
+        // SAFETY: an open handle and a writable buffer of the length given.
+        let n = unsafe { GetFinalPathNameByHandleW(handle, &mut buf, flags) };
+        let n = n as usize;
+        if n == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if n < buf.len() {
+            return Ok(String::from_utf16_lossy(&buf[..n]));
+        }
+        buf.resize(n + 1, 0);
+    }
+}
+
+/// Opens a file or a directory for its name only.
+fn open_any(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new().read(true).custom_flags(FILE_FLAG_BACKUP_SEMANTICS.0).open(path)
+}
+
+/// `path` in its long, canonical spelling, without the `\\?\` prefix for a drive path.
+fn long_path(path: &Path) -> PathBuf {
+    let Ok(real) = std::fs::canonicalize(path) else { return path.to_path_buf() };
+    let text = real.to_string_lossy();
+    match text.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => PathBuf::from(rest),
+        _ => real.clone(),
+    }
+}
+
 /// A fresh tree with `disk\` and `t\`, and a view at `view\` when mounted.
 #[derive(Debug)]
 pub struct WinEnv {
-    tmp: tempfile::TempDir,
+    /// Removes the tree when the test ends.
+    _tmp: tempfile::TempDir,
+    /// `tmp`'s path, long and canonical.
+    root: PathBuf,
     mounted: bool,
 }
 
@@ -41,11 +93,12 @@ impl WinEnv {
         let tmp = tempfile::Builder::new().prefix("bindfs-e2e-").tempdir().ok()?;
         std::fs::create_dir_all(tmp.path().join("disk")).ok()?;
         std::fs::create_dir_all(tmp.path().join("t")).ok()?;
-        Some(WinEnv { tmp, mounted: false })
+        let root = long_path(tmp.path());
+        Some(WinEnv { _tmp: tmp, root, mounted: false })
     }
 
     fn view(&self) -> PathBuf {
-        self.tmp.path().join("view")
+        self.root.join("view")
     }
 
     fn under(base: PathBuf, rel: &str) -> PathBuf {
@@ -56,14 +109,14 @@ impl WinEnv {
 impl Driver for WinEnv {
     fn path(&self, at: At) -> PathBuf {
         match at {
-            At::Disk(rel) => Self::under(self.tmp.path().join("disk"), rel),
-            At::Backing(rel) => Self::under(self.tmp.path().join("t"), rel),
+            At::Disk(rel) => Self::under(self.root.join("disk"), rel),
+            At::Backing(rel) => Self::under(self.root.join("t"), rel),
             At::View(rel) => Self::under(self.view(), rel),
         }
     }
 
     fn mount(&mut self, exact: bool) {
-        let (view, disk) = (self.view(), self.tmp.path().join("disk"));
+        let (view, disk) = (self.view(), self.root.join("disk"));
         let mut args =
             vec!["mount", view.to_str().unwrap_or_default(), "--lower", disk.to_str().unwrap_or_default()];
         if exact {
@@ -104,6 +157,14 @@ impl Driver for WinEnv {
             Failure::NotEmpty => code == Some(DIR_NOT_EMPTY),
         }
     }
+
+    /// The volume's name for the open file is the virtual path below the mount point (rule 21).
+    fn reports_its_path(&self, rel: &'static str) -> Result<(), String> {
+        let file = open_any(&self.path(At::View(rel))).map_err(|e| e.to_string())?;
+        let seen = path_in_volume(&file).map_err(|e| e.to_string())?;
+        let expected = format!("\\{}", rel.replace('/', "\\"));
+        if seen == expected { Ok(()) } else { Err(format!("reported {seen}, not {expected}")) }
+    }
 }
 
 impl Drop for WinEnv {
@@ -111,5 +172,25 @@ impl Drop for WinEnv {
         if self.mounted {
             let _ = bindfs(&["unmount", self.view().to_str().unwrap_or_default()]);
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_reports_its_path_inside_its_volume() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = long_path(tmp.path());
+        std::fs::create_dir(dir.join("Sub")).unwrap();
+        std::fs::write(dir.join(r"Sub\Cat.txt"), "meow").unwrap();
+        let seen = path_in_volume(&open_any(&dir.join(r"Sub\Cat.txt")).unwrap()).unwrap();
+        let whole = dir.join(r"Sub\Cat.txt").to_string_lossy().into_owned();
+        // `C:\x\Sub\Cat.txt` is `\x\Sub\Cat.txt` on volume C:.
+        assert_eq!(seen, whole[2..], "{whole}");
+        let seen_dir = path_in_volume(&open_any(&dir.join("Sub")).unwrap()).unwrap();
+        assert!(seen_dir.ends_with(r"\Sub") && seen_dir.starts_with('\\'), "{seen_dir}");
     }
 }
