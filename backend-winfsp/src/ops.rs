@@ -256,7 +256,17 @@ impl Ops {
     /// The answer of an open or a create: file information and the normalized name (rule 21).
     fn opened(&self, handle: OpenHandle, attr: &Attr) -> Opened {
         let path = handle.path();
-        let normalized_name = self.view.canonical_path(&path).ok().and_then(|p| wide::wide_of_vpath(&p).ok());
+        let upcased = |name: &[u16]| name.iter().map(|&u| crate::dirlist::upcase(u)).collect::<Vec<u16>>();
+        let asked = wide::wide_of_vpath(&path).ok();
+        // WinFsp refuses an open whose normalized name differs from the name asked for beyond
+        // case (STATUS_OBJECT_NAME_INVALID), as when a short 8.3 name was asked for: then the
+        // name stays as asked.
+        let normalized_name = self
+            .view
+            .canonical_path(&path)
+            .ok()
+            .and_then(|p| wide::wide_of_vpath(&p).ok())
+            .filter(|name| asked.as_deref().is_some_and(|asked| upcased(asked) == upcased(name)));
         Opened { handle, info: info::win_file_info(attr), normalized_name }
     }
 

@@ -888,3 +888,43 @@ fn get_security_by_name_with_a_tiny_buffer_asks_for_the_size_it_needs() {
     let answer = fx.ops.get_security_by_name(&w("\\f.txt"), Some(&mut small)).unwrap();
     assert!(matches!(answer, ByName::TooSmall { needed } if needed > 16), "{answer:?}");
 }
+
+#[test]
+fn a_name_that_differs_beyond_case_is_not_reported_as_the_normalized_name() {
+    // Opened by its short 8.3 name, a file's long name differs beyond case; WinFsp would
+    // refuse the open (STATUS_OBJECT_NAME_INVALID) if it were given as the normalized name.
+    let fx = Fixture::new("short-name");
+    let path = fx.put("A long file name.txt", "long");
+    let short = {
+        use std::os::windows::ffi::{OsStrExt, OsStringExt};
+        let long: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+        let mut out = vec![0u16; 512];
+        let n = short_path_of(&long, &mut out);
+        std::ffi::OsString::from_wide(&out[..n])
+    };
+    let short_name = PathBuf::from(short).file_name().unwrap().to_string_lossy().into_owned();
+    if short_name.eq_ignore_ascii_case("A long file name.txt") {
+        // Short names are a per-volume setting (`fsutil 8dot3name`), off on many data volumes.
+        eprintln!(
+            "a_name_that_differs_beyond_case_is_not_reported_as_the_normalized_name: skipped: \
+             the temporary directory's volume makes no short names"
+        );
+        return;
+    }
+    let opened = fx.ops.open(&w(&format!("\\{short_name}")), 0, READ).unwrap();
+    assert_eq!(opened.info.file_size, 4);
+    assert_eq!(opened.normalized_name, None, "{short_name}");
+    // The long name, typed in another case, is still reported with its own spelling.
+    let long = fx.ops.open(&w("\\a LONG file name.TXT"), 0, READ).unwrap();
+    assert_eq!(String::from_utf16_lossy(&long.normalized_name.unwrap()), "\\A long file name.txt");
+}
+
+/// `GetShortPathNameW` of the NUL-terminated `long` into `out`: the length written.
+fn short_path_of(long: &[u16], out: &mut [u16]) -> usize {
+    use windows::Win32::Storage::FileSystem::GetShortPathNameW;
+    use windows::core::PCWSTR;
+    // SAFETY: `long` is NUL-terminated and outlives the call; `out` is a writable buffer whose
+    // length is what the call is given.
+    let n = unsafe { GetShortPathNameW(PCWSTR(long.as_ptr()), Some(out)) };
+    usize::try_from(n).unwrap().min(out.len())
+}
