@@ -553,11 +553,15 @@ impl Ops {
         // By the name WinFsp gives (it follows renames of ancestors).
         let path = Self::path_of(name).unwrap_or_else(|_| handle.path());
         let key = pending_key(&path)?;
-        let mut pending = self.pending.lock();
+        // The map is locked only to take or put a mark, never across a call to the store.
         if !delete {
             // Any handle of the name may take the mark back.
-            if let Some(d) = pending.remove(&key) {
-                nt(d.set(false))?;
+            let Some(d) = self.pending.lock().remove(&key) else { return Ok(()) };
+            if let Err(e) = d.set(false) {
+                // Still marked: keep it where the last cleanup looks, rather than let it go
+                // (closing it would delete now).
+                self.pending.lock().insert(key, d);
+                return Err(ntstatus_of(&e));
             }
             return Ok(());
         }
@@ -570,8 +574,9 @@ impl Ops {
         nt(d.set(true))?;
         // A mark another handle of the name left on another object (a link changed between
         // them) is taken back: one name, one entry to delete.
-        if let Some(old) = pending.insert(key, d) {
-            let _ = old.set(false);
+        let old = self.pending.lock().insert(key, d);
+        if let Some(Err(e)) = old.map(|old| old.set(false)) {
+            tracing::warn!(path = %path, error = %e, "an earlier delete mark of this name could not be taken back");
         }
         Ok(())
     }
