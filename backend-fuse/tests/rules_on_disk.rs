@@ -47,30 +47,7 @@ impl Store for LinuxStore {
     }
 }
 
-bindfs_tests::store_rule_tests!(LinuxStore;
-    rule_05_anchorless_links_show_with_the_backing_type_and_attributes,
-    rule_06_shadow_link_hides_on_disk_content_and_restores_it,
-    rule_07_backing_type_wins,
-    rule_08_exceptions_show_on_disk_content,
-    rule_09_chains_resolve_and_act_on_the_final_backing,
-    rule_09_chain_through_a_read_only_link_stays_read_only,
-    rule_09_cycles_end_with_eloop_promptly,
-    rule_11_merged_shows_the_union_and_the_backing_wins,
-    rule_12_merged_creates_in_the_backing_and_deleting_unmasks,
-    rule_13_read_only_refuses_changes_and_clears_write_bits,
-    rule_14_read_only_merged_keeps_on_disk_entries_writable,
-    rule_15_deepest_link_serves_each_path,
-    rule_16_later_links_win_but_never_hide_an_earlier_v,
-    rule_17_remove_needs_a_link_and_goes_deepest_first,
-    rule_18_open_handles_survive_link_removal,
-    rule_18_an_open_directory_keeps_listing_what_it_opened,
-    rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link,
-    rule_19_a_directory_opens_for_reading_only,
-    rule_19_removing_a_file_v_removes_b_and_keeps_the_link,
-    rule_20_resolution_happens_at_open_time,
-    rule_21_canonical_path_is_the_virtual_path,
-    rule_24_hard_links_made_in_b_keep_their_count_and_identity,
-);
+bindfs_tests::store_rule_tests!(LinuxStore);
 
 #[test]
 fn rule_19_removing_v_acts_on_b_even_when_b_is_named_through_a_symlink() {

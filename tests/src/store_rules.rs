@@ -8,10 +8,11 @@
 //! whole-path open: see [`Store::on_disk`]), never through the view. The tests are named after
 //! the rule, like `core/tests/rules.rs`, which tests the same rules on the in-memory store.
 //!
-//! A store's test file lists every test here by name with [`store_rule_tests!`](crate::store_rule_tests),
-//! which also checks that none is missing. What only one store can show (Linux modes, symlinks
-//! and `openat2`; Windows drive letters, case-insensitive names, reparse points, security
-//! descriptors) stays in that store's own file, using [`Ns`] as its harness.
+//! A store's test file runs every test here, each named after it, with
+//! [`store_rule_tests!`](crate::store_rule_tests), which holds the one list of them. What only
+//! one store can show (Linux modes, symlinks and `openat2`; Windows drive letters,
+//! case-insensitive names, reparse points, security descriptors) stays in that store's own
+//! file, using [`Ns`] as its harness.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -701,57 +702,56 @@ pub fn rule_24_hard_links_made_in_b_keep_their_count_and_identity<S: Store>(stor
     assert_eq!(read(&ns.t.join("Target/Cat.txt")), "purr");
 }
 
-/// Every test above, by name: a store's test file lists the same names through
-/// [`store_rule_tests!`](crate::store_rule_tests), which checks it against this list, and a
-/// unit test below checks this list against the functions in this file.
-pub const RULE_TESTS: &[&str] = &[
-    "rule_05_anchorless_links_show_with_the_backing_type_and_attributes",
-    "rule_06_shadow_link_hides_on_disk_content_and_restores_it",
-    "rule_07_backing_type_wins",
-    "rule_08_exceptions_show_on_disk_content",
-    "rule_09_chains_resolve_and_act_on_the_final_backing",
-    "rule_09_chain_through_a_read_only_link_stays_read_only",
-    "rule_09_cycles_end_with_eloop_promptly",
-    "rule_11_merged_shows_the_union_and_the_backing_wins",
-    "rule_12_merged_creates_in_the_backing_and_deleting_unmasks",
-    "rule_13_read_only_refuses_changes_and_clears_write_bits",
-    "rule_14_read_only_merged_keeps_on_disk_entries_writable",
-    "rule_15_deepest_link_serves_each_path",
-    "rule_16_later_links_win_but_never_hide_an_earlier_v",
-    "rule_17_remove_needs_a_link_and_goes_deepest_first",
-    "rule_18_open_handles_survive_link_removal",
-    "rule_18_an_open_directory_keeps_listing_what_it_opened",
-    "rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link",
-    "rule_19_a_directory_opens_for_reading_only",
-    "rule_19_removing_a_file_v_removes_b_and_keeps_the_link",
-    "rule_20_resolution_happens_at_open_time",
-    "rule_21_canonical_path_is_the_virtual_path",
-    "rule_24_hard_links_made_in_b_keep_their_count_and_identity",
-];
-
-/// One `#[test]` per shared rule test on the store `$store`, and a test that the list names
-/// every one of them: `store_rule_tests!(LinuxStore; rule_05_..., rule_06_..., ...)`.
+/// One `#[test]` per shared rule test of this file on the store `$store`, each named after it:
+/// `store_rule_tests!(LinuxStore);`. The macro holds the only list of these tests, so every
+/// store runs all of them; a unit test below checks the list against the functions here.
 #[macro_export]
 macro_rules! store_rule_tests {
-    ($store:expr; $($name:ident),* $(,)?) => {
+    ($store:expr) => {
+        $crate::store_rule_tests!(@list tests $store);
+    };
+    // The one list, handed to the arm named by `$then`.
+    (@list $then:ident $($arg:tt)*) => {
+        $crate::store_rule_tests! { @$then $($arg)*;
+            rule_05_anchorless_links_show_with_the_backing_type_and_attributes,
+            rule_06_shadow_link_hides_on_disk_content_and_restores_it,
+            rule_07_backing_type_wins,
+            rule_08_exceptions_show_on_disk_content,
+            rule_09_chains_resolve_and_act_on_the_final_backing,
+            rule_09_chain_through_a_read_only_link_stays_read_only,
+            rule_09_cycles_end_with_eloop_promptly,
+            rule_11_merged_shows_the_union_and_the_backing_wins,
+            rule_12_merged_creates_in_the_backing_and_deleting_unmasks,
+            rule_13_read_only_refuses_changes_and_clears_write_bits,
+            rule_14_read_only_merged_keeps_on_disk_entries_writable,
+            rule_15_deepest_link_serves_each_path,
+            rule_16_later_links_win_but_never_hide_an_earlier_v,
+            rule_17_remove_needs_a_link_and_goes_deepest_first,
+            rule_18_open_handles_survive_link_removal,
+            rule_18_an_open_directory_keeps_listing_what_it_opened,
+            rule_19_calls_through_v_act_on_b_and_removing_v_keeps_the_link,
+            rule_19_a_directory_opens_for_reading_only,
+            rule_19_removing_a_file_v_removes_b_and_keeps_the_link,
+            rule_20_resolution_happens_at_open_time,
+            rule_21_canonical_path_is_the_virtual_path,
+            rule_24_hard_links_made_in_b_keep_their_count_and_identity,
+        }
+    };
+    (@tests $store:expr; $($name:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
                 $crate::store_rules::$name($store);
             }
         )*
-
-        /// The shared rule tests and this store's list of them do not drift apart.
-        #[test]
-        fn every_shared_rule_test_runs_on_this_store() {
-            let listed = [$(stringify!($name)),*];
-            for name in $crate::store_rules::RULE_TESTS {
-                assert!(listed.contains(name), "shared rule test {name} is not run on this store");
-            }
-            assert_eq!(listed.len(), $crate::store_rules::RULE_TESTS.len(), "a name is listed twice");
-        }
+    };
+    (@names; $($name:ident),* $(,)?) => {
+        &[$(stringify!($name)),*]
     };
 }
+
+/// Every test above, by name (the list [`store_rule_tests!`](crate::store_rule_tests) runs).
+pub const RULE_TESTS: &[&str] = crate::store_rule_tests!(@list names);
 
 #[cfg(test)]
 mod tests {
