@@ -798,17 +798,25 @@ fn unlink_view(fx: &Fixture, v: &str) {
     fx.ops.view().remove_link(&VPath::parse(v).unwrap()).unwrap();
 }
 
-#[test]
-fn the_last_cleanup_deletes_what_set_delete_marked_not_its_own_object() {
-    // WinFsp keeps one file node per name and sends the delete to whichever handle cleans up
-    // last. After a link change two handles of one name hold different objects.
-    let fx = Fixture::new("delete-marked-object");
+/// `\v\f.txt` on disk and in `B`, linked `/v -> B`, with a handle (an editor's) open on B's
+/// file through the link, and then the link removed: the name now shows the on-disk file.
+/// Returns the fixture, the editor's handle, and the on-disk and backing files.
+fn a_handle_left_on_a_removed_link(label: &str) -> (Fixture, OpenHandle, PathBuf, PathBuf) {
+    let fx = Fixture::new(label);
     fs::create_dir(fx.real("v")).unwrap();
     let disk = fx.put("v/f.txt", "on disk");
     link(&fx, "/v", "B", false);
     let backing = fx.put("B/f.txt", "backing");
-    let editor = fx.open("\\v\\f.txt", READ); // B's file, through the link
-    unlink_view(&fx, "/v"); // \v\f.txt now shows the on-disk file
+    let editor = fx.open("\\v\\f.txt", READ);
+    unlink_view(&fx, "/v");
+    (fx, editor, disk, backing)
+}
+
+#[test]
+fn the_last_cleanup_deletes_what_set_delete_marked_not_its_own_object() {
+    // WinFsp keeps one file node per name and sends the delete to whichever handle cleans up
+    // last. After a link change two handles of one name hold different objects.
+    let (fx, editor, disk, backing) = a_handle_left_on_a_removed_link("delete-marked-object");
     let del = fx.open("\\v\\f.txt", READ | DELETE);
     fx.ops.set_delete(&del, &w("\\v\\f.txt"), true).unwrap();
     fx.ops.cleanup(&del, Some(&w("\\v\\f.txt")), 0); // not the last handle
@@ -822,13 +830,7 @@ fn the_last_cleanup_deletes_what_set_delete_marked_not_its_own_object() {
 #[test]
 fn a_delete_marked_without_set_delete_removes_what_the_name_shows_now() {
     // WinFsp may mark a name itself; the handle that cleans up last may hold another object.
-    let fx = Fixture::new("delete-by-name-now");
-    fs::create_dir(fx.real("v")).unwrap();
-    let disk = fx.put("v/f.txt", "on disk");
-    link(&fx, "/v", "B", false);
-    let backing = fx.put("B/f.txt", "backing");
-    let editor = fx.open("\\v\\f.txt", READ);
-    unlink_view(&fx, "/v");
+    let (fx, editor, disk, backing) = a_handle_left_on_a_removed_link("delete-by-name-now");
     fx.ops.cleanup(&editor, Some(&w("\\v\\f.txt")), CLEANUP_DELETE);
     drop(editor);
     assert!(backing.exists(), "deleted B\\f.txt, which the name no longer shows");
