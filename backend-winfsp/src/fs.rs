@@ -87,7 +87,8 @@ impl FileSystemContext for BindFs {
         granted_access: u32,
         file_info: &mut OpenFileInfo,
     ) -> FspResult<OpenHandle> {
-        let opened = fsp(self.ops.open(file_name.as_slice(), create_options, granted_access))?;
+        let opened =
+            fsp(self.ops.open(file_name.as_slice(), create_options, granted_access, sys::request_caller))?;
         Ok(answer(opened, file_info))
     }
 
@@ -112,6 +113,7 @@ impl FileSystemContext for BindFs {
             granted_access,
             file_attributes,
             descriptor.as_deref(),
+            sys::request_caller,
         ))?;
         Ok(answer(opened, file_info))
     }

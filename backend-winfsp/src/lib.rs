@@ -8,6 +8,8 @@
 //! - [`info`]: core attributes as Windows file information (attributes, FILETIMEs, sizes).
 //! - [`wide`]: UTF-16 names and paths to and from the core's names and view paths.
 //! - [`dirlist`]: directory listings as WinFsp pages them (markers, patterns, `.` and `..`).
+//! - [`owner`]: who a caller may make the owner of a file (NTFS's check, which the store's
+//!   privileges would skip) and the owner of a descriptor.
 //! - `backing` (Windows): `WindowsBacking`, the core's backing port over NT handles opened
 //!   relative to kept root handles with `FILE_OPEN_REPARSE_POINT`; `sys` holds every `unsafe`
 //!   call it makes.
@@ -30,6 +32,7 @@ pub mod host;
 pub mod info;
 #[cfg(windows)]
 pub mod ops;
+pub mod owner;
 pub mod status;
 #[cfg(windows)]
 mod sys;

@@ -23,6 +23,12 @@
 //! - Deletion as ntptfs does it: `set_delete` sets the delete disposition on a handle to the
 //!   object itself (so a sharing conflict or a refusal is the caller's error then, not a log
 //!   line at cleanup), and `cleanup` with the delete flag closes that handle.
+//! - Owners as NTFS allows them, though the store writes with the service's privileges
+//!   ([`crate::owner`]): `SetSecurity` and `Create` refuse an owner the caller's token does
+//!   not allow with `STATUS_INVALID_OWNER`. The token is only there during the Create request
+//!   of an open or a create, so `open` and `create` take the caller (read only when the access
+//!   granted includes `WRITE_OWNER`, or a created entry's descriptor names an owner) and the
+//!   handle keeps what it may set; see [`Ops::open`] for what "no caller" means.
 //! - Reparse lookups by name answer `STATUS_NOT_A_REPARSE_POINT` for anything that is not a
 //!   link: that is the one answer on which WinFsp goes on to the next path component.
 #![forbid(unsafe_code)]
@@ -39,6 +45,7 @@ use winfsp::filesystem::{DirInfo, WideNameInfo};
 use crate::backing::{DeleteHandle, WindowsBacking, WindowsFile, WindowsNode};
 use crate::dirlist::{SortedListing, matches};
 use crate::info::{self, FILE_ATTRIBUTE_READONLY, WinFileInfo};
+use crate::owner::{Caller, Owner, owner_of};
 use crate::status::{code, ntstatus_of};
 use crate::{sys, wide};
 
@@ -68,6 +75,12 @@ pub const CLEANUP_DELETE: u32 = 0x01;
 pub const END_OF_FILE: i32 = 0xC000_0011_u32 as i32;
 /// `STATUS_BUFFER_TOO_SMALL`: what ntptfs answers for reparse data that does not fit.
 pub const BUFFER_TOO_SMALL: i32 = 0xC000_0023_u32 as i32;
+/// `WRITE_OWNER` access: the right to set the owner (and primary group).
+pub const WRITE_OWNER: u32 = 0x0008_0000;
+/// `OWNER_SECURITY_INFORMATION`: the owner part of a descriptor.
+pub const OWNER_SECURITY_INFORMATION: u32 = 0x1;
+/// `STATUS_INVALID_OWNER`: the owner may not be set by this caller.
+pub const INVALID_OWNER: i32 = 0xC000_005A_u32 as i32;
 
 /// The descriptor of directories the view synthesizes (see the module docs).
 const SYNTHETIC_SDDL: &str = "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FRFX;;;WD)";
@@ -85,6 +98,45 @@ pub struct OpenHandle {
     writable: bool,
     /// The listing being paged, taken at the first page.
     listing: Mutex<Option<Arc<SortedListing<Attr>>>>,
+    /// Whom `SetSecurity` may make the owner through this handle.
+    owners: Owners,
+}
+
+/// Whom a caller may make the owner of a file.
+#[derive(Debug)]
+enum Owners {
+    /// Anyone: a kernel-mode caller (the kernel does not check its requests).
+    Any,
+    /// No one: a handle not granted `WRITE_OWNER` (the I/O manager sends no owner change for it
+    /// from user mode).
+    Nobody,
+    /// What the caller's token allowed when it opened (boxed: most handles have none).
+    Token(Box<Caller>),
+}
+
+impl Owners {
+    /// `caller` as read for a Create: `None` is a kernel-mode caller.
+    fn of(caller: Option<Caller>) -> Owners {
+        caller.map_or(Owners::Any, |c| Owners::Token(Box::new(c)))
+    }
+
+    /// Whether `owner` may be set as the owner of an existing file. An owner that is absent or
+    /// unreadable is refused here, unless the store is left to answer (a kernel-mode caller,
+    /// or one with restore enabled).
+    fn may_set(&self, owner: Owner<'_>) -> bool {
+        match (self, owner) {
+            (Owners::Any, _) => true,
+            (Owners::Nobody, _) => false,
+            (Owners::Token(caller), Owner::Sid(sid)) => caller.may_own(sid),
+            (Owners::Token(caller), _) => caller.restore(),
+        }
+    }
+
+    /// Whether a new entry may get the descriptor whose owner is `owner`: with none, the
+    /// creator's default applies.
+    fn may_create(&self, owner: Owner<'_>) -> bool {
+        owner == Owner::Absent || self.may_set(owner)
+    }
 }
 
 impl OpenHandle {
@@ -246,6 +298,7 @@ impl Ops {
                 dir: Some((found.node, dir)),
                 writable: found.writable,
                 listing: Mutex::new(None),
+                owners: Owners::Nobody,
             };
             return Ok((handle, found.attr));
         }
@@ -295,8 +348,17 @@ impl Ops {
         Ok(ByName::Found { attributes: info::attributes_of(&found.attr), descriptor_len: descriptor.len() })
     }
 
-    /// `Open`.
-    pub fn open(&self, name: &[u16], create_options: u32, granted_access: u32) -> NtResult<Opened> {
+    /// `Open`. `caller` reads who is calling (see `sys::request_caller`), only when the access
+    /// granted includes `WRITE_OWNER`: `None` for a kernel-mode caller, whose owner changes
+    /// are not checked (tests that do not care about owners pass `|| None` too), else what its
+    /// token lets it make owner ([`Caller::nobody`] when that could not be read).
+    pub fn open(
+        &self,
+        name: &[u16],
+        create_options: u32,
+        granted_access: u32,
+        caller: impl FnOnce() -> Option<Caller>,
+    ) -> NtResult<Opened> {
         let path = Self::path_of(name)?;
         // WinFsp does not call set_delete for FILE_DELETE_ON_CLOSE: refuse now what cleanup
         // could not (WinFsp itself refuses read-only files, not directories), and take the
@@ -305,7 +367,10 @@ impl Ops {
         if delete_on_close {
             self.check_deletable(&path)?;
         }
-        let (handle, attr) = self.open_path(path.clone(), granted_access)?;
+        let (mut handle, attr) = self.open_path(path.clone(), granted_access)?;
+        if granted_access & WRITE_OWNER != 0 {
+            handle.owners = Owners::of(caller());
+        }
         if delete_on_close {
             if let Some(node) = handle.node() {
                 let deleting = nt(self.view.backing().open_for_delete(&node))?;
@@ -317,7 +382,8 @@ impl Ops {
 
     /// `Create`: one store call makes the file with `descriptor` (what WinFsp computed for the
     /// caller) and opens it with the access granted, so a file created read-only can still be
-    /// written through this handle (as `CopyFile` does).
+    /// written through this handle (as `CopyFile` does). A descriptor whose owner `caller` (as
+    /// in [`Ops::open`]) may not set is refused, as NTFS refuses it, before anything is made.
     pub fn create(
         &self,
         name: &[u16],
@@ -325,14 +391,24 @@ impl Ops {
         granted_access: u32,
         file_attributes: u32,
         descriptor: Option<&[u8]>,
+        caller: impl FnOnce() -> Option<Caller>,
     ) -> NtResult<Opened> {
         let path = Self::path_of(name)?;
+        let owner = descriptor.map_or(Owner::Absent, owner_of);
+        let owners = if granted_access & WRITE_OWNER != 0 || owner != Owner::Absent {
+            Owners::of(caller())
+        } else {
+            Owners::Nobody
+        };
+        if !owners.may_create(owner) {
+            return Err(INVALID_OWNER);
+        }
         let read_only = file_attributes & FILE_ATTRIBUTE_READONLY != 0;
         // The descriptor goes into the creating call itself: the entry never exists with the
         // security it would inherit.
         let backing = self.view.backing();
         let Some(leaf) = path.file_name().cloned() else { return Err(code::OBJECT_NAME_COLLISION) };
-        let (handle, attr) = if create_options & FILE_DIRECTORY_FILE != 0 {
+        let (mut handle, attr) = if create_options & FILE_DIRECTORY_FILE != 0 {
             nt(backing
                 .creating_with(&leaf, true, descriptor, file_attributes, || self.view.mkdir(&path, 0o777)))?;
             self.open_path(path, granted_access)?
@@ -344,6 +420,9 @@ impl Ops {
             }))?;
             (file_handle(path, file, true), attr)
         };
+        if granted_access & WRITE_OWNER != 0 {
+            handle.owners = owners;
+        }
         Ok(self.opened(handle, &attr))
     }
 
@@ -426,7 +505,9 @@ impl Ops {
         Ok(descriptor.len())
     }
 
-    /// `SetSecurity`: the parts `security_information` of `descriptor` onto the open object.
+    /// `SetSecurity`: the parts `security_information` of `descriptor` onto the open object;
+    /// an owner the handle's caller may not set is refused with `STATUS_INVALID_OWNER`, as NTFS
+    /// refuses it (the store would write it with the service's privileges).
     pub fn set_security(
         &self,
         handle: &OpenHandle,
@@ -434,6 +515,11 @@ impl Ops {
         descriptor: &[u8],
     ) -> NtResult<()> {
         let node = handle.changeable()?;
+        if security_information & OWNER_SECURITY_INFORMATION != 0
+            && !handle.owners.may_set(owner_of(descriptor))
+        {
+            return Err(INVALID_OWNER);
+        }
         nt(self.view.backing().set_security(&node, security_information, descriptor))
     }
 
@@ -690,7 +776,14 @@ fn open_flags(access: u32) -> OpenFlags {
 }
 
 fn file_handle(path: VPath, file: WindowsFile, writable: bool) -> OpenHandle {
-    OpenHandle { path: Mutex::new(path), file: Some(file), dir: None, writable, listing: Mutex::new(None) }
+    OpenHandle {
+        path: Mutex::new(path),
+        file: Some(file),
+        dir: None,
+        writable,
+        listing: Mutex::new(None),
+        owners: Owners::Nobody,
+    }
 }
 
 /// WinFsp's file information for `w`.

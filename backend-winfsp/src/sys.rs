@@ -36,6 +36,7 @@ use windows::Win32::System::IO::IO_STATUS_BLOCK;
 use windows::Win32::System::Ioctl::FSCTL_GET_REPARSE_POINT;
 use windows::core::PCWSTR;
 
+use crate::owner::{self, Caller};
 use crate::status::{code, error_of_status};
 
 /// Largest reparse data buffer (`MAXIMUM_REPARSE_DATA_BUFFER_SIZE`).
@@ -651,6 +652,131 @@ pub fn enable_privileges(names: &[&str]) -> Result<Vec<bool>> {
     }
 }
 
+/// What `token` (opened with `TOKEN_QUERY`) lets its holder make the owner of a file: its user
+/// SID, its groups with `SE_GROUP_OWNER`, and whether `SeRestorePrivilege` is enabled in it.
+pub fn caller_of_token(token: HANDLE) -> Result<Caller> {
+    use windows::Win32::Foundation::LUID;
+    use windows::Win32::Security::{
+        LUID_AND_ATTRIBUTES, LookupPrivilegeValueW, SE_PRIVILEGE_ENABLED, SID_AND_ATTRIBUTES, TOKEN_GROUPS,
+        TOKEN_PRIVILEGES, TOKEN_USER, TokenGroups, TokenPrivileges, TokenUser,
+    };
+    use windows::core::w;
+    /// `SE_GROUP_OWNER` (winnt.h): the group may be made the owner of objects.
+    const SE_GROUP_OWNER: u32 = 0x8;
+    let user_info = token_information(token, TokenUser)?;
+    // SAFETY: GetTokenInformation wrote a TOKEN_USER at the start of the 8-aligned buffer (it
+    // fails when the buffer is shorter than the structure and what it points to).
+    let user_sid = unsafe { &*user_info.as_ptr().cast::<TOKEN_USER>() }.User.Sid;
+    let user = sid_in(&user_info, user_sid.0).ok_or(Error::Os(code::IO_DEVICE_ERROR))?;
+
+    let groups_info = token_information(token, TokenGroups)?;
+    // SAFETY: as above, a TOKEN_GROUPS; its array is within the buffer (checked by `within`).
+    let groups: &[SID_AND_ATTRIBUTES] = unsafe {
+        let head = groups_info.as_ptr().cast::<TOKEN_GROUPS>();
+        let count = (*head).GroupCount as usize;
+        within(
+            &groups_info,
+            std::mem::offset_of!(TOKEN_GROUPS, Groups),
+            count,
+            (&raw const (*head).Groups).cast(),
+        )?
+    };
+    let owner_groups = groups
+        .iter()
+        .filter(|g| g.Attributes & SE_GROUP_OWNER != 0)
+        .filter_map(|g| sid_in(&groups_info, g.Sid.0));
+
+    let mut restore = LUID::default();
+    // SAFETY: a NUL-terminated literal; `restore` is a local the call writes.
+    unsafe { LookupPrivilegeValueW(PCWSTR::null(), w!("SeRestorePrivilege"), &mut restore) }
+        .map_err(|e| Error::Os(e.code().0))?;
+    let privileges_info = token_information(token, TokenPrivileges)?;
+    // SAFETY: as above, a TOKEN_PRIVILEGES whose array is within the buffer.
+    let privileges: &[LUID_AND_ATTRIBUTES] = unsafe {
+        let head = privileges_info.as_ptr().cast::<TOKEN_PRIVILEGES>();
+        let count = (*head).PrivilegeCount as usize;
+        let first = (&raw const (*head).Privileges).cast();
+        within(&privileges_info, std::mem::offset_of!(TOKEN_PRIVILEGES, Privileges), count, first)?
+    };
+    let restore_enabled = privileges.iter().any(|p| {
+        p.Luid.LowPart == restore.LowPart
+            && p.Luid.HighPart == restore.HighPart
+            && p.Attributes.0 & SE_PRIVILEGE_ENABLED.0 != 0
+    });
+    Ok(Caller::new(user, owner_groups.collect(), restore_enabled))
+}
+
+/// The information of `class` about `token`, in an 8-aligned buffer.
+fn token_information(
+    token: HANDLE,
+    class: windows::Win32::Security::TOKEN_INFORMATION_CLASS,
+) -> Result<Vec<u64>> {
+    use windows::Win32::Security::GetTokenInformation;
+    let mut needed = 0u32;
+    // SAFETY: no buffer: the call only writes the size it needs into a local.
+    let _ = unsafe { GetTokenInformation(token, class, None, 0, &mut needed) };
+    let mut buf = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+    let len = u32::try_from(buf.len() * 8).map_err(|_| Error::Os(code::IO_DEVICE_ERROR))?;
+    // SAFETY: `buf` is writable and 8-aligned for `len` bytes.
+    unsafe { GetTokenInformation(token, class, Some(buf.as_mut_ptr().cast()), len, &mut needed) }
+        .map_err(|e| Error::Os(e.code().0))?;
+    Ok(buf)
+}
+
+/// The `count` entries at `first`, `at` bytes into `buf`, if they all lie within it.
+///
+/// # Safety
+/// `first` must point `at` bytes into `buf`, and `buf` must hold initialized `T`s there.
+unsafe fn within<T>(buf: &[u64], at: usize, count: usize, first: *const T) -> Result<&[T]> {
+    let end = count.checked_mul(std::mem::size_of::<T>()).and_then(|n| n.checked_add(at));
+    if end.is_none_or(|end| end > buf.len() * 8) {
+        return Err(Error::Os(code::IO_DEVICE_ERROR));
+    }
+    // SAFETY: per the caller, and the check above: `count` entries from `first` end within `buf`.
+    Ok(unsafe { std::slice::from_raw_parts(first, count) })
+}
+
+/// The binary SID that `sid`, a pointer into the token information `buf`, points to; `None`
+/// when it points elsewhere or is cut off (read with bounds-checked reads of a copy).
+fn sid_in(buf: &[u64], sid: *const c_void) -> Option<Vec<u8>> {
+    let offset = (sid as usize).checked_sub(buf.as_ptr() as usize)?;
+    let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_le_bytes()).collect();
+    owner::sid_at(bytes.get(offset..)?).map(<[u8]>::to_vec)
+}
+
+/// Who is calling, for the Create (an open or a create) WinFsp dispatches on this thread: what
+/// its token lets it make owner, or `None` for a kernel-mode caller, whose requests the kernel
+/// does not check (WinFsp lets them through, `allow_open_in_kernel_mode`). Strict where a
+/// user-mode caller is known: one whose token cannot be read, or a call outside a Create
+/// (which never happens while WinFsp dispatches), may make no one owner.
+pub fn request_caller() -> Option<Caller> {
+    use winfsp_sys::{FspFileSystemGetOperationContext, FspFsctlTransactCreateKind};
+    // SAFETY: reads this thread's WinFsp operation context; no arguments.
+    let context = unsafe { FspFileSystemGetOperationContext() };
+    // SAFETY: while WinFsp dispatches a request on this thread, the context and its request
+    // point at that request, valid until the callback returns; both are null otherwise.
+    let request = unsafe { context.as_ref().and_then(|c| c.Request.as_ref()) };
+    let Some(request) = request.filter(|r| i64::from(r.Kind) == i64::from(FspFsctlTransactCreateKind)) else {
+        tracing::warn!("no Create request on this thread: the caller may set no owner");
+        return Some(Caller::nobody());
+    };
+    // SAFETY: a Create request's union holds its Create member (a plain copy).
+    let create = unsafe { request.Req.Create };
+    if create.UserMode() == 0 {
+        return None;
+    }
+    // FSP_FSCTL_TRANSACT_REQ_TOKEN_HANDLE: the handle, in this process, is the low 32 bits (the
+    // high ones are the caller's process id); WinFsp keeps it open for the whole request.
+    let token = HANDLE((create.AccessToken & 0xFFFF_FFFF) as usize as *mut c_void);
+    match caller_of_token(token) {
+        Ok(caller) => Some(caller),
+        Err(e) => {
+            tracing::warn!(error = %e, "the caller's token could not be read: it may set no owner");
+            Some(Caller::nobody())
+        }
+    }
+}
+
 /// Loads the WinFsp DLL from WinFsp's install directory, as the registry names it
 /// (`HKLM\SOFTWARE\[WOW6432Node\]WinFsp`, `InstallDir`). The binaries delay-load the DLL by its
 /// bare name, which the loader then finds among the loaded modules; WinFsp's installer does not
@@ -742,6 +868,54 @@ mod tests {
         // Enabling again answers the same.
         assert_eq!(enable_privileges(&names), enabled);
         assert!(enable_privileges(&["SeNoSuchPrivilege"]).is_err());
+    }
+
+    /// What our own process token lets us make owner.
+    fn own_caller() -> Result<Caller> {
+        use windows::Win32::Foundation::CloseHandle;
+        use windows::Win32::Security::TOKEN_QUERY;
+        use windows::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+        let mut token = HANDLE::default();
+        // SAFETY: the pseudo handle of this process; `token` receives a handle closed below.
+        unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) }
+            .map_err(|e| Error::Os(e.code().0))?;
+        let caller = caller_of_token(token);
+        // SAFETY: the token opened above, closed once.
+        let _ = unsafe { CloseHandle(token) };
+        caller
+    }
+
+    #[test]
+    fn a_caller_read_from_our_token_may_own_its_user_and_what_we_create_but_no_stranger() {
+        use std::os::windows::io::AsHandle;
+        let caller = own_caller();
+        let Ok(caller) = caller else { panic!("{caller:?}") };
+        eprintln!(
+            "our token: user {:?}, {} owner groups, restore {}",
+            caller.user(),
+            caller.owner_groups().len(),
+            caller.restore()
+        );
+        assert!(owner::sid_at(caller.user()).is_some_and(|s| s.len() == caller.user().len()));
+        // Without restore, only what the token names.
+        let strict = Caller::new(caller.user().to_vec(), caller.owner_groups().to_vec(), false);
+        assert!(strict.may_own(caller.user()));
+        let stranger = owner::sid_of_text("S-1-5-21-1-2-3-4242").unwrap_or_default();
+        assert!(!strict.may_own(&stranger));
+        // The owner the system gives a file we create is the token's default owner, which is
+        // always the user or an owner group.
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("bindfs-sys-owner-{}", std::process::id()));
+        let written = std::fs::write(&path, b"x").and_then(|()| std::fs::File::open(&path));
+        let Ok(file) = written else { panic!("{written:?}") };
+        let descriptor = query_security(file.as_handle(), 0x1);
+        drop(file);
+        let _ = std::fs::remove_file(&path);
+        let Ok(descriptor) = descriptor else { panic!("{descriptor:?}") };
+        match owner::owner_of(&descriptor) {
+            owner::Owner::Sid(sid) => assert!(strict.may_own(sid), "{sid:?} not among {strict:?}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ use bindfs_winfsp::ops::{
     BUFFER_TOO_SMALL, CLEANUP_DELETE, END_OF_FILE, FILE_APPEND_DATA, FILE_DELETE_ON_CLOSE,
     FILE_DIRECTORY_FILE, FILE_READ_DATA, FILE_WRITE_DATA,
 };
+use bindfs_winfsp::owner::{Caller, Owner, owner_of, sid_of_text};
 use bindfs_winfsp::status::code;
 use bindfs_winfsp::{ByName, OpenHandle, Ops, WindowsBacking, under_wine};
 
@@ -67,7 +68,7 @@ impl Fixture {
     }
 
     fn open(&self, name: &str, access: u32) -> OpenHandle {
-        self.ops.open(&w(name), 0, access).unwrap().handle
+        self.ops.open(&w(name), 0, access, no_caller).unwrap().handle
     }
 }
 
@@ -84,6 +85,12 @@ impl Drop for Fixture {
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The caller of an open or create whose owner changes a test does not check: a kernel-mode
+/// one, as `Ops::open` has it.
+fn no_caller() -> Option<Caller> {
+    None
 }
 
 /// A name as WinFsp passes it.
@@ -153,7 +160,7 @@ fn get_security_by_name_with_a_1k_buffer_then_open_and_read() {
     assert_eq!(buffer[0], 1);
     assert_ne!(u16::from_le_bytes([buffer[2], buffer[3]]) & 0x8000, 0);
 
-    let opened = fx.ops.open(&w("\\notes.TXT"), 0, READ).unwrap();
+    let opened = fx.ops.open(&w("\\notes.TXT"), 0, READ, no_caller).unwrap();
     assert_eq!(opened.info.file_size, 5);
     // Rule 21: the name reported is the one the entry has, not the one typed.
     assert_eq!(String::from_utf16_lossy(&opened.normalized_name.unwrap()), "\\Notes.txt");
@@ -222,7 +229,8 @@ fn a_descriptor_over_1k_asks_for_the_buffer_it_needs() {
 fn a_read_only_file_created_for_writing_is_written_through_its_handle() {
     // CopyFile creates the copy with the source's attributes, then writes to it.
     let fx = Fixture::new("create-ro");
-    let created = fx.ops.create(&w("\\copy.txt"), 0, READ_WRITE, FILE_ATTRIBUTE_READONLY, None).unwrap();
+    let created =
+        fx.ops.create(&w("\\copy.txt"), 0, READ_WRITE, FILE_ATTRIBUTE_READONLY, None, no_caller).unwrap();
     assert_ne!(created.info.file_attributes & FILE_ATTRIBUTE_READONLY, 0);
     let (n, info) = fx.ops.write(&created.handle, b"copied", 0, false, false).unwrap();
     assert_eq!((n, info.file_size), (6, 6));
@@ -234,12 +242,12 @@ fn a_read_only_file_created_for_writing_is_written_through_its_handle() {
 #[test]
 fn create_makes_files_and_directories_and_refuses_existing_names() {
     let fx = Fixture::new("create");
-    let dir = fx.ops.create(&w("\\Sub"), FILE_DIRECTORY_FILE, READ, 0, None).unwrap();
+    let dir = fx.ops.create(&w("\\Sub"), FILE_DIRECTORY_FILE, READ, 0, None, no_caller).unwrap();
     assert_ne!(dir.info.file_attributes & FILE_ATTRIBUTE_DIRECTORY, 0);
     assert!(fx.real("Sub").is_dir());
-    let file = fx.ops.create(&w("\\Sub\\new.txt"), 0, READ_WRITE, 0, None).unwrap();
+    let file = fx.ops.create(&w("\\Sub\\new.txt"), 0, READ_WRITE, 0, None, no_caller).unwrap();
     assert_eq!(String::from_utf16_lossy(&file.normalized_name.unwrap()), "\\Sub\\new.txt");
-    let again = fx.ops.create(&w("\\sub\\NEW.txt"), 0, READ_WRITE, 0, None);
+    let again = fx.ops.create(&w("\\sub\\NEW.txt"), 0, READ_WRITE, 0, None, no_caller);
     assert_eq!(again.err(), Some(code::OBJECT_NAME_COLLISION));
     assert!(fx.real("Sub").join("new.txt").is_file());
 }
@@ -309,10 +317,11 @@ fn real_attributes(path: &Path) -> u32 {
 #[test]
 fn create_with_hidden_makes_hidden_files_and_directories() {
     let fx = Fixture::new("create-hidden");
-    let file = fx.ops.create(&w("\\h.txt"), 0, READ_WRITE, FILE_ATTRIBUTE_HIDDEN, None).unwrap();
+    let file = fx.ops.create(&w("\\h.txt"), 0, READ_WRITE, FILE_ATTRIBUTE_HIDDEN, None, no_caller).unwrap();
     assert_ne!(file.info.file_attributes & FILE_ATTRIBUTE_HIDDEN, 0, "{:#x}", file.info.file_attributes);
     assert_ne!(real_attributes(&fx.real("h.txt")) & FILE_ATTRIBUTE_HIDDEN, 0);
-    let dir = fx.ops.create(&w("\\HD"), FILE_DIRECTORY_FILE, READ, FILE_ATTRIBUTE_HIDDEN, None).unwrap();
+    let dir =
+        fx.ops.create(&w("\\HD"), FILE_DIRECTORY_FILE, READ, FILE_ATTRIBUTE_HIDDEN, None, no_caller).unwrap();
     let both = FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_HIDDEN;
     assert_eq!(dir.info.file_attributes & both, both, "{:#x}", dir.info.file_attributes);
     assert_ne!(real_attributes(&fx.real("HD")) & FILE_ATTRIBUTE_HIDDEN, 0);
@@ -326,7 +335,7 @@ fn create_with_hidden_makes_hidden_files_and_directories() {
         assert_ne!(entry.attributes & FILE_ATTRIBUTE_HIDDEN, 0, "{name}: {:#x}", entry.attributes);
     }
     // Without the attribute, a file is made without it.
-    let plain = fx.ops.create(&w("\\plain.txt"), 0, READ_WRITE, 0, None).unwrap();
+    let plain = fx.ops.create(&w("\\plain.txt"), 0, READ_WRITE, 0, None, no_caller).unwrap();
     assert_eq!(plain.info.file_attributes & FILE_ATTRIBUTE_HIDDEN, 0);
     assert_eq!(real_attributes(&fx.real("plain.txt")) & FILE_ATTRIBUTE_HIDDEN, 0);
 }
@@ -487,7 +496,7 @@ fn set_delete_fails_when_another_opener_does_not_share_delete() {
 fn delete_on_close_removes_the_file_at_cleanup_and_directories_must_be_empty() {
     let fx = Fixture::new("delete-on-close");
     let path = fx.put("tmp.txt", "x");
-    let opened = fx.ops.open(&w("\\tmp.txt"), FILE_DELETE_ON_CLOSE, READ | DELETE).unwrap();
+    let opened = fx.ops.open(&w("\\tmp.txt"), FILE_DELETE_ON_CLOSE, READ | DELETE, no_caller).unwrap();
     fx.ops.cleanup(&opened.handle, None, CLEANUP_DELETE);
     drop(opened);
     assert!(!path.exists());
@@ -660,7 +669,7 @@ fn rule_13_calls_on_a_handle_from_a_read_only_link_are_refused() {
     let fx = Fixture::new("read-only-link");
     link(&fx, "/v", "B", true);
     let path = fx.put("B/f.txt", "data");
-    let opened = fx.ops.open(&w("\\v\\f.txt"), 0, READ | DELETE | WRITE_DAC).unwrap();
+    let opened = fx.ops.open(&w("\\v\\f.txt"), 0, READ | DELETE | WRITE_DAC, no_caller).unwrap();
     assert_ne!(opened.info.file_attributes & FILE_ATTRIBUTE_READONLY, 0);
     let handle = opened.handle;
     let refused = Err(code::MEDIA_WRITE_PROTECTED);
@@ -680,9 +689,12 @@ fn rule_13_calls_on_a_handle_from_a_read_only_link_are_refused() {
     assert_eq!(fx.ops.set_delete(&handle, &w("\\v\\f.txt"), true), refused);
     fx.ops.cleanup(&handle, None, CLEANUP_DELETE);
     drop(handle);
-    assert_eq!(fx.ops.open(&w("\\v\\f.txt"), 0, READ_WRITE).err(), Some(code::MEDIA_WRITE_PROTECTED));
     assert_eq!(
-        fx.ops.create(&w("\\v\\new.txt"), 0, READ_WRITE, 0, None).err(),
+        fx.ops.open(&w("\\v\\f.txt"), 0, READ_WRITE, no_caller).err(),
+        Some(code::MEDIA_WRITE_PROTECTED)
+    );
+    assert_eq!(
+        fx.ops.create(&w("\\v\\new.txt"), 0, READ_WRITE, 0, None, no_caller).err(),
         Some(code::MEDIA_WRITE_PROTECTED)
     );
     assert_eq!(fs::read_to_string(&path).unwrap(), "data");
@@ -713,14 +725,14 @@ fn delete_on_close_is_refused_at_the_open_when_it_could_not_happen() {
     let fx = Fixture::new("delete-on-close-refused");
     let path = fx.put("busy.txt", "x");
     let other = fs::OpenOptions::new().read(true).share_mode(0x1 | 0x2).open(&path).unwrap();
-    let refused = fx.ops.open(&w("\\busy.txt"), FILE_DELETE_ON_CLOSE, READ | DELETE);
+    let refused = fx.ops.open(&w("\\busy.txt"), FILE_DELETE_ON_CLOSE, READ | DELETE, no_caller);
     assert_eq!(refused.err(), Some(SHARING_VIOLATION));
     drop(other);
     assert!(path.exists());
     // Rule 13: not through a read-only link either.
     link(&fx, "/v", "B", true);
     let kept = fx.put("B/kept.txt", "x");
-    let refused = fx.ops.open(&w("\\v\\kept.txt"), FILE_DELETE_ON_CLOSE, READ | DELETE);
+    let refused = fx.ops.open(&w("\\v\\kept.txt"), FILE_DELETE_ON_CLOSE, READ | DELETE, no_caller);
     assert_eq!(refused.err(), Some(code::MEDIA_WRITE_PROTECTED));
     assert!(kept.exists());
 }
@@ -736,8 +748,9 @@ fn create_gives_the_new_entry_the_descriptor_winfsp_computed() {
     let fx = Fixture::new("create-security");
     // Five entries: no default DACL (Wine gives new files three) can pass for it.
     let descriptor = big_dacl(4);
-    let file = fx.ops.create(&w("\\secured.txt"), 0, READ_WRITE, 0, Some(&descriptor)).unwrap();
-    let dir = fx.ops.create(&w("\\secured"), FILE_DIRECTORY_FILE, READ, 0, Some(&descriptor)).unwrap();
+    let file = fx.ops.create(&w("\\secured.txt"), 0, READ_WRITE, 0, Some(&descriptor), no_caller).unwrap();
+    let dir =
+        fx.ops.create(&w("\\secured"), FILE_DIRECTORY_FILE, READ, 0, Some(&descriptor), no_caller).unwrap();
     assert!(fx.real("secured.txt").is_file() && fx.real("secured").is_dir());
     for handle in [&file.handle, &dir.handle] {
         let len = fx.ops.get_security(handle, None).unwrap();
@@ -754,7 +767,7 @@ fn create_gives_the_new_entry_the_descriptor_winfsp_computed() {
     // Not a whole descriptor: refused before anything is made.
     let cut = &descriptor[..descriptor.len() - 4];
     assert_eq!(
-        fx.ops.create(&w("\\bad.txt"), 0, READ_WRITE, 0, Some(cut)).err(),
+        fx.ops.create(&w("\\bad.txt"), 0, READ_WRITE, 0, Some(cut), no_caller).err(),
         Some(code::INVALID_PARAMETER)
     );
     assert!(!fx.real("bad.txt").exists());
@@ -913,11 +926,11 @@ fn a_name_that_differs_beyond_case_is_not_reported_as_the_normalized_name() {
         );
         return;
     }
-    let opened = fx.ops.open(&w(&format!("\\{short_name}")), 0, READ).unwrap();
+    let opened = fx.ops.open(&w(&format!("\\{short_name}")), 0, READ, no_caller).unwrap();
     assert_eq!(opened.info.file_size, 4);
     assert_eq!(opened.normalized_name, None, "{short_name}");
     // The long name, typed in another case, is still reported with its own spelling.
-    let long = fx.ops.open(&w("\\a LONG file name.TXT"), 0, READ).unwrap();
+    let long = fx.ops.open(&w("\\a LONG file name.TXT"), 0, READ, no_caller).unwrap();
     assert_eq!(String::from_utf16_lossy(&long.normalized_name.unwrap()), "\\A long file name.txt");
 }
 
@@ -929,4 +942,165 @@ fn short_path_of(long: &[u16], out: &mut [u16]) -> usize {
     // length is what the call is given.
     let n = unsafe { GetShortPathNameW(PCWSTR(long.as_ptr()), Some(out)) };
     usize::try_from(n).unwrap().min(out.len())
+}
+
+const WRITE_OWNER: u32 = 0x0008_0000;
+const OWNER_SECURITY_INFORMATION: u32 = 0x1;
+const INVALID_OWNER: i32 = 0xC000_005A_u32 as i32;
+
+/// `S-1-5-21-1-2-3-4242`: a user of a domain that exists nowhere.
+fn stranger() -> Vec<u8> {
+    sid_of_text("S-1-5-21-1-2-3-4242").unwrap()
+}
+
+/// `S-1-5-18`: SYSTEM.
+fn system() -> Vec<u8> {
+    sid_of_text("S-1-5-18").unwrap()
+}
+
+/// The self-relative `descriptor` (without an owner, its length a multiple of 4) with `owner`
+/// added after its other parts.
+fn with_owner(descriptor: &[u8], owner: &[u8]) -> Vec<u8> {
+    assert_eq!(descriptor[4..8], [0; 4]);
+    let mut d = descriptor.to_vec();
+    let at = u32::try_from(d.len()).unwrap();
+    d[4..8].copy_from_slice(&at.to_le_bytes());
+    d.extend(owner);
+    d
+}
+
+/// A self-relative descriptor naming only `owner`, as `SetSecurity` gets one for
+/// `OWNER_SECURITY_INFORMATION`.
+fn owned_by(owner: &[u8]) -> Vec<u8> {
+    let mut empty = vec![1u8, 0, 0, 0x80]; // revision 1, SE_SELF_RELATIVE
+    empty.extend([0u8; 16]);
+    with_owner(&empty, owner)
+}
+
+/// The owner of the object open as `handle`, as the backing holds it.
+fn owner_through(fx: &Fixture, handle: &OpenHandle) -> Vec<u8> {
+    let len = fx.ops.get_security(handle, None).unwrap();
+    let mut descriptor = vec![0u8; len];
+    fx.ops.get_security(handle, Some(&mut descriptor)).unwrap();
+    match owner_of(&descriptor) {
+        Owner::Sid(sid) => sid.to_vec(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The owner this process gives the files it creates (its token's default owner): one it may
+/// always set, and so the one SID the synthetic callers below may own.
+fn our_owner(fx: &Fixture) -> Vec<u8> {
+    let made = fx.ops.create(&w("\\ours.txt"), 0, READ_WRITE, 0, None, no_caller).unwrap();
+    owner_through(fx, &made.handle)
+}
+
+#[test]
+fn issue_11_set_security_refuses_an_owner_the_callers_token_does_not_allow() {
+    let test = "issue_11_set_security_refuses_an_owner_the_callers_token_does_not_allow";
+    let fx = Fixture::new("owner-set");
+    fx.put("f.txt", "x");
+    let ours = our_owner(&fx);
+    let only_self = Caller::new(ours.clone(), Vec::new(), false);
+    let handle =
+        fx.ops.open(&w("\\f.txt"), 0, READ | WRITE_OWNER, || Some(only_self.clone())).unwrap().handle;
+    let before = owner_through(&fx, &handle);
+    for foreign in [system(), stranger()] {
+        let asked = fx.ops.set_security(&handle, OWNER_SECURITY_INFORMATION, &owned_by(&foreign));
+        assert_eq!(asked, Err(INVALID_OWNER), "{foreign:?}");
+        assert_eq!(owner_through(&fx, &handle), before);
+    }
+    // Its own SID goes, as far as the store takes owners at all.
+    match fx.ops.set_security(&handle, OWNER_SECURITY_INFORMATION, &owned_by(&ours)) {
+        Ok(()) => assert_eq!(owner_through(&fx, &handle), ours),
+        Err(e) if skip_under_wine(test, &format!("setting an owner ({e:#x})")) => {}
+        Err(e) => panic!("{e:#x}"),
+    }
+    // An owner group of the token goes too; the primary group is never checked.
+    let group_owner = Caller::new(stranger(), vec![ours.clone()], false);
+    let by_group = fx.ops.open(&w("\\f.txt"), 0, READ | WRITE_OWNER, || Some(group_owner)).unwrap().handle;
+    assert_ne!(
+        fx.ops.set_security(&by_group, OWNER_SECURITY_INFORMATION, &owned_by(&ours)),
+        Err(INVALID_OWNER)
+    );
+    const GROUP_SECURITY_INFORMATION: u32 = 0x2;
+    let group_only = {
+        let mut d = owned_by(&system());
+        d.copy_within(4..8, 8); // the SID as the group, no owner
+        d[4..8].fill(0);
+        d
+    };
+    assert_ne!(fx.ops.set_security(&handle, GROUP_SECURITY_INFORMATION, &group_only), Err(INVALID_OWNER));
+    // A descriptor without an owner, or with one that lies outside it, sets no owner.
+    let mut stray = owned_by(&ours);
+    stray[4..8].copy_from_slice(&4096u32.to_le_bytes());
+    assert_eq!(fx.ops.set_security(&handle, OWNER_SECURITY_INFORMATION, &stray), Err(INVALID_OWNER));
+    // A handle not granted WRITE_OWNER sets no owner (user mode never gets that far), and
+    // the caller is not even read for it: ordinary opens pay nothing.
+    let asked = std::cell::Cell::new(false);
+    let plain = fx.ops.open(&w("\\f.txt"), 0, READ | WRITE_DAC, || {
+        asked.set(true);
+        None
+    });
+    let plain = plain.unwrap().handle;
+    assert!(!asked.get());
+    assert_eq!(fx.ops.set_security(&plain, OWNER_SECURITY_INFORMATION, &owned_by(&ours)), Err(INVALID_OWNER));
+}
+
+#[test]
+fn issue_11_a_caller_with_restore_enabled_may_set_any_owner() {
+    let test = "issue_11_a_caller_with_restore_enabled_may_set_any_owner";
+    let fx = Fixture::new("owner-restore");
+    fx.put("f.txt", "x");
+    let ours = our_owner(&fx);
+    let restorer = Caller::new(ours.clone(), Vec::new(), true);
+    let handle = fx.ops.open(&w("\\f.txt"), 0, READ | WRITE_OWNER, || Some(restorer)).unwrap().handle;
+    let kernel = fx.ops.open(&w("\\f.txt"), 0, READ | WRITE_OWNER, no_caller).unwrap().handle;
+    for foreign in [system(), stranger()] {
+        // What the store answers (this process may lack the privilege), as for a kernel-mode
+        // caller: the view refuses nothing itself.
+        let asked = fx.ops.set_security(&handle, OWNER_SECURITY_INFORMATION, &owned_by(&foreign));
+        let unchecked = fx.ops.set_security(&kernel, OWNER_SECURITY_INFORMATION, &owned_by(&foreign));
+        assert_eq!(asked, unchecked, "{foreign:?}");
+        eprintln!("{test}: owner {foreign:?}: the store answers {asked:x?}");
+        if asked.is_err()
+            || (owner_through(&fx, &handle) != foreign && skip_under_wine(test, "keeping owners"))
+        {
+            continue;
+        }
+        assert_eq!(owner_through(&fx, &handle), foreign);
+    }
+}
+
+#[test]
+fn issue_11_create_refuses_a_descriptor_whose_owner_the_caller_may_not_set() {
+    let fx = Fixture::new("owner-create");
+    let ours = our_owner(&fx);
+    let only_self = Caller::new(ours.clone(), Vec::new(), false);
+    let caller = || Some(only_self.clone());
+    for foreign in [system(), stranger()] {
+        let descriptor = with_owner(&big_dacl(0), &foreign);
+        let file = fx.ops.create(&w("\\theirs.txt"), 0, READ_WRITE, 0, Some(&descriptor), caller);
+        assert_eq!(file.err(), Some(INVALID_OWNER));
+        let dir = fx.ops.create(&w("\\theirs"), FILE_DIRECTORY_FILE, READ, 0, Some(&descriptor), caller);
+        assert_eq!(dir.err(), Some(INVALID_OWNER));
+        assert!(!fx.real("theirs.txt").exists() && !fx.real("theirs").exists());
+    }
+    // Its own SID as owner, or no owner (the creator's default): created.
+    let descriptor = with_owner(&big_dacl(0), &ours);
+    let mine = fx.ops.create(&w("\\mine.txt"), 0, READ_WRITE | WRITE_OWNER, 0, Some(&descriptor), caller);
+    let mine = mine.unwrap();
+    assert!(fx.real("mine.txt").is_file());
+    // The handle keeps what the creator may set.
+    assert_eq!(
+        fx.ops.set_security(&mine.handle, OWNER_SECURITY_INFORMATION, &owned_by(&system())),
+        Err(INVALID_OWNER)
+    );
+    fx.ops.create(&w("\\plain.txt"), 0, READ_WRITE, 0, Some(&big_dacl(0)), caller).unwrap();
+    assert!(fx.real("plain.txt").is_file());
+    // A caller that may set no owner (its token could not be read) creates nothing with one.
+    let refused =
+        fx.ops.create(&w("\\nobody.txt"), 0, READ_WRITE, 0, Some(&descriptor), || Some(Caller::nobody()));
+    assert_eq!(refused.err(), Some(INVALID_OWNER));
+    assert!(!fx.real("nobody.txt").exists());
 }
