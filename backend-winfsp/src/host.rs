@@ -151,6 +151,11 @@ fn volume_params(config: &MountConfig) -> VolumeParams {
 /// What the service enables if its token holds them, as ntptfs does: backup and restore (the
 /// store opens with `FILE_OPEN_FOR_BACKUP_INTENT`, and a created file's owner is the caller),
 /// security (SACLs), and symbolic-link creation.
+///
+/// Restore lets the service write any owner, which the kernel would refuse most callers. That
+/// is safe because the view checks owners first, as NTFS does for the caller itself
+/// ([`crate::owner`]): `SetSecurity` and `Create` refuse an owner that is neither the caller's
+/// user nor one of its token's owner groups, unless the caller has restore enabled.
 const PRIVILEGES: [&str; 4] =
     ["SeSecurityPrivilege", "SeBackupPrivilege", "SeRestorePrivilege", "SeCreateSymbolicLinkPrivilege"];
 
