@@ -107,8 +107,9 @@ pub struct OpenHandle {
 enum Owners {
     /// Anyone: a kernel-mode caller (the kernel does not check its requests).
     Any,
-    /// No one: a handle not granted `WRITE_OWNER` (the I/O manager sends no owner change for it
-    /// from user mode).
+    /// No one: a handle not granted `WRITE_OWNER`. The I/O manager sends no owner change for it
+    /// from user mode, and its caller is never read (so ordinary opens pay nothing); a
+    /// kernel-mode caller that skipped the handle's access would be refused too.
     Nobody,
     /// What the caller's token allowed when it opened (boxed: most handles have none).
     Token(Box<Caller>),
