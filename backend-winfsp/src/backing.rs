@@ -855,3 +855,80 @@ impl Backing for WindowsBacking {
 
 /// Unused-constant guard: reading data is part of `FILE_GENERIC_READ`.
 const _: () = assert!(FILE_GENERIC_READ & FILE_READ_DATA != 0);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::info::{IO_REPARSE_TAG_MOUNT_POINT, IO_REPARSE_TAG_SYMLINK};
+
+    // WOF, dedup, a cloud placeholder, HSM, a third party's tag: their filters' own data.
+    const DATA_TAGS: [u32; 5] = [0x8000_0017, 0x8000_0013, 0x9000_001A, 0xC000_0004, 0x0000_0FFF];
+
+    #[test]
+    fn only_reparse_points_that_name_no_other_object_open_through_their_filter() {
+        let reparse = FILE_ATTRIBUTE_REPARSE_POINT;
+        for tag in DATA_TAGS {
+            assert!(data_through_filter(reparse, tag), "{tag:#x}");
+            assert!(data_through_filter(reparse | FILE_ATTRIBUTE_DIRECTORY, tag), "{tag:#x}");
+        }
+        // Name surrogates are opened as themselves, never followed: a symlink, a junction, and
+        // one that is not a link either (a container's WCI link).
+        for tag in [IO_REPARSE_TAG_SYMLINK, IO_REPARSE_TAG_MOUNT_POINT, 0xA000_0027] {
+            assert!(!data_through_filter(reparse, tag), "{tag:#x}");
+        }
+        // Without the reparse-point attribute the tag is meaningless (a listing's EaSize).
+        assert!(!data_through_filter(FILE_ATTRIBUTE_NORMAL, 0x8000_0017));
+    }
+
+    #[test]
+    fn only_symlinks_and_junctions_are_links() {
+        let reparse = FILE_ATTRIBUTE_REPARSE_POINT;
+        let dir = FILE_ATTRIBUTE_DIRECTORY;
+        assert_eq!(kind_of(reparse, IO_REPARSE_TAG_SYMLINK), FileKind::Symlink);
+        assert_eq!(kind_of(reparse | dir, IO_REPARSE_TAG_SYMLINK), FileKind::Symlink);
+        assert_eq!(kind_of(reparse | dir, IO_REPARSE_TAG_MOUNT_POINT), FileKind::Symlink);
+        for tag in DATA_TAGS {
+            assert_eq!(kind_of(reparse, tag), FileKind::File, "{tag:#x}");
+            assert_eq!(kind_of(reparse | dir, tag), FileKind::Dir, "{tag:#x}");
+        }
+        assert_eq!(kind_of(reparse | dir, 0xA000_0027), FileKind::Dir);
+        assert_eq!(kind_of(FILE_ATTRIBUTE_NORMAL, IO_REPARSE_TAG_SYMLINK), FileKind::File);
+    }
+
+    #[test]
+    fn the_same_object_check_tells_two_objects_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "a").unwrap();
+        std::fs::write(&b, "b").unwrap();
+        let a1 = std::fs::File::open(&a).unwrap();
+        let a2 = std::fs::File::open(&a).unwrap();
+        let b1 = std::fs::File::open(&b).unwrap();
+        assert!(same_object(a1.as_handle(), a2.as_handle()).unwrap());
+        // Another object, as a link followed by the second open would be.
+        assert!(!same_object(a1.as_handle(), b1.as_handle()).unwrap());
+        // The same object under another name is the same object.
+        let c = dir.path().join("c");
+        std::fs::hard_link(&a, &c).unwrap();
+        let c1 = std::fs::File::open(&c).unwrap();
+        assert!(same_object(a1.as_handle(), c1.as_handle()).unwrap());
+        // A node's reopen for data (a plain file: no filter) is its own object, and its data.
+        let node = WindowsNode(Arc::new(OwnedHandle::from(std::fs::File::open(&b).unwrap())));
+        let file = WindowsBacking::reopen(node.handle(), io_access(OpenFlags::READ), 0).unwrap();
+        assert!(same_object(node.handle(), file.as_handle()).unwrap());
+        let mut buf = [0u8; 4];
+        assert_eq!(sys::read_at(file.as_handle(), 0, &mut buf).unwrap(), 1);
+        assert_eq!(&buf[..1], b"b");
+    }
+
+    #[test]
+    fn a_plain_objects_attributes_carry_no_reparse_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "f").unwrap();
+        let handle = OwnedHandle::from(std::fs::File::open(&file).unwrap());
+        let attr = stat_handle(handle.as_handle()).unwrap();
+        assert_eq!((attr.kind, attr.reparse_tag), (FileKind::File, 0));
+    }
+}
