@@ -11,11 +11,11 @@
 //! placeholders, WOF-compressed and deduplicated files, HSM ...) stand for their own data,
 //! which a file-system filter supplies when the object is opened without
 //! `FILE_OPEN_REPARSE_POINT`; opened as themselves, a placeholder reads as zeros and a
-//! compressed file's data is not decompressed. So an open that reaches data ([`DATA_ACCESS`]:
+//! compressed file's data is not decompressed. So an open that reaches data (`DATA_ACCESS`:
 //! reading, writing, executing a file, listing or adding to a directory) reads the object's tag
 //! and, for such a reparse point, opens it again through its filter, relative to the handle
 //! just opened (an empty name: the same object, not whatever its name holds by then), with the
-//! same access and options but `FILE_OPEN_REPARSE_POINT`. The one way that second open could
+//! same access and options, without `FILE_OPEN_REPARSE_POINT`. The one way that second open could
 //! reach another object is the object's reparse point being replaced by a link in between
 //! (followed, as the second open follows reparse points): both handles' volume serial numbers
 //! and file ids are compared, and a mismatch is refused ([`Error::Stale`]), never followed.
@@ -25,10 +25,11 @@
 //! Opens for metadata only (the nodes lookups keep, and reopens for attributes, security,
 //! renames and deletion) stay opens of the object itself: the file system answers attributes,
 //! sizes (a placeholder's or compressed file's logical size is its end of file), file ids and
-//! security without the filter, a cloud filter may fetch or hydrate on opens it sees (the
-//! reason ntptfs and bindflt callers open placeholders as themselves to stat them), and a
-//! second open and identity check on every lookup would double the cost of walking a
-//! cloud-synced tree, where nearly every entry is a placeholder. Such objects are shown by
+//! security without the filter; an open a cloud filter sees may make it fetch or populate,
+//! which a stat must not cause; and a second open and identity check on every lookup would
+//! double the cost of walking a cloud-synced tree, where nearly every entry is a placeholder.
+//! The price: a rename or deletion of a placeholder is not seen by its filter (its sync
+//! provider learns of it as of any change made below the filter). Such objects are shown by
 //! `kind_of` as the plain file or directory they are, never as links.
 //!
 //! Calls that need more access than a node has reopen the node's object (a relative open with
