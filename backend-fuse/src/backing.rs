@@ -684,6 +684,7 @@ fn attr_of(st: &rfs::Stat) -> Result<Attr> {
         // FUSE cannot hand to the kernel anyway.
         btime: None,
         win_attributes: 0,
+        reparse_tag: 0,
     })
 }
 

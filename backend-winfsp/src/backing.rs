@@ -1,4 +1,4 @@
-//! The Windows backing store: [`Backing`] over NT handles, never following a reparse point.
+//! The Windows backing store: [`Backing`] over NT handles, never following a link.
 //!
 //! Every object the core holds is a [`WindowsNode`], an NT handle opened with
 //! `FILE_OPEN_REPARSE_POINT` relative to its parent's handle (`RootDirectory` in
@@ -6,6 +6,31 @@
 //! point inside a backing tree is opened as itself and never followed by the service, so the
 //! kernel resolves it where the user meets it, in the virtual namespace (rule 24). Only
 //! [`Backing::open_host`] resolves a whole path: the backing path an administrator named.
+//!
+//! Reparse points that are not name surrogates (`IsReparseTagNameSurrogate` false: cloud-file
+//! placeholders, WOF-compressed and deduplicated files, HSM ...) stand for their own data,
+//! which a file-system filter supplies when the object is opened without
+//! `FILE_OPEN_REPARSE_POINT`; opened as themselves, a placeholder reads as zeros and a
+//! compressed file's data is not decompressed. So an open that reaches data (`DATA_ACCESS`:
+//! reading, writing, executing a file, listing or adding to a directory) reads the object's tag
+//! and, for such a reparse point, opens it again through its filter, relative to the handle
+//! just opened (an empty name: the same object, not whatever its name holds by then), with the
+//! same access and options, without `FILE_OPEN_REPARSE_POINT`. The one way that second open could
+//! reach another object is the object's reparse point being replaced by a link in between
+//! (followed, as the second open follows reparse points): both handles' volume serial numbers
+//! and file ids are compared, and a mismatch is refused ([`Error::Stale`]), never followed.
+//! Where no filter owns the tag, the open fails as it does on the backing directly
+//! (`STATUS_IO_REPARSE_TAG_NOT_HANDLED`), which is what bindflt passes through too.
+//!
+//! Opens for metadata only (the nodes lookups keep, and reopens for attributes, security,
+//! renames and deletion) stay opens of the object itself: the file system answers attributes,
+//! sizes (a placeholder's or compressed file's logical size is its end of file), file ids and
+//! security without the filter; an open a cloud filter sees may make it fetch or populate,
+//! which a stat must not cause; and a second open and identity check on every lookup would
+//! double the cost of walking a cloud-synced tree, where nearly every entry is a placeholder.
+//! The price: a rename or deletion of a placeholder is not seen by its filter (its sync
+//! provider learns of it as of any change made below the filter). Such objects are shown by
+//! `kind_of` as the plain file or directory they are, never as links.
 //!
 //! Calls that need more access than a node has reopen the node's object (a relative open with
 //! an empty name), so a node keeps naming the object it was opened on after a rename.
@@ -44,7 +69,7 @@ use windows::Wdk::System::SystemServices::{
 };
 
 use crate::info::{FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_NORMAL, FILE_ATTRIBUTE_READONLY};
-use crate::info::{FILE_ATTRIBUTE_REPARSE_POINT, filetime_of, timestamp_of};
+use crate::info::{FILE_ATTRIBUTE_REPARSE_POINT, filetime_of, is_link_tag, is_name_surrogate, timestamp_of};
 use crate::status::code;
 use crate::sys::{self, OpenRequest};
 use crate::wide;
@@ -54,6 +79,7 @@ const FILE_READ_DATA: u32 = 0x0001;
 const FILE_LIST_DIRECTORY: u32 = 0x0001;
 const FILE_WRITE_DATA: u32 = 0x0002;
 const FILE_APPEND_DATA: u32 = 0x0004;
+const FILE_EXECUTE: u32 = 0x0020;
 const FILE_READ_ATTRIBUTES: u32 = 0x0080;
 const FILE_WRITE_ATTRIBUTES: u32 = 0x0100;
 const DELETE: u32 = 0x0001_0000;
@@ -81,9 +107,10 @@ const IN_TREE: u32 = FILE_SYNCHRONOUS_IO_NONALERT | FILE_OPEN_FOR_BACKUP_INTENT 
 /// Access of a node handle: enough to stat it, read its security and use it as a root.
 const NODE_ACCESS: u32 = FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE;
 
-// Reparse tags that make an entry a link (ntifs.h).
-const IO_REPARSE_TAG_SYMLINK: u32 = 0xA000_000C;
-const IO_REPARSE_TAG_MOUNT_POINT: u32 = 0xA000_0003;
+/// Rights that reach an object's data: read, write, append to and execute a file, or (the same
+/// bits) list, add a file or subdirectory to and traverse a directory. An open with any of them
+/// goes through the filter of a reparse point that is not a name surrogate (module docs).
+const DATA_ACCESS: u32 = FILE_READ_DATA | FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_EXECUTE;
 
 // SECURITY_INFORMATION parts (also what the file system asks for when it sets a descriptor).
 pub(crate) const OWNER_SECURITY_INFORMATION: u32 = 0x1;
@@ -268,29 +295,13 @@ impl WindowsBacking {
 
     /// Reopens `handle`'s object with `access`.
     fn reopen(handle: BorrowedHandle<'_>, access: u32, options: u32) -> Result<OwnedHandle> {
-        sys::open(&OpenRequest {
-            root: Some(handle),
-            name: &[],
-            access,
-            disposition: FILE_OPEN,
-            options: options | IN_TREE,
-            attributes: 0,
-            security: None,
-        })
+        open_in_tree(handle, &[], access, options)
     }
 
     /// Opens entry `name` of `dir` with `access`, never following it.
     fn open_child(dir: &WindowsNode, name: &Name, access: u32, options: u32) -> Result<OwnedHandle> {
         let wide = wide::wide_of_name(name)?;
-        let opened = sys::open(&OpenRequest {
-            root: Some(dir.handle()),
-            name: &wide,
-            access,
-            disposition: FILE_OPEN,
-            options: options | IN_TREE,
-            attributes: 0,
-            security: None,
-        });
+        let opened = open_in_tree(dir.handle(), &wide, access, options);
         match opened {
             // Below something that is not a directory, Windows says "path not found" or
             // "invalid parameter": the core needs to know the parent was not a directory.
@@ -428,9 +439,76 @@ fn open_host_node(path: &AbsPath) -> Result<WindowsNode> {
     Ok(WindowsNode(Arc::new(handle)))
 }
 
+/// Opens `name` relative to `root` (empty: `root`'s own object again) with `access` and the
+/// options `options | IN_TREE`: the object itself, never a link's target. An open that reaches
+/// data ([`DATA_ACCESS`]) of a reparse point that is not a name surrogate goes through its
+/// filter instead, checked to be the same object (module docs).
+fn open_in_tree(root: BorrowedHandle<'_>, name: &[u16], access: u32, options: u32) -> Result<OwnedHandle> {
+    let open = |root, name, access, options| {
+        sys::open(&OpenRequest {
+            root: Some(root),
+            name,
+            access,
+            disposition: FILE_OPEN,
+            options,
+            attributes: 0,
+            security: None,
+        })
+    };
+    if access & DATA_ACCESS == 0 {
+        return open(root, name, access, options | IN_TREE);
+    }
+    // The object itself first, to read its tag; a reopen's `root` is that object already.
+    let itself = match name {
+        [] => None,
+        _ => Some(open(root, name, access | FILE_READ_ATTRIBUTES, options | IN_TREE)?),
+    };
+    let object = itself.as_ref().map_or(root, |h| h.as_handle());
+    let tag: FILE_ATTRIBUTE_TAG_INFORMATION = sys::query(object, FileAttributeTagInformation)?;
+    if !data_through_filter(tag.FileAttributes, tag.ReparseTag) {
+        return match itself {
+            Some(handle) => Ok(handle),
+            None => open(root, name, access, options | IN_TREE),
+        };
+    }
+    let through =
+        open(object, &[], access | FILE_READ_ATTRIBUTES, (options | IN_TREE) & !FILE_OPEN_REPARSE_POINT)?;
+    if !same_object(object, through.as_handle())? {
+        // Its reparse point became a link in between, and the second open followed it.
+        return Err(Error::Stale);
+    }
+    Ok(through)
+}
+
+/// Whether an object with these attributes and reparse tag gives its data only through its
+/// file-system filter: a reparse point that does not name another object.
+fn data_through_filter(attributes: u32, reparse_tag: u32) -> bool {
+    attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0 && !is_name_surrogate(reparse_tag)
+}
+
+/// Which object a handle is open on: its volume's serial number and its file id there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ObjectId {
+    volume: u32,
+    file: i64,
+}
+
+fn object_id(handle: BorrowedHandle<'_>) -> Result<ObjectId> {
+    let internal: FILE_INTERNAL_INFORMATION = sys::query(handle, FileInternalInformation)?;
+    let volume: FILE_FS_VOLUME_INFORMATION = sys::query_volume(handle, FileFsVolumeInformation)?;
+    Ok(ObjectId { volume: volume.VolumeSerialNumber, file: internal.IndexNumber })
+}
+
+/// Whether two handles are open on the same object.
+fn same_object(a: BorrowedHandle<'_>, b: BorrowedHandle<'_>) -> Result<bool> {
+    Ok(object_id(a)? == object_id(b)?)
+}
+
+/// The kind an object shows as: a symlink or junction is a link (rule 24); any other reparse
+/// point is the file or directory it is (its filter's data, or a name surrogate no link can
+/// stand for).
 fn kind_of(attributes: u32, reparse_tag: u32) -> FileKind {
-    let link = matches!(reparse_tag, IO_REPARSE_TAG_SYMLINK | IO_REPARSE_TAG_MOUNT_POINT);
-    if attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0 && link {
+    if attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0 && is_link_tag(reparse_tag) {
         FileKind::Symlink
     } else if attributes & FILE_ATTRIBUTE_DIRECTORY != 0 {
         FileKind::Dir
@@ -486,6 +564,7 @@ fn stat_handle(handle: BorrowedHandle<'_>) -> Result<Attr> {
         ctime: time(basic.ChangeTime),
         btime: Some(time(basic.CreationTime)),
         win_attributes: win_attributes_of(kind, basic.FileAttributes),
+        reparse_tag: if kind == FileKind::Symlink { tag.ReparseTag } else { 0 },
     })
 }
 
@@ -777,3 +856,80 @@ impl Backing for WindowsBacking {
 
 /// Unused-constant guard: reading data is part of `FILE_GENERIC_READ`.
 const _: () = assert!(FILE_GENERIC_READ & FILE_READ_DATA != 0);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::info::{IO_REPARSE_TAG_MOUNT_POINT, IO_REPARSE_TAG_SYMLINK};
+
+    // WOF, dedup, a cloud placeholder, HSM, a third party's tag: their filters' own data.
+    const DATA_TAGS: [u32; 5] = [0x8000_0017, 0x8000_0013, 0x9000_001A, 0xC000_0004, 0x0000_0FFF];
+
+    #[test]
+    fn only_reparse_points_that_name_no_other_object_open_through_their_filter() {
+        let reparse = FILE_ATTRIBUTE_REPARSE_POINT;
+        for tag in DATA_TAGS {
+            assert!(data_through_filter(reparse, tag), "{tag:#x}");
+            assert!(data_through_filter(reparse | FILE_ATTRIBUTE_DIRECTORY, tag), "{tag:#x}");
+        }
+        // Name surrogates are opened as themselves, never followed: a symlink, a junction, and
+        // one that is not a link either (a container's WCI link).
+        for tag in [IO_REPARSE_TAG_SYMLINK, IO_REPARSE_TAG_MOUNT_POINT, 0xA000_0027] {
+            assert!(!data_through_filter(reparse, tag), "{tag:#x}");
+        }
+        // Without the reparse-point attribute the tag is meaningless (a listing's EaSize).
+        assert!(!data_through_filter(FILE_ATTRIBUTE_NORMAL, 0x8000_0017));
+    }
+
+    #[test]
+    fn only_symlinks_and_junctions_are_links() {
+        let reparse = FILE_ATTRIBUTE_REPARSE_POINT;
+        let dir = FILE_ATTRIBUTE_DIRECTORY;
+        assert_eq!(kind_of(reparse, IO_REPARSE_TAG_SYMLINK), FileKind::Symlink);
+        assert_eq!(kind_of(reparse | dir, IO_REPARSE_TAG_SYMLINK), FileKind::Symlink);
+        assert_eq!(kind_of(reparse | dir, IO_REPARSE_TAG_MOUNT_POINT), FileKind::Symlink);
+        for tag in DATA_TAGS {
+            assert_eq!(kind_of(reparse, tag), FileKind::File, "{tag:#x}");
+            assert_eq!(kind_of(reparse | dir, tag), FileKind::Dir, "{tag:#x}");
+        }
+        assert_eq!(kind_of(reparse | dir, 0xA000_0027), FileKind::Dir);
+        assert_eq!(kind_of(FILE_ATTRIBUTE_NORMAL, IO_REPARSE_TAG_SYMLINK), FileKind::File);
+    }
+
+    #[test]
+    fn the_same_object_check_tells_two_objects_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, "a").unwrap();
+        std::fs::write(&b, "b").unwrap();
+        let a1 = std::fs::File::open(&a).unwrap();
+        let a2 = std::fs::File::open(&a).unwrap();
+        let b1 = std::fs::File::open(&b).unwrap();
+        assert!(same_object(a1.as_handle(), a2.as_handle()).unwrap());
+        // Another object, as a link followed by the second open would be.
+        assert!(!same_object(a1.as_handle(), b1.as_handle()).unwrap());
+        // The same object under another name is the same object.
+        let c = dir.path().join("c");
+        std::fs::hard_link(&a, &c).unwrap();
+        let c1 = std::fs::File::open(&c).unwrap();
+        assert!(same_object(a1.as_handle(), c1.as_handle()).unwrap());
+        // A node's reopen for data (a plain file: no filter) is its own object, and its data.
+        let node = WindowsNode(Arc::new(OwnedHandle::from(std::fs::File::open(&b).unwrap())));
+        let file = WindowsBacking::reopen(node.handle(), io_access(OpenFlags::READ), 0).unwrap();
+        assert!(same_object(node.handle(), file.as_handle()).unwrap());
+        let mut buf = [0u8; 4];
+        assert_eq!(sys::read_at(file.as_handle(), 0, &mut buf).unwrap(), 1);
+        assert_eq!(&buf[..1], b"b");
+    }
+
+    #[test]
+    fn a_plain_objects_attributes_carry_no_reparse_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "f").unwrap();
+        let handle = OwnedHandle::from(std::fs::File::open(&file).unwrap());
+        let attr = stat_handle(handle.as_handle()).unwrap();
+        assert_eq!((attr.kind, attr.reparse_tag), (FileKind::File, 0));
+    }
+}

@@ -3,8 +3,13 @@
 //!
 //! Choices:
 //! - Type: a directory is `FILE_ATTRIBUTE_DIRECTORY`; a symbolic link (a symlink or junction
-//!   reparse point in the backing, rule 24) is `FILE_ATTRIBUTE_REPARSE_POINT` with its tag; any
-//!   other file with no attribute to report is `FILE_ATTRIBUTE_NORMAL`.
+//!   reparse point in the backing, rule 24) is `FILE_ATTRIBUTE_REPARSE_POINT` with the store's
+//!   own tag ([`Attr::reparse_tag`]: a junction shows as `IO_REPARSE_TAG_MOUNT_POINT`, as
+//!   bindflt passes it through), or `IO_REPARSE_TAG_SYMLINK` for a link with no tag from its
+//!   store (a Linux store's symlink); any other file with no attribute to report is
+//!   `FILE_ATTRIBUTE_NORMAL`. A reparse point that is not a name surrogate (a cloud-file
+//!   placeholder, a compressed or deduplicated file) is its file or directory, as its filter
+//!   shows it: the store reports it as one ([`is_link_tag`]).
 //! - Read-only: `FILE_ATTRIBUTE_READONLY` exactly when the mode the core reports has no write
 //!   bit. The core clears the write bits of every entry reached through a read-only layer
 //!   (rule 13), and the Windows store reports a read-only file as mode `0o444`, so both show.
@@ -31,11 +36,32 @@ pub const FILE_ATTRIBUTE_ARCHIVE: u32 = 0x0000_0020;
 pub const FILE_ATTRIBUTE_NORMAL: u32 = 0x0000_0080;
 /// `FILE_ATTRIBUTE_REPARSE_POINT`.
 pub const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x0000_0400;
-/// `IO_REPARSE_TAG_SYMLINK`: the tag reported for a symbolic link.
+/// `IO_REPARSE_TAG_SYMLINK`: the tag of a symbolic link, and the one reported for a link whose
+/// store has no tags.
 pub const IO_REPARSE_TAG_SYMLINK: u32 = 0xA000_000C;
+/// `IO_REPARSE_TAG_MOUNT_POINT`: the tag of a junction (or a volume mount point).
+pub const IO_REPARSE_TAG_MOUNT_POINT: u32 = 0xA000_0003;
+/// The bit of a reparse tag that makes it a name surrogate (ntifs.h's
+/// `IsReparseTagNameSurrogate`): the reparse point names another object.
+const NAME_SURROGATE_BIT: u32 = 0x2000_0000;
 /// `INVALID_FILE_ATTRIBUTES`: "leave the attributes alone" in `set_basic_info` (WinFsp passes
 /// it for a `FILE_BASIC_INFORMATION` whose attributes are 0).
 pub const INVALID_FILE_ATTRIBUTES: u32 = u32::MAX;
+
+/// Whether a reparse point with `tag` names another object (a symlink, a junction, a volume
+/// mount point ...), as `IsReparseTagNameSurrogate` says. One that does not (cloud files, WOF,
+/// dedup, HSM ...) stands for its own data, which its file-system filter supplies.
+pub fn is_name_surrogate(tag: u32) -> bool {
+    tag & NAME_SURROGATE_BIT != 0
+}
+
+/// Whether a reparse point with `tag` is a link the store shows as a symbolic link (rule 24):
+/// a symlink or a junction. Other name surrogates (an AppExecLink, a WCI or projected-file
+/// tag ...) have no target text a link could carry, and show as the file or directory they
+/// are.
+pub fn is_link_tag(tag: u32) -> bool {
+    matches!(tag, IO_REPARSE_TAG_SYMLINK | IO_REPARSE_TAG_MOUNT_POINT)
+}
 
 /// Seconds from 1601-01-01 (the FILETIME epoch) to 1970-01-01 (the Unix epoch).
 const EPOCH_GAP_SECS: i64 = 11_644_473_600;
@@ -101,10 +127,14 @@ pub fn attributes_of(attr: &Attr) -> u32 {
 /// The Windows file information of what the core shows at a virtual path.
 pub fn win_file_info(attr: &Attr) -> WinFileInfo {
     let file_attributes = attributes_of(attr);
-    let symlink = attr.kind == FileKind::Symlink;
+    let reparse_tag = match (attr.kind, attr.reparse_tag) {
+        (FileKind::Symlink, 0) => IO_REPARSE_TAG_SYMLINK,
+        (FileKind::Symlink, tag) => tag,
+        _ => 0,
+    };
     WinFileInfo {
         file_attributes,
-        reparse_tag: if symlink { IO_REPARSE_TAG_SYMLINK } else { 0 },
+        reparse_tag,
         allocation_size: attr.blocks.saturating_mul(512),
         file_size: if attr.kind == FileKind::Dir { 0 } else { attr.size },
         creation_time: filetime_of(attr.btime.unwrap_or(attr.mtime.min(attr.ctime))),
@@ -181,6 +211,7 @@ mod tests {
             ctime: Timestamp { secs: t.secs + 5, nanos: 0 },
             btime: None,
             win_attributes: 0,
+            reparse_tag: 0,
         }
     }
 
@@ -275,6 +306,8 @@ mod tests {
         let info = win_file_info(&junction);
         assert_eq!(info.file_attributes, FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DIRECTORY);
         assert_eq!(info.file_size, 10);
+        // Without a tag from its store (a Linux symlink to a directory): a symlink.
+        assert_eq!(info.reparse_tag, IO_REPARSE_TAG_SYMLINK);
         // A file symlink has no directory bit.
         assert_eq!(
             win_file_info(&attr(FileKind::Symlink, 0o777)).file_attributes,
@@ -294,5 +327,41 @@ mod tests {
         // 0 (and -1, "stop updating") leave it.
         assert!(basic_info_changes(&a, INVALID_FILE_ATTRIBUTES, 0, 0, 0).is_empty());
         assert!(basic_info_changes(&a, INVALID_FILE_ATTRIBUTES, u64::MAX, 0, 0).is_empty());
+    }
+
+    #[test]
+    fn a_link_shows_its_stores_own_tag() {
+        let mut junction = attr(FileKind::Symlink, 0o777);
+        junction.win_attributes = win_attr::DIRECTORY;
+        junction.reparse_tag = IO_REPARSE_TAG_MOUNT_POINT;
+        let info = win_file_info(&junction);
+        assert_eq!(info.reparse_tag, IO_REPARSE_TAG_MOUNT_POINT);
+        assert_eq!(info.file_attributes, FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DIRECTORY);
+        let mut symlink = attr(FileKind::Symlink, 0o777);
+        symlink.reparse_tag = IO_REPARSE_TAG_SYMLINK;
+        assert_eq!(win_file_info(&symlink).reparse_tag, IO_REPARSE_TAG_SYMLINK);
+        // Only a link carries a tag: a file or directory shows none, whatever it holds.
+        let mut file = attr(FileKind::File, 0o644);
+        file.reparse_tag = IO_REPARSE_TAG_MOUNT_POINT;
+        assert_eq!(win_file_info(&file).reparse_tag, 0);
+        assert_eq!(win_file_info(&file).file_attributes & FILE_ATTRIBUTE_REPARSE_POINT, 0);
+    }
+
+    #[test]
+    fn tags_are_told_apart_as_ntifs_does() {
+        // Name surrogates: symlink, junction, a container's WCI link (0xA0000027).
+        for tag in [IO_REPARSE_TAG_SYMLINK, IO_REPARSE_TAG_MOUNT_POINT, 0xA000_0027] {
+            assert!(is_name_surrogate(tag), "{tag:#x}");
+        }
+        // Filters' own data: WOF, dedup, cloud files (and a cloud tag with its flag bits), HSM,
+        // AppExecLink, a third party's tag.
+        for tag in [0x8000_0017, 0x8000_0013, 0x9000_001A, 0x9000_F01A, 0xC000_0004, 0x8000_001B, 0x0000_0FFF]
+        {
+            assert!(!is_name_surrogate(tag), "{tag:#x}");
+            assert!(!is_link_tag(tag), "{tag:#x}");
+        }
+        assert!(is_link_tag(IO_REPARSE_TAG_SYMLINK) && is_link_tag(IO_REPARSE_TAG_MOUNT_POINT));
+        // A name surrogate that is not a symlink or junction has no link text to show.
+        assert!(!is_link_tag(0xA000_0027));
     }
 }

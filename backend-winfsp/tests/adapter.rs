@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bindfs_core::{AbsPath, CasePolicy, LinkFlags, LinkSpec, Syntax, Target, VPath, View};
+use bindfs_tests::windows::{junction_data, set_reparse_point};
 use bindfs_winfsp::info::{
     FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_READONLY, INVALID_FILE_ATTRIBUTES, filetime_of, timestamp_of,
 };
@@ -114,6 +115,8 @@ fn set_read_only(path: &Path, read_only: bool) {
 struct Listed {
     name: String,
     attributes: u32,
+    /// The reparse tag (`FSP_FSCTL_FILE_INFO::ReparseTag`, FindFirstFile's `dwReserved0`).
+    tag: u32,
     size: u64,
 }
 
@@ -136,6 +139,7 @@ fn decode(page: &[u8], len: u32) -> (Vec<Listed>, bool) {
         out.push(Listed {
             name: String::from_utf16_lossy(&units),
             attributes: u32_at(8),
+            tag: u32_at(8 + 4),
             size: u64_at(8 + 16),
         });
         at += size.div_ceil(8) * 8;
@@ -1103,4 +1107,130 @@ fn issue_11_create_refuses_a_descriptor_whose_owner_the_caller_may_not_set() {
         fx.ops.create(&w("\\nobody.txt"), 0, READ_WRITE, 0, Some(&descriptor), || Some(Caller::nobody()));
     assert_eq!(refused.err(), Some(INVALID_OWNER));
     assert!(!fx.real("nobody.txt").exists());
+}
+
+const FILE_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x0000_0400;
+const IO_REPARSE_TAG_SYMLINK: u32 = 0xA000_000C;
+const IO_REPARSE_TAG_MOUNT_POINT: u32 = 0xA000_0003;
+/// What opening a reparse point no filter handles answers (`ERROR_CANT_ACCESS_FILE` in Win32).
+const IO_REPARSE_TAG_NOT_HANDLED: i32 = 0xC000_0279_u32 as i32;
+const ERROR_CANT_ACCESS_FILE: i32 = 1920;
+
+#[test]
+fn a_junction_shows_its_own_tag_and_a_symlink_its_own() {
+    let test = "a_junction_shows_its_own_tag_and_a_symlink_its_own";
+    let fx = Fixture::new("junction-tag");
+    fs::create_dir(fx.real("target")).unwrap();
+    fx.put("target/file.txt", "x");
+    fs::create_dir(fx.real("junction")).unwrap();
+    let junction = set_reparse_point(&fx.real("junction"), &junction_data(&fx.real("target")));
+    let symlink = std::os::windows::fs::symlink_dir("target", fx.real("link"));
+    let linked = fs::symlink_metadata(fx.real("link")).is_ok_and(|m| m.is_symlink());
+    if junction.is_err() || !linked {
+        // Wine 8: FSCTL_SET_REPARSE_POINT is not supported, CreateSymbolicLink makes nothing.
+        assert!(under_wine(), "junction: {junction:?}, symlink: {symlink:?}");
+        eprintln!("{test}: skipped under Wine: Wine 8 makes neither junctions nor symlinks");
+        return;
+    }
+    for (name, tag) in [("junction", IO_REPARSE_TAG_MOUNT_POINT), ("link", IO_REPARSE_TAG_SYMLINK)] {
+        let path = w(&format!("\\{name}"));
+        // GetFileInformationByHandleEx(FileAttributeTagInfo) on the link opened as itself.
+        let opened = fx
+            .ops
+            .open(&path, FILE_OPEN_REPARSE_POINT, FILE_READ_ATTRIBUTES | SYNCHRONIZE, no_caller)
+            .unwrap();
+        let info = fx.ops.get_file_info(&opened.handle).unwrap();
+        assert_eq!(info.reparse_tag, tag, "{name}");
+        let both = FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DIRECTORY;
+        assert_eq!(info.file_attributes & both, both, "{name}: {:#x}", info.file_attributes);
+        // The reparse data handed out is the backing's, with the same tag.
+        let mut data = vec![0u8; 16 * 1024];
+        fx.ops.get_reparse_point_by_name(&path, &mut data).unwrap();
+        assert_eq!(u32::from_le_bytes(data[..4].try_into().unwrap()), tag, "{name}");
+    }
+    // FindFirstFile: the listing shows each with its own tag, the directory bit, and the
+    // directory it points at as a plain directory.
+    let root = fx.open("\\", READ);
+    let mut page = vec![0u8; 64 * 1024];
+    let n = fx.ops.read_directory(&root, None, None, &mut page).unwrap();
+    let (listed, _) = decode(&page, n);
+    let shown = |name: &str| listed.iter().find(|e| e.name == name).map(|e| (e.attributes, e.tag));
+    let link_dir = FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DIRECTORY;
+    assert_eq!(shown("junction"), Some((link_dir, IO_REPARSE_TAG_MOUNT_POINT)), "{listed:?}");
+    assert_eq!(shown("link"), Some((link_dir, IO_REPARSE_TAG_SYMLINK)), "{listed:?}");
+    assert_eq!(shown("target"), Some((FILE_ATTRIBUTE_DIRECTORY, 0)), "{listed:?}");
+}
+
+/// Whether what the view shows of `name` is a plain file, its data read as on the backing:
+/// through the filter of its reparse point, or refused as reading it there is.
+fn reads_as_on_the_backing(fx: &Fixture, name: &str) {
+    let path = w(&format!("\\{name}"));
+    let real = fx.real(name);
+    let ByName::Found { attributes, .. } = fx.ops.get_security_by_name(&path, None).unwrap() else {
+        panic!("{name}: not found")
+    };
+    assert_eq!(attributes & FILE_ATTRIBUTE_REPARSE_POINT, 0, "{name}: {attributes:#x}");
+    let root = fx.open("\\", READ);
+    let mut page = vec![0u8; 64 * 1024];
+    let n = fx.ops.read_directory(&root, None, None, &mut page).unwrap();
+    let listed = decode(&page, n).0.into_iter().find(|e| e.name == name).unwrap();
+    assert_eq!((listed.attributes & FILE_ATTRIBUTE_REPARSE_POINT, listed.tag), (0, 0), "{name}");
+    match fs::read(&real) {
+        Ok(data) => {
+            let opened = fx.ops.open(&path, 0, READ, no_caller).unwrap();
+            assert_eq!(opened.info.file_attributes & FILE_ATTRIBUTE_REPARSE_POINT, 0, "{name}");
+            assert_eq!(opened.info.file_size, data.len() as u64, "{name}");
+            let mut buf = vec![0u8; data.len() + 1];
+            let got = fx.ops.read(&opened.handle, &mut buf, 0).unwrap();
+            assert!(buf[..got as usize] == data[..], "{name}: read differs from the backing's data");
+        }
+        // No filter for the tag: the open fails as it does on the backing, and never reads the
+        // reparse point's raw stream.
+        Err(e) => {
+            assert_eq!(e.raw_os_error(), Some(ERROR_CANT_ACCESS_FILE), "{name}: {e}");
+            assert_eq!(
+                fx.ops.open(&path, 0, READ, no_caller).err(),
+                Some(IO_REPARSE_TAG_NOT_HANDLED),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_third_partys_reparse_point_is_a_file_read_as_on_the_backing() {
+    let test = "a_third_partys_reparse_point_is_a_file_read_as_on_the_backing";
+    let fx = Fixture::new("custom-reparse");
+    let real = fx.put("data.txt", "the file's own stream");
+    // A tag without the Microsoft bit (so its data starts with a GUID) and without the name
+    // surrogate bit: a filter's own data, as a vendor's HSM or sync product would set.
+    let mut data = 0x0000_0FFF_u32.to_le_bytes().to_vec();
+    data.extend(4u16.to_le_bytes()); // ReparseDataLength
+    data.extend([0u8; 2]);
+    data.extend([0x42u8; 16]); // ReparseGuid
+    data.extend(b"mine");
+    if let Err(e) = set_reparse_point(&real, &data) {
+        assert!(under_wine(), "{e}");
+        eprintln!("{test}: skipped under Wine: Wine 8 does not set reparse points ({e})");
+        return;
+    }
+    reads_as_on_the_backing(&fx, "data.txt");
+}
+
+#[test]
+fn a_wof_compressed_file_reads_its_data_through_the_filter() {
+    use std::os::windows::fs::MetadataExt;
+    let test = "a_wof_compressed_file_reads_its_data_through_the_filter";
+    if under_wine() {
+        eprintln!("{test}: skipped under Wine: no WOF filter (nor compact /exe)");
+        return;
+    }
+    let fx = Fixture::new("wof");
+    let real = fx.put("compressed.txt", &"compressible text, ".repeat(4096));
+    // IO_REPARSE_TAG_WOF, as Windows' own compact.exe sets it.
+    let compact = std::process::Command::new("compact").args(["/c", "/exe:xpress4k"]).arg(&real).output();
+    let attributes = fs::symlink_metadata(&real).unwrap().file_attributes();
+    assert_ne!(attributes & FILE_ATTRIBUTE_REPARSE_POINT, 0, "compact made no reparse point: {compact:?}");
+    reads_as_on_the_backing(&fx, "compressed.txt");
 }

@@ -108,6 +108,10 @@ pub struct Attr {
     /// [`win_attr`] bits: HIDDEN, SYSTEM, ARCHIVE, TEMPORARY, and DIRECTORY on a symlink that
     /// is a directory junction or directory symlink. 0 on stores without them.
     pub win_attributes: u32,
+    /// The store's reparse tag of a [`FileKind::Symlink`] object (a Windows symlink's or
+    /// junction's own tag, so each shows as what it is); 0 for other kinds and on stores
+    /// without tags, where a link shows as a symbolic link.
+    pub reparse_tag: u32,
 }
 
 /// One entry of a directory listing.

@@ -429,6 +429,7 @@ impl Backing for FakeBacking {
             ctime: o.ctime,
             btime: Some(o.btime),
             win_attributes: o.win_attributes,
+            reparse_tag: 0,
         })
     }
 

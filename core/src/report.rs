@@ -44,6 +44,7 @@ pub fn synthetic_dir(time: Timestamp) -> Attr {
         ctime: time,
         btime: Some(time),
         win_attributes: 0,
+        reparse_tag: 0,
     }
 }
 

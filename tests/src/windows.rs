@@ -11,6 +11,7 @@
 //! name, so `canonicalize` (GetFinalPathNameByHandle with VOLUME_NAME_DOS) fails there.
 
 use std::fs::File;
+use std::os::windows::ffi::OsStrExt;
 use std::os::windows::fs::OpenOptionsExt;
 use std::os::windows::io::AsRawHandle;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,58 @@ pub fn winfsp_available() -> bool {
         eprintln!("skipped: WinFsp is not installed");
     }
     present
+}
+
+/// Sets the reparse point `data` (a whole `REPARSE_DATA_BUFFER`, or `REPARSE_GUID_DATA_BUFFER`
+/// for a tag without the Microsoft bit) on the file or directory at `path`, as
+/// `FSCTL_SET_REPARSE_POINT` does (Wine 8 answers `ERROR_NOT_SUPPORTED`).
+pub fn set_reparse_point(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use windows::Win32::System::IO::DeviceIoControl;
+    use windows::Win32::System::Ioctl::FSCTL_SET_REPARSE_POINT;
+    const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(FILE_FLAG_BACKUP_SEMANTICS.0 | FILE_FLAG_OPEN_REPARSE_POINT)
+        .open(path)?;
+    let len = u32::try_from(data.len()).map_err(|_| std::io::Error::other("reparse data too long"))?;
+    let mut returned = 0u32;
+    // SAFETY: an open handle; `data` is readable for `len` bytes; no output buffer.
+    unsafe {
+        DeviceIoControl(
+            HANDLE(file.as_raw_handle()),
+            FSCTL_SET_REPARSE_POINT,
+            Some(data.as_ptr().cast()),
+            len,
+            None,
+            0,
+            Some(&mut returned),
+            None,
+        )
+    }
+    .map_err(|e| std::io::Error::from_raw_os_error(e.code().0 & 0xFFFF))
+}
+
+/// The reparse data of a junction to the absolute path `target` (`C:\dir`), as `mklink /J`
+/// writes it: `\??\` and the path as the substitute name, the path as the print name.
+pub fn junction_data(target: &Path) -> Vec<u8> {
+    const IO_REPARSE_TAG_MOUNT_POINT: u32 = 0xA000_0003;
+    let print: Vec<u16> = target.as_os_str().encode_wide().collect();
+    let substitute: Vec<u16> = "\\??\\".encode_utf16().chain(print.iter().copied()).collect();
+    // Offsets and lengths in bytes; each name is followed by a NUL.
+    let (sub_len, print_len) = (substitute.len() * 2, print.len() * 2);
+    let mut names = Vec::new();
+    for unit in substitute.iter().chain([&0]).chain(print.iter()).chain([&0]) {
+        names.extend(unit.to_le_bytes());
+    }
+    let header = [0u16, sub_len as u16, (sub_len + 2) as u16, print_len as u16];
+    let mut data = IO_REPARSE_TAG_MOUNT_POINT.to_le_bytes().to_vec();
+    data.extend(((8 + names.len()) as u16).to_le_bytes());
+    data.extend([0, 0]);
+    for h in header {
+        data.extend(h.to_le_bytes());
+    }
+    data.extend(names);
+    data
 }
 
 /// The path of open `file` inside its volume, normalized (`\Foo\Cat.txt`): the name the file
