@@ -13,8 +13,9 @@
 //!   call it makes.
 //! - `ops` (Windows): `Ops`, what each WinFsp callback does, over plain types (UTF-16 names,
 //!   flag words, byte buffers), so tests call it as WinFsp's DLL calls the callbacks.
-//! - `fs` (Windows): `BindFs`, the WinFsp `FileSystemContext`: one short shim per callback
-//!   from winfsp-rs's types to `Ops`.
+//! - `fsp` (Windows): the WinFsp interface filled over winfsp-sys, one `extern "C"` function
+//!   per callback from WinFsp's raw pointers to `Ops`, and `Volume`, the file system object
+//!   they serve (why not winfsp-rs's host: see there); with `sys`, the only `unsafe` code.
 //! - `host` (Windows): `mount(config, links) -> Mounted`, what the command-line tool calls;
 //!   `Mounted` changes links on the live view and stops it.
 #![deny(missing_docs)]
@@ -24,7 +25,7 @@
 pub mod backing;
 pub mod dirlist;
 #[cfg(windows)]
-pub mod fs;
+pub mod fsp;
 #[cfg(windows)]
 pub mod host;
 pub mod info;
@@ -38,7 +39,7 @@ pub mod wide;
 #[cfg(windows)]
 pub use backing::{DeleteHandle, WindowsBacking, WindowsFile, WindowsNode};
 #[cfg(windows)]
-pub use fs::BindFs;
+pub use fsp::Volume;
 #[cfg(windows)]
 pub use host::{MountConfig, MountError, Mounted, mount};
 #[cfg(windows)]

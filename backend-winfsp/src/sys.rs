@@ -538,47 +538,6 @@ fn descriptor_is_whole(descriptor: &[u8]) -> bool {
     })
 }
 
-/// The bytes of the descriptor WinFsp hands to `set_security`.
-///
-/// Sound because of where a [`winfsp::filesystem::ModificationDescriptor`] comes from: only
-/// winfsp-rs makes one (it has no public constructor), from the pointer WinFsp passes for the
-/// duration of one `SetSecurity` call, and it is neither `Clone` nor `Copy`; taking it by value
-/// here, inside that call, means the pointer is read while WinFsp still holds it valid.
-pub fn modification_bytes(descriptor: winfsp::filesystem::ModificationDescriptor) -> Vec<u8> {
-    let raw = descriptor.as_mut_ptr();
-    if raw.is_null() {
-        return Vec::new();
-    }
-    // SAFETY: per the above, `raw` points to a valid self-relative descriptor for this call;
-    // its length is what GetSecurityDescriptorLength reports.
-    unsafe {
-        let len = GetSecurityDescriptorLength(PSECURITY_DESCRIPTOR(raw)) as usize;
-        std::slice::from_raw_parts(raw.cast::<u8>(), len).to_vec()
-    }
-}
-
-/// The bytes of a descriptor WinFsp passes as a slice of its exact length (`create`).
-pub fn bytes_of(descriptor: &[c_void]) -> Vec<u8> {
-    let mut out = vec![0u8; descriptor.len()];
-    // SAFETY: `descriptor` is readable for its length (c_void is one byte), `out` writable for
-    // as many; the two do not overlap.
-    unsafe { std::ptr::copy_nonoverlapping(descriptor.as_ptr().cast::<u8>(), out.as_mut_ptr(), out.len()) };
-    out
-}
-
-/// A buffer WinFsp lends (`&mut [c_void]`) as bytes, zeroed first: its contents may be
-/// uninitialized memory, which must not be read as `u8`.
-pub fn byte_buffer(buffer: &mut [c_void]) -> &mut [u8] {
-    let len = buffer.len();
-    let ptr = buffer.as_mut_ptr().cast::<u8>();
-    // SAFETY: `buffer` is writable for `len` bytes (c_void is one byte) and stays mutably
-    // borrowed for the result's lifetime; zeroing first initializes every byte.
-    unsafe {
-        std::ptr::write_bytes(ptr, 0, len);
-        std::slice::from_raw_parts_mut(ptr, len)
-    }
-}
-
 /// A self-relative security descriptor from its SDDL text.
 pub fn descriptor_from_sddl(sddl: &str) -> Result<Vec<u8>> {
     let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
