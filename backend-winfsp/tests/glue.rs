@@ -385,6 +385,23 @@ fn open_get_file_info_read_close_through_the_interface() {
     assert_eq!(read(0, 16), (SUCCESS, b"hello".to_vec()));
     assert_eq!(read(3, 16), (SUCCESS, b"lo".to_vec()));
     assert_eq!(read(5, 16).0, END_OF_FILE);
+
+    // GetSecurity on the handle: too small a buffer gets the size it needs (winfsp.h), then
+    // the descriptor in a buffer that big.
+    let security = |capacity: usize| {
+        let (mut buffer, mut size) = (vec![0u8; capacity], capacity as SIZE_T);
+        // SAFETY: an open context; a buffer of `size` bytes and the size, both locals.
+        let status = unsafe {
+            fx.interface().GetSecurity.unwrap()(fx.fs(), context, buffer.as_mut_ptr().cast(), &mut size)
+        };
+        (status, size as usize, buffer)
+    };
+    let (status, needed, _) = security(16);
+    assert_eq!(status, code::BUFFER_OVERFLOW);
+    assert!(needed > 16, "{needed}");
+    let (status, size, buffer) = security(needed);
+    assert_eq!((status, size), (SUCCESS, needed));
+    assert_eq!(buffer[0], 1); // a self-relative descriptor, revision 1
     fx.close(context);
 
     let (status, context, ..) = fx.open("\\absent.txt", 0, READ);
