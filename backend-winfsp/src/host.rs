@@ -10,7 +10,9 @@
 //! backing's, rule 22), reparse points (links inside a backing, rule 24), 255-unit names and
 //! long paths (WinFsp paths have no `MAX_PATH` limit). WinFsp may keep file information for
 //! [`MountConfig::cache_ttl`]; after a link change, what it cached shows for at most that long,
-//! the same bound the FUSE backend's kernel cache has.
+//! the same bound the FUSE backend's kernel cache has. The parameters are winfsp-sys's
+//! `FSP_FSCTL_VOLUME_PARAMS`, set here field by field: winfsp-rs's `VolumeParams` does not give
+//! its struct out, and [`crate::fsp`] creates the volume itself.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -18,11 +20,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bindfs_core::{AbsPath, CasePolicy, Link, LinkId, LinkSpec, Syntax, Timestamp, VPath, View};
-use winfsp::host::{FileSystemHost, FineGuard, VolumeParams};
+use winfsp_sys::FSP_FSCTL_VOLUME_PARAMS;
 
 use crate::backing::WindowsBacking;
-use crate::fs::BindFs;
 use crate::info::filetime_of;
+use crate::ops::Ops;
+use crate::sys::fsp::Volume;
 
 /// Where and how to mount a view.
 #[derive(Clone, Debug)]
@@ -61,14 +64,14 @@ pub enum MountError {
     Host {
         /// The step that failed.
         what: &'static str,
-        /// The HRESULT or NTSTATUS it gave.
+        /// The NTSTATUS it gave.
         code: i32,
     },
 }
 
 /// A mounted view: dropping it (or [`Mounted::stop`]) unmounts.
 pub struct Mounted {
-    host: FileSystemHost<BindFs, FineGuard>,
+    volume: Volume,
     view: Arc<View<WindowsBacking>>,
 }
 
@@ -107,45 +110,55 @@ impl Mounted {
 
     /// Unmounts and stops the dispatcher.
     pub fn stop(mut self) {
-        self.host.unmount();
-        self.host.stop();
+        self.volume.unmount();
+        self.volume.stop();
     }
 }
 
-fn volume_params(config: &MountConfig) -> VolumeParams {
+fn volume_params(config: &MountConfig) -> FSP_FSCTL_VOLUME_PARAMS {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let created = filetime_of(Timestamp { secs: now.as_secs() as i64, nanos: now.subsec_nanos() });
     let ttl = u32::try_from(config.cache_ttl.as_millis()).unwrap_or(u32::MAX);
-    let mut params = VolumeParams::new();
-    params
-        .filesystem_name("bindfs")
-        .sector_size(4096)
-        .sectors_per_allocation_unit(1)
-        .max_component_length(255)
-        .volume_creation_time(created)
-        .volume_serial_number((created / 10_000_000) as u32)
-        .file_info_timeout(ttl)
-        .case_sensitive_search(false)
-        .case_preserved_names(true)
-        .unicode_on_disk(true)
-        .persistent_acls(true)
-        .reparse_points(true)
-        .reparse_points_access_check(false)
-        // A link's FileInfo has no directory bit (the core's Symlink kind does not say what it
-        // points to), so opening a directory link with FILE_DIRECTORY_FILE (RemoveDirectory on
-        // a junction) must not be refused for it: as WinFsp-FUSE does.
-        .no_reparse_points_dir_check(true)
-        .named_streams(false)
-        .extended_attributes(false)
-        .post_cleanup_when_modified_only(true)
-        .pass_query_directory_pattern(true)
-        // WinFsp posts every disposition change to SetDelete (no
-        // `post_disposition_only_when_necessary`: with it the kernel marks files itself, so a
-        // sharing conflict on the backing object would only show at cleanup, where it cannot
-        // be reported), and lets kernel-mode opens (filters, the I/O manager's own) through.
-        .allow_open_in_kernel_mode(true)
-        .flush_and_purge_on_cleanup(true);
-    params
+    let mut p = FSP_FSCTL_VOLUME_PARAMS {
+        // The whole (V1) struct is given: its size says so (0 would mean the V0 prefix only).
+        Version: size_of::<FSP_FSCTL_VOLUME_PARAMS>() as u16,
+        SectorSize: 4096,
+        SectorsPerAllocationUnit: 1,
+        MaxComponentLength: 255,
+        VolumeCreationTime: created,
+        VolumeSerialNumber: (created / 10_000_000) as u32,
+        FileInfoTimeout: ttl,
+        ..FSP_FSCTL_VOLUME_PARAMS::default()
+    };
+    let name: Vec<u16> = "bindfs".encode_utf16().collect();
+    p.FileSystemName[..name.len()].copy_from_slice(&name);
+    // File contexts are the pointers `fsp` hands out, kept by WinFsp in UserContext2.
+    p.set_UmFileContextIsUserContext2(1);
+    p.set_UmFileContextIsFullContext(0);
+    p.set_CaseSensitiveSearch(0);
+    p.set_CasePreservedNames(1);
+    p.set_UnicodeOnDisk(1);
+    p.set_PersistentAcls(1);
+    p.set_ReparsePoints(1);
+    p.set_ReparsePointsAccessCheck(0);
+    // A link's FileInfo has no directory bit (the core's Symlink kind does not say what it
+    // points to), so opening a directory link with FILE_DIRECTORY_FILE (RemoveDirectory on
+    // a junction) must not be refused for it: as WinFsp-FUSE does.
+    p.set_UmNoReparsePointsDirCheck(1);
+    p.set_NamedStreams(0);
+    p.set_HardLinks(0);
+    p.set_ExtendedAttributes(0);
+    p.set_PostCleanupWhenModifiedOnly(1);
+    p.set_PassQueryDirectoryPattern(1);
+    // WinFsp posts every disposition change to SetDelete (no
+    // `PostDispositionWhenNecessaryOnly`: with it the kernel marks files itself, so a sharing
+    // conflict on the backing object would only show at cleanup, where it cannot be
+    // reported), and lets kernel-mode opens (filters, the I/O manager's own) through.
+    p.set_AllowOpenInKernelMode(1);
+    p.set_FlushAndPurgeOnCleanup(1);
+    // As winfsp-rs declared every volume when it created ours (see WinFsp issue #55).
+    p.set_AlwaysUseDoubleBuffering(1);
+    p
 }
 
 /// What the service enables if its token holds them, as ntptfs does: backup and restore (the
@@ -179,7 +192,7 @@ pub fn mount(config: &MountConfig, links: Vec<LinkSpec>) -> Result<Mounted, Moun
     enable_privileges();
     // The binaries delay-load WinFsp (see `cli/build.rs`): the DLL must be loaded, from WinFsp's
     // install directory, before the first call into it.
-    if !crate::sys::load_installed_winfsp() {
+    if !crate::sys::load_winfsp() {
         return Err(MountError::WinFspMissing);
     }
     winfsp::winfsp_init().map_err(|_| MountError::WinFspMissing)?;
@@ -192,15 +205,11 @@ pub fn mount(config: &MountConfig, links: Vec<LinkSpec>) -> Result<Mounted, Moun
         view.create_link(spec)?;
     }
     let view = Arc::new(view);
-    let fs = BindFs::new(Arc::clone(&view))?;
-    let host_error =
-        |what: &'static str| move |e: windows::core::Error| MountError::Host { what, code: e.code().0 };
-    let mut host = FileSystemHost::<BindFs, FineGuard>::new(volume_params(config), fs)
-        .map_err(host_error("create the volume"))?;
-    host.mount(config.mount_point.as_os_str()).map_err(host_error("mount it"))?;
-    if let Err(e) = host.start_with_threads(config.threads) {
-        host.unmount();
-        return Err(host_error("start the dispatcher")(e));
-    }
-    Ok(Mounted { host, view })
+    let ops = Ops::new(Arc::clone(&view))?;
+    let refused = |what: &'static str| move |code: i32| MountError::Host { what, code };
+    // Dropped on a failure below, the volume removes what was set up.
+    let mut volume = Volume::create(&volume_params(config), ops).map_err(refused("create the volume"))?;
+    volume.mount(config.mount_point.as_os_str()).map_err(refused("mount it"))?;
+    volume.start(config.threads).map_err(refused("start the dispatcher"))?;
+    Ok(Mounted { volume, view })
 }

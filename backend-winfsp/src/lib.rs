@@ -15,8 +15,10 @@
 //!   call it makes.
 //! - `ops` (Windows): `Ops`, what each WinFsp callback does, over plain types (UTF-16 names,
 //!   flag words, byte buffers), so tests call it as WinFsp's DLL calls the callbacks.
-//! - `fs` (Windows): `BindFs`, the WinFsp `FileSystemContext`: one short shim per callback
-//!   from winfsp-rs's types to `Ops`.
+//! - `sys::fsp` (Windows): the WinFsp interface filled over winfsp-sys, one `extern "C"`
+//!   function per callback from WinFsp's raw pointers to `Ops`, and `Volume`, the file system
+//!   object they serve (why not winfsp-rs's host: see there). `sys` and it hold all the
+//!   `unsafe` code.
 //! - `host` (Windows): `mount(config, links) -> Mounted`, what the command-line tool calls;
 //!   `Mounted` changes links on the live view and stops it.
 #![deny(missing_docs)]
@@ -25,8 +27,6 @@
 #[cfg(windows)]
 pub mod backing;
 pub mod dirlist;
-#[cfg(windows)]
-pub mod fs;
 #[cfg(windows)]
 pub mod host;
 pub mod info;
@@ -41,10 +41,10 @@ pub mod wide;
 #[cfg(windows)]
 pub use backing::{DeleteHandle, WindowsBacking, WindowsFile, WindowsNode};
 #[cfg(windows)]
-pub use fs::BindFs;
-#[cfg(windows)]
 pub use host::{MountConfig, MountError, Mounted, mount};
 #[cfg(windows)]
 pub use ops::{ByName, OpenHandle, Opened, Ops};
 #[cfg(windows)]
-pub use sys::under_wine;
+pub use sys::fsp::Volume;
+#[cfg(windows)]
+pub use sys::{load_winfsp, under_wine};

@@ -1,12 +1,11 @@
-//! The WinFsp file system's logic, over plain types: what each `FileSystemContext` callback
+//! The WinFsp file system's logic, over plain types: what each WinFsp callback
 //! does, as functions that take UTF-16 names (`&[u16]`), flag words (`u32`), byte buffers and
 //! descriptors, and answer plain structs or an NTSTATUS (`Err(i32)`).
 //!
-//! winfsp-rs gives the types of its callbacks (`OpenFileInfo`, `DirMarker`,
-//! `ModificationDescriptor`) no public constructor, so `crate::fs` is a shim that converts them
-//! and calls these; tests call these the way WinFsp's DLL calls the callbacks (see
-//! `tests/adapter.rs`). Directory pages are still written by WinFsp's own
-//! `FspFileSystemAddDirInfo` (through winfsp-rs's `DirInfo`).
+//! `crate::fsp` fills WinFsp's interface: each callback converts WinFsp's raw pointers and
+//! calls one of these; tests call these the way WinFsp's DLL calls the callbacks (see
+//! `tests/adapter.rs`), and the callbacks themselves (`tests/glue.rs`). Directory pages are
+//! written by WinFsp's own `FspFileSystemAddDirInfo` (through winfsp-rs's `DirInfo`).
 //!
 //! Choices:
 //! - An open handle ([`OpenHandle`]) keeps what it opened: the file's own handle (I/O,
@@ -192,8 +191,8 @@ pub enum ByName {
         /// Bytes of the security descriptor.
         descriptor_len: usize,
     },
-    /// The descriptor does not fit the buffer: WinFsp's DLL retries with a buffer of `needed`
-    /// bytes when told `STATUS_BUFFER_OVERFLOW` and this size.
+    /// The descriptor does not fit the buffer: the callback answers `STATUS_BUFFER_OVERFLOW`
+    /// with `needed` as the size, and WinFsp's DLL asks again with a buffer that big.
     TooSmall {
         /// Bytes of the security descriptor.
         needed: usize,
@@ -787,8 +786,8 @@ fn file_handle(path: VPath, file: WindowsFile, writable: bool) -> OpenHandle {
     }
 }
 
-/// WinFsp's file information for `w`.
-pub fn fill(out: &mut winfsp::filesystem::FileInfo, w: &WinFileInfo) {
+/// The file information of a directory entry (`DirInfo`) for `w`.
+fn fill(out: &mut winfsp::filesystem::FileInfo, w: &WinFileInfo) {
     out.file_attributes = w.file_attributes;
     out.reparse_tag = w.reparse_tag;
     out.allocation_size = w.allocation_size;

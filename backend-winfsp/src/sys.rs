@@ -4,8 +4,10 @@
 //! takes a root directory handle and reports NTSTATUS codes, so every failure reaches the core
 //! through [`crate::status::error_of_status`] without a detour through Win32 error codes.
 //! Handles are opened for synchronous I/O (`FILE_SYNCHRONOUS_IO_NONALERT`), so every call here
-//! completes before it returns.
+//! completes before it returns. [`fsp`] is the other unsafe edge: WinFsp's callbacks.
 #![allow(unsafe_code)]
+
+pub mod fsp;
 
 use std::ffi::c_void;
 use std::os::windows::io::{AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
@@ -539,47 +541,6 @@ fn descriptor_is_whole(descriptor: &[u8]) -> bool {
     })
 }
 
-/// The bytes of the descriptor WinFsp hands to `set_security`.
-///
-/// Sound because of where a [`winfsp::filesystem::ModificationDescriptor`] comes from: only
-/// winfsp-rs makes one (it has no public constructor), from the pointer WinFsp passes for the
-/// duration of one `SetSecurity` call, and it is neither `Clone` nor `Copy`; taking it by value
-/// here, inside that call, means the pointer is read while WinFsp still holds it valid.
-pub fn modification_bytes(descriptor: winfsp::filesystem::ModificationDescriptor) -> Vec<u8> {
-    let raw = descriptor.as_mut_ptr();
-    if raw.is_null() {
-        return Vec::new();
-    }
-    // SAFETY: per the above, `raw` points to a valid self-relative descriptor for this call;
-    // its length is what GetSecurityDescriptorLength reports.
-    unsafe {
-        let len = GetSecurityDescriptorLength(PSECURITY_DESCRIPTOR(raw)) as usize;
-        std::slice::from_raw_parts(raw.cast::<u8>(), len).to_vec()
-    }
-}
-
-/// The bytes of a descriptor WinFsp passes as a slice of its exact length (`create`).
-pub fn bytes_of(descriptor: &[c_void]) -> Vec<u8> {
-    let mut out = vec![0u8; descriptor.len()];
-    // SAFETY: `descriptor` is readable for its length (c_void is one byte), `out` writable for
-    // as many; the two do not overlap.
-    unsafe { std::ptr::copy_nonoverlapping(descriptor.as_ptr().cast::<u8>(), out.as_mut_ptr(), out.len()) };
-    out
-}
-
-/// A buffer WinFsp lends (`&mut [c_void]`) as bytes, zeroed first: its contents may be
-/// uninitialized memory, which must not be read as `u8`.
-pub fn byte_buffer(buffer: &mut [c_void]) -> &mut [u8] {
-    let len = buffer.len();
-    let ptr = buffer.as_mut_ptr().cast::<u8>();
-    // SAFETY: `buffer` is writable for `len` bytes (c_void is one byte) and stays mutably
-    // borrowed for the result's lifetime; zeroing first initializes every byte.
-    unsafe {
-        std::ptr::write_bytes(ptr, 0, len);
-        std::slice::from_raw_parts_mut(ptr, len)
-    }
-}
-
 /// A self-relative security descriptor from its SDDL text.
 pub fn descriptor_from_sddl(sddl: &str) -> Result<Vec<u8>> {
     let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
@@ -777,23 +738,44 @@ pub fn request_caller() -> Option<Caller> {
     }
 }
 
+/// Whether WinFsp's DLL is in this process, loading it from WinFsp's install directory
+/// ([`load_installed_winfsp`]) unless it is there already: imported at start (the GNU build
+/// links it directly) or loaded before. The MSVC build delay-loads it by its bare name, which
+/// WinFsp's installer does not put on the search path, so anything that calls into it (a mount,
+/// `Ops`' directory pages, tests of the interface) asks this first. Asked once per process.
+pub fn load_winfsp() -> bool {
+    use windows::Win32::System::LibraryLoader::GetModuleHandleW;
+    static LOADED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *LOADED.get_or_init(|| {
+        let name: Vec<u16> = winfsp_dll_name().encode_utf16().chain([0]).collect();
+        // SAFETY: a NUL-terminated module name; the handle is only tested, never freed.
+        let present = unsafe { GetModuleHandleW(PCWSTR(name.as_ptr())) }.is_ok();
+        present || load_installed_winfsp()
+    })
+}
+
+/// The WinFsp DLL's file name for this architecture.
+fn winfsp_dll_name() -> &'static str {
+    if cfg!(target_arch = "x86") {
+        "winfsp-x86.dll"
+    } else if cfg!(target_arch = "aarch64") {
+        "winfsp-a64.dll"
+    } else {
+        "winfsp-x64.dll"
+    }
+}
+
 /// Loads the WinFsp DLL from WinFsp's install directory, as the registry names it
 /// (`HKLM\SOFTWARE\[WOW6432Node\]WinFsp`, `InstallDir`). The binaries delay-load the DLL by its
 /// bare name, which the loader then finds among the loaded modules; WinFsp's installer does not
 /// put its `bin` directory on the search path, and a bare-name search would also try the
 /// working directory, a place an elevated daemon must not load code from. False when WinFsp is
 /// not installed.
-pub fn load_installed_winfsp() -> bool {
+fn load_installed_winfsp() -> bool {
     use windows::Win32::System::LibraryLoader::LoadLibraryW;
     use windows::Win32::System::Registry::{HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ, RegGetValueW};
     use windows::core::w;
-    let dll = if cfg!(target_arch = "x86") {
-        "winfsp-x86.dll"
-    } else if cfg!(target_arch = "aarch64") {
-        "winfsp-a64.dll"
-    } else {
-        "winfsp-x64.dll"
-    };
+    let dll = winfsp_dll_name();
     for key in [w!("SOFTWARE\\WOW6432Node\\WinFsp"), w!("SOFTWARE\\WinFsp")] {
         let mut buf = vec![0u16; 1024];
         let mut size = (buf.len() * 2) as u32;

@@ -50,6 +50,7 @@ struct Fixture {
 
 impl Fixture {
     fn new(test: &str) -> Fixture {
+        assert!(bindfs_winfsp::load_winfsp(), "WinFsp's DLL is not installed");
         let dir = std::env::temp_dir().join(format!("bindfs-adapter-{}-{test}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
