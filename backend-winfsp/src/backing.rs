@@ -141,11 +141,6 @@ struct NewEntry {
     attributes: u32,
 }
 
-/// `STATUS_INVALID_OWNER`: the owner may not be set by this caller.
-const INVALID_OWNER: i32 = 0xC000_005A_u32 as i32;
-/// `STATUS_PRIVILEGE_NOT_HELD`.
-const PRIVILEGE_NOT_HELD: i32 = 0xC000_0061_u32 as i32;
-
 /// A self-relative descriptor with its owner and group left out (their offsets 0), so the
 /// creator's defaults apply.
 fn without_owner(descriptor: &[u8]) -> Vec<u8> {
@@ -352,7 +347,7 @@ impl WindowsBacking {
             // Another user as owner needs SeRestorePrivilege, which the service may not hold:
             // then at least the DACL computed for the caller (its CREATOR OWNER entries name
             // the caller, not the service), with the service as owner.
-            Err(Error::Os(INVALID_OWNER | PRIVILEGE_NOT_HELD)) => {
+            Err(Error::Os(code::INVALID_OWNER | code::PRIVILEGE_NOT_HELD)) => {
                 create(security.as_deref().map(without_owner).as_deref())
             }
             other => other,

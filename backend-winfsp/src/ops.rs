@@ -78,8 +78,6 @@ pub const BUFFER_TOO_SMALL: i32 = 0xC000_0023_u32 as i32;
 pub const WRITE_OWNER: u32 = 0x0008_0000;
 /// `OWNER_SECURITY_INFORMATION`: the owner part of a descriptor.
 pub const OWNER_SECURITY_INFORMATION: u32 = 0x1;
-/// `STATUS_INVALID_OWNER`: the owner may not be set by this caller.
-pub const INVALID_OWNER: i32 = 0xC000_005A_u32 as i32;
 
 /// The descriptor of directories the view synthesizes (see the module docs).
 const SYNTHETIC_SDDL: &str = "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FRFX;;;WD)";
@@ -401,7 +399,7 @@ impl Ops {
             Owners::Nobody
         };
         if !owners.may_create(owner) {
-            return Err(INVALID_OWNER);
+            return Err(code::INVALID_OWNER);
         }
         let read_only = file_attributes & FILE_ATTRIBUTE_READONLY != 0;
         // The descriptor goes into the creating call itself: the entry never exists with the
@@ -518,7 +516,7 @@ impl Ops {
         if security_information & OWNER_SECURITY_INFORMATION != 0
             && !handle.owners.may_set(owner_of(descriptor))
         {
-            return Err(INVALID_OWNER);
+            return Err(code::INVALID_OWNER);
         }
         nt(self.view.backing().set_security(&node, security_information, descriptor))
     }

@@ -49,8 +49,10 @@ pub mod code {
     pub const NO_SUCH_FILE: i32 = 0xC000_000F_u32 as i32;
     /// The caller's buffer is too small.
     pub const BUFFER_OVERFLOW: i32 = 0x8000_0005_u32 as i32;
-    /// Resources are short (a buffer WinFsp gave cannot hold what is asked).
-    pub const INSUFFICIENT_RESOURCES: i32 = 0xC000_009A_u32 as i32;
+    /// The owner may not be set by this caller (NTFS's owner rule).
+    pub const INVALID_OWNER: i32 = 0xC000_005A_u32 as i32;
+    /// The store lacks a privilege the call needs.
+    pub const PRIVILEGE_NOT_HELD: i32 = 0xC000_0061_u32 as i32;
     /// A file or directory is marked for deletion.
     pub const DELETE_PENDING: i32 = 0xC000_0056_u32 as i32;
     /// The file is not a reparse point.

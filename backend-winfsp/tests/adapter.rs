@@ -951,7 +951,6 @@ fn short_path_of(long: &[u16], out: &mut [u16]) -> usize {
 
 const WRITE_OWNER: u32 = 0x0008_0000;
 const OWNER_SECURITY_INFORMATION: u32 = 0x1;
-const INVALID_OWNER: i32 = 0xC000_005A_u32 as i32;
 
 /// `S-1-5-21-1-2-3-4242`: a user of a domain that exists nowhere.
 fn stranger() -> Vec<u8> {
@@ -1012,7 +1011,7 @@ fn issue_11_set_security_refuses_an_owner_the_callers_token_does_not_allow() {
     let before = owner_through(&fx, &handle);
     for foreign in [system(), stranger()] {
         let asked = fx.ops.set_security(&handle, OWNER_SECURITY_INFORMATION, &owned_by(&foreign));
-        assert_eq!(asked, Err(INVALID_OWNER), "{foreign:?}");
+        assert_eq!(asked, Err(code::INVALID_OWNER), "{foreign:?}");
         assert_eq!(owner_through(&fx, &handle), before);
     }
     // Its own SID goes, as far as the store takes owners at all.
@@ -1026,7 +1025,7 @@ fn issue_11_set_security_refuses_an_owner_the_callers_token_does_not_allow() {
     let by_group = fx.ops.open(&w("\\f.txt"), 0, READ | WRITE_OWNER, || Some(group_owner)).unwrap().handle;
     assert_ne!(
         fx.ops.set_security(&by_group, OWNER_SECURITY_INFORMATION, &owned_by(&ours)),
-        Err(INVALID_OWNER)
+        Err(code::INVALID_OWNER)
     );
     const GROUP_SECURITY_INFORMATION: u32 = 0x2;
     let group_only = {
@@ -1035,11 +1034,14 @@ fn issue_11_set_security_refuses_an_owner_the_callers_token_does_not_allow() {
         d[4..8].fill(0);
         d
     };
-    assert_ne!(fx.ops.set_security(&handle, GROUP_SECURITY_INFORMATION, &group_only), Err(INVALID_OWNER));
+    assert_ne!(
+        fx.ops.set_security(&handle, GROUP_SECURITY_INFORMATION, &group_only),
+        Err(code::INVALID_OWNER)
+    );
     // A descriptor without an owner, or with one that lies outside it, sets no owner.
     let mut stray = owned_by(&ours);
     stray[4..8].copy_from_slice(&4096u32.to_le_bytes());
-    assert_eq!(fx.ops.set_security(&handle, OWNER_SECURITY_INFORMATION, &stray), Err(INVALID_OWNER));
+    assert_eq!(fx.ops.set_security(&handle, OWNER_SECURITY_INFORMATION, &stray), Err(code::INVALID_OWNER));
     // A handle not granted WRITE_OWNER sets no owner (user mode never gets that far), and
     // the caller is not even read for it: ordinary opens pay nothing.
     let asked = std::cell::Cell::new(false);
@@ -1049,7 +1051,10 @@ fn issue_11_set_security_refuses_an_owner_the_callers_token_does_not_allow() {
     });
     let plain = plain.unwrap().handle;
     assert!(!asked.get());
-    assert_eq!(fx.ops.set_security(&plain, OWNER_SECURITY_INFORMATION, &owned_by(&ours)), Err(INVALID_OWNER));
+    assert_eq!(
+        fx.ops.set_security(&plain, OWNER_SECURITY_INFORMATION, &owned_by(&ours)),
+        Err(code::INVALID_OWNER)
+    );
 }
 
 #[test]
@@ -1086,9 +1091,9 @@ fn issue_11_create_refuses_a_descriptor_whose_owner_the_caller_may_not_set() {
     for foreign in [system(), stranger()] {
         let descriptor = with_owner(&big_dacl(0), &foreign);
         let file = fx.ops.create(&w("\\theirs.txt"), 0, READ_WRITE, 0, Some(&descriptor), caller);
-        assert_eq!(file.err(), Some(INVALID_OWNER));
+        assert_eq!(file.err(), Some(code::INVALID_OWNER));
         let dir = fx.ops.create(&w("\\theirs"), FILE_DIRECTORY_FILE, READ, 0, Some(&descriptor), caller);
-        assert_eq!(dir.err(), Some(INVALID_OWNER));
+        assert_eq!(dir.err(), Some(code::INVALID_OWNER));
         assert!(!fx.real("theirs.txt").exists() && !fx.real("theirs").exists());
     }
     // Its own SID as owner, or no owner (the creator's default): created.
@@ -1099,14 +1104,14 @@ fn issue_11_create_refuses_a_descriptor_whose_owner_the_caller_may_not_set() {
     // The handle keeps what the creator may set.
     assert_eq!(
         fx.ops.set_security(&mine.handle, OWNER_SECURITY_INFORMATION, &owned_by(&system())),
-        Err(INVALID_OWNER)
+        Err(code::INVALID_OWNER)
     );
     fx.ops.create(&w("\\plain.txt"), 0, READ_WRITE, 0, Some(&big_dacl(0)), caller).unwrap();
     assert!(fx.real("plain.txt").is_file());
     // A caller that may set no owner (its token could not be read) creates nothing with one.
     let refused =
         fx.ops.create(&w("\\nobody.txt"), 0, READ_WRITE, 0, Some(&descriptor), || Some(Caller::nobody()));
-    assert_eq!(refused.err(), Some(INVALID_OWNER));
+    assert_eq!(refused.err(), Some(code::INVALID_OWNER));
     assert!(!fx.real("nobody.txt").exists());
 }
 

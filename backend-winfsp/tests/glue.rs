@@ -458,12 +458,20 @@ fn create_makes_the_file_with_the_descriptor_given() {
     fx.close(context);
     assert_eq!(fs::read(fx.real("New.txt")).unwrap(), data);
 
-    let mut sd = descriptor("O:BAG:BAD:P(A;;FA;;;WD)(A;;FA;;;BA)");
+    // No owner: called outside a WinFsp request, the caller may make no one owner (see
+    // `Ops::create`), so the creator's default applies.
+    let mut sd = descriptor("G:BAD:P(A;;FA;;;WD)(A;;FA;;;BA)");
     let (status, context, info, _) = create("\\dir", FILE_DIRECTORY_FILE, &mut sd);
     assert_eq!(status, SUCCESS);
     assert_ne!(info.FileAttributes & FILE_ATTRIBUTE_DIRECTORY, 0);
     fx.close(context);
     assert!(fx.real("dir").is_dir());
+    // The callback asks WinFsp who is calling: outside a request no one may be made owner, so a
+    // descriptor naming one is refused and nothing is made.
+    let mut sd = descriptor("O:BAG:BAD:P(A;;FA;;;WD)(A;;FA;;;BA)");
+    let (status, context, ..) = create("\\owned", FILE_DIRECTORY_FILE, &mut sd);
+    assert_eq!((status, context), (code::INVALID_OWNER, ptr::null_mut()));
+    assert!(!fx.real("owned").exists());
     // An existing name is refused, and no context is handed out.
     let (status, context, ..) = create("\\New.txt", 0, &mut []);
     assert_eq!((status, context), (code::OBJECT_NAME_COLLISION, ptr::null_mut()));
