@@ -58,10 +58,10 @@ use bindfs_core::{
 };
 use windows::Wdk::Storage::FileSystem::{
     FILE_BASIC_INFORMATION, FILE_DISPOSITION_INFORMATION, FILE_DISPOSITION_INFORMATION_EX,
-    FILE_DISPOSITION_INFORMATION_EX_FLAGS, FILE_INTERNAL_INFORMATION, FILE_STANDARD_INFORMATION,
-    FileAttributeTagInformation, FileBasicInformation, FileDispositionInformation,
+    FILE_DISPOSITION_INFORMATION_EX_FLAGS, FILE_ID_INFORMATION, FILE_INTERNAL_INFORMATION,
+    FILE_STANDARD_INFORMATION, FileAttributeTagInformation, FileBasicInformation, FileDispositionInformation,
     FileDispositionInformationEx, FileEndOfFileInformation, FileFsFullSizeInformation,
-    FileFsVolumeInformation, FileInternalInformation, FileStandardInformation,
+    FileFsVolumeInformation, FileIdInformation, FileInternalInformation, FileStandardInformation,
 };
 use windows::Wdk::System::SystemServices::{
     FILE_ATTRIBUTE_TAG_INFORMATION, FILE_END_OF_FILE_INFORMATION, FILE_FS_FULL_SIZE_INFORMATION,
@@ -341,6 +341,7 @@ impl WindowsBacking {
                 options: options | IN_TREE,
                 attributes,
                 security,
+                refuse_reparse: false,
             })
         };
         match create(security.as_deref()) {
@@ -430,6 +431,7 @@ fn open_host_node(path: &AbsPath) -> Result<WindowsNode> {
         options: FILE_SYNCHRONOUS_IO_NONALERT | FILE_OPEN_FOR_BACKUP_INTENT,
         attributes: 0,
         security: None,
+        refuse_reparse: false,
     })?;
     Ok(WindowsNode(Arc::new(handle)))
 }
@@ -439,7 +441,7 @@ fn open_host_node(path: &AbsPath) -> Result<WindowsNode> {
 /// data ([`DATA_ACCESS`]) of a reparse point that is not a name surrogate goes through its
 /// filter instead, checked to be the same object (module docs).
 fn open_in_tree(root: BorrowedHandle<'_>, name: &[u16], access: u32, options: u32) -> Result<OwnedHandle> {
-    let open = |root, name, access, options| {
+    let open = |root, name, access, options: u32| {
         sys::open(&OpenRequest {
             root: Some(root),
             name,
@@ -448,6 +450,9 @@ fn open_in_tree(root: BorrowedHandle<'_>, name: &[u16], access: u32, options: u3
             options,
             attributes: 0,
             security: None,
+            // Without FILE_OPEN_REPARSE_POINT (the reopen through a filter), a link swapped in
+            // meanwhile fails the open instead of being followed.
+            refuse_reparse: options & FILE_OPEN_REPARSE_POINT == 0,
         })
     };
     if access & DATA_ACCESS == 0 {
@@ -481,17 +486,18 @@ fn data_through_filter(attributes: u32, reparse_tag: u32) -> bool {
     attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0 && !is_name_surrogate(reparse_tag)
 }
 
-/// Which object a handle is open on: its volume's serial number and its file id there.
+/// Which object a handle is open on: its volume's 64-bit serial number and its 128-bit file
+/// id there (`FileIdInformation`: ReFS ids do not fit the 64-bit `FileInternalInformation`,
+/// which it answers with -1 for every such object).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct ObjectId {
-    volume: u32,
-    file: i64,
+    volume: u64,
+    file: [u8; 16],
 }
 
 fn object_id(handle: BorrowedHandle<'_>) -> Result<ObjectId> {
-    let internal: FILE_INTERNAL_INFORMATION = sys::query(handle, FileInternalInformation)?;
-    let volume: FILE_FS_VOLUME_INFORMATION = sys::query_volume(handle, FileFsVolumeInformation)?;
-    Ok(ObjectId { volume: volume.VolumeSerialNumber, file: internal.IndexNumber })
+    let id: FILE_ID_INFORMATION = sys::query(handle, FileIdInformation)?;
+    Ok(ObjectId { volume: id.VolumeSerialNumber, file: id.FileId.Identifier })
 }
 
 /// Whether two handles are open on the same object.
@@ -916,6 +922,46 @@ mod tests {
         let mut buf = [0u8; 4];
         assert_eq!(sys::read_at(file.as_handle(), 0, &mut buf).unwrap(), 1);
         assert_eq!(&buf[..1], b"b");
+    }
+
+    #[test]
+    fn the_reopen_through_a_filter_refuses_reparse_points_yet_opens_plain_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), "data").unwrap();
+        let root = {
+            use std::os::windows::fs::OpenOptionsExt;
+            const FILE_FLAG_BACKUP_SEMANTICS: u32 = 0x0200_0000; // a directory's handle
+            let opened = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
+                .open(dir.path());
+            OwnedHandle::from(opened.unwrap())
+        };
+        let file = OwnedHandle::from(std::fs::File::open(dir.path().join("f")).unwrap());
+        // The reopen's form: relative to the object, no name, OBJ_DONT_REPARSE (and every open
+        // asks for identification-only quality of service).
+        let reopened = sys::open(&OpenRequest {
+            root: Some(file.as_handle()),
+            name: &[],
+            access: io_access(OpenFlags::READ) | FILE_READ_ATTRIBUTES,
+            disposition: FILE_OPEN,
+            options: FILE_SYNCHRONOUS_IO_NONALERT | FILE_OPEN_FOR_BACKUP_INTENT,
+            attributes: 0,
+            security: None,
+            refuse_reparse: true,
+        })
+        .unwrap();
+        assert!(same_object(file.as_handle(), reopened.as_handle()).unwrap());
+        let mut buf = [0u8; 8];
+        assert_eq!(sys::read_at(reopened.as_handle(), 0, &mut buf).unwrap(), 4);
+        // A data open by name takes the same path when nothing needs the filter.
+        let by_name = open_in_tree(
+            root.as_handle(),
+            &"f".encode_utf16().collect::<Vec<u16>>(),
+            io_access(OpenFlags::READ),
+            0,
+        );
+        assert_eq!(sys::read_at(by_name.unwrap().as_handle(), 0, &mut buf).unwrap(), 4);
     }
 
     #[test]

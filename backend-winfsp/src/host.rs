@@ -12,7 +12,7 @@
 //! [`MountConfig::cache_ttl`]; after a link change, what it cached shows for at most that long,
 //! the same bound the FUSE backend's kernel cache has. The parameters are winfsp-sys's
 //! `FSP_FSCTL_VOLUME_PARAMS`, set here field by field: winfsp-rs's `VolumeParams` does not give
-//! its struct out, and [`crate::fsp`] creates the volume itself.
+//! its struct out, and [`crate::sys::fsp`] creates the volume itself.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! does, as functions that take UTF-16 names (`&[u16]`), flag words (`u32`), byte buffers and
 //! descriptors, and answer plain structs or an NTSTATUS (`Err(i32)`).
 //!
-//! `crate::fsp` fills WinFsp's interface: each callback converts WinFsp's raw pointers and
+//! `crate::sys::fsp` fills WinFsp's interface: each callback converts WinFsp's raw pointers and
 //! calls one of these; tests call these the way WinFsp's DLL calls the callbacks (see
 //! `tests/adapter.rs`), and the callbacks themselves (`tests/glue.rs`). Directory pages are
 //! written by WinFsp's own `FspFileSystemAddDirInfo` (through winfsp-rs's `DirInfo`).

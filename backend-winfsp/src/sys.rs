@@ -74,7 +74,23 @@ pub struct OpenRequest<'a> {
     pub attributes: u32,
     /// The self-relative security descriptor of a created file (`None`: inherited).
     pub security: Option<&'a [u8]>,
+    /// Fail with `STATUS_REPARSE_POINT_ENCOUNTERED` rather than follow a reparse point that
+    /// the open meets (`OBJ_DONT_REPARSE`); a filter that handles its own tag still opens.
+    pub refuse_reparse: bool,
 }
+
+/// `OBJ_DONT_REPARSE` (ntdef.h).
+const OBJ_DONT_REPARSE: u32 = 0x1000;
+
+/// The quality of service every open asks for: a server at the other end of what is opened (a
+/// named pipe) may identify the service but not impersonate it.
+const IDENTIFICATION_ONLY: windows::Win32::Security::SECURITY_QUALITY_OF_SERVICE =
+    windows::Win32::Security::SECURITY_QUALITY_OF_SERVICE {
+        Length: std::mem::size_of::<windows::Win32::Security::SECURITY_QUALITY_OF_SERVICE>() as u32,
+        ImpersonationLevel: windows::Win32::Security::SecurityIdentification,
+        ContextTrackingMode: 0, // SECURITY_STATIC_TRACKING
+        EffectiveOnly: true,
+    };
 
 /// `NtCreateFile`, sharing everything, names compared case-insensitively.
 pub fn open(req: &OpenRequest<'_>) -> Result<OwnedHandle> {
@@ -99,13 +115,17 @@ pub fn open(req: &OpenRequest<'_>) -> Result<OwnedHandle> {
         MaximumLength: length,
         Buffer: windows::core::PWSTR(req.name.as_ptr().cast_mut()),
     };
+    let qos = IDENTIFICATION_ONLY;
     let attributes = OBJECT_ATTRIBUTES {
         Length: std::mem::size_of::<OBJECT_ATTRIBUTES>() as u32,
         RootDirectory: req.root.map_or(HANDLE::default(), raw),
         ObjectName: &name,
-        Attributes: OBJECT_ATTRIBUTE_FLAGS(OBJ_CASE_INSENSITIVE.0),
+        Attributes: OBJECT_ATTRIBUTE_FLAGS(
+            OBJ_CASE_INSENSITIVE.0 | if req.refuse_reparse { OBJ_DONT_REPARSE } else { 0 },
+        ),
         SecurityDescriptor: security.as_ref().map_or(std::ptr::null(), |d| d.as_ptr().cast()),
-        SecurityQualityOfService: std::ptr::null(),
+        // A named pipe met in a backing tree learns who the service is, never acts as it.
+        SecurityQualityOfService: (&raw const qos).cast(),
     };
     let mut handle = HANDLE::default();
     let mut iosb = IO_STATUS_BLOCK::default();
@@ -618,17 +638,19 @@ pub fn enable_privileges(names: &[&str]) -> Result<Vec<bool>> {
 pub fn caller_of_token(token: HANDLE) -> Result<Caller> {
     use windows::Win32::Foundation::LUID;
     use windows::Win32::Security::{
-        LUID_AND_ATTRIBUTES, LookupPrivilegeValueW, SE_PRIVILEGE_ENABLED, SID_AND_ATTRIBUTES, TOKEN_GROUPS,
-        TOKEN_PRIVILEGES, TOKEN_USER, TokenGroups, TokenPrivileges, TokenUser,
+        LUID_AND_ATTRIBUTES, SE_PRIVILEGE_ENABLED, SID_AND_ATTRIBUTES, TOKEN_GROUPS, TOKEN_PRIVILEGES,
+        TOKEN_USER, TokenGroups, TokenPrivileges, TokenUser,
     };
-    use windows::core::w;
     /// `SE_GROUP_OWNER` (winnt.h): the group may be made the owner of objects.
     const SE_GROUP_OWNER: u32 = 0x8;
+    /// `SE_GROUP_USE_FOR_DENY_ONLY`: the SID only denies access; it cannot be an owner.
+    const SE_GROUP_USE_FOR_DENY_ONLY: u32 = 0x10;
     let user_info = token_information(token, TokenUser)?;
     // SAFETY: GetTokenInformation wrote a TOKEN_USER at the start of the 8-aligned buffer (it
     // fails when the buffer is shorter than the structure and what it points to).
     let user_sid = unsafe { &*user_info.as_ptr().cast::<TOKEN_USER>() }.User.Sid;
-    let user = sid_in(&user_info, user_sid.0).ok_or(Error::Os(code::IO_DEVICE_ERROR))?;
+    let user = sid_in(&user_info, &bytes_of_words(&user_info), user_sid.0)
+        .ok_or(Error::Os(code::IO_DEVICE_ERROR))?;
 
     let groups_info = token_information(token, TokenGroups)?;
     // SAFETY: as above, a TOKEN_GROUPS; its array is within the buffer (checked by `within`).
@@ -642,15 +664,15 @@ pub fn caller_of_token(token: HANDLE) -> Result<Caller> {
             (&raw const (*head).Groups).cast(),
         )?
     };
+    let groups_bytes = bytes_of_words(&groups_info);
     let owner_groups = groups
         .iter()
-        .filter(|g| g.Attributes & SE_GROUP_OWNER != 0)
-        .filter_map(|g| sid_in(&groups_info, g.Sid.0));
+        .filter(|g| g.Attributes & (SE_GROUP_OWNER | SE_GROUP_USE_FOR_DENY_ONLY) == SE_GROUP_OWNER)
+        .filter_map(|g| sid_in(&groups_info, &groups_bytes, g.Sid.0));
 
-    let mut restore = LUID::default();
-    // SAFETY: a NUL-terminated literal; `restore` is a local the call writes.
-    unsafe { LookupPrivilegeValueW(PCWSTR::null(), w!("SeRestorePrivilege"), &mut restore) }
-        .map_err(|e| Error::Os(e.code().0))?;
+    // SE_RESTORE_PRIVILEGE (winnt.h): privilege LUIDs below 36 are fixed by the system, so no
+    // lookup (an LSA call) on every create.
+    let restore = LUID { LowPart: 18, HighPart: 0 };
     let privileges_info = token_information(token, TokenPrivileges)?;
     // SAFETY: as above, a TOKEN_PRIVILEGES whose array is within the buffer.
     let privileges: &[LUID_AND_ATTRIBUTES] = unsafe {
@@ -697,11 +719,15 @@ unsafe fn within<T>(buf: &[u64], at: usize, count: usize, first: *const T) -> Re
     Ok(unsafe { std::slice::from_raw_parts(first, count) })
 }
 
-/// The binary SID that `sid`, a pointer into the token information `buf`, points to; `None`
-/// when it points elsewhere or is cut off (read with bounds-checked reads of a copy).
-fn sid_in(buf: &[u64], sid: *const c_void) -> Option<Vec<u8>> {
+/// The bytes of a token-information buffer, copied once for bounds-checked reads.
+fn bytes_of_words(buf: &[u64]) -> Vec<u8> {
+    buf.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// The binary SID that `sid`, a pointer into the token information `buf` (whose bytes are
+/// `bytes`), points to; `None` when it points elsewhere or is cut off.
+fn sid_in(buf: &[u64], bytes: &[u8], sid: *const c_void) -> Option<Vec<u8>> {
     let offset = (sid as usize).checked_sub(buf.as_ptr() as usize)?;
-    let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_le_bytes()).collect();
     owner::sid_at(bytes.get(offset..)?).map(<[u8]>::to_vec)
 }
 

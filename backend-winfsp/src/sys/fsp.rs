@@ -523,6 +523,10 @@ unsafe extern "C" fn create(
     info: *mut FSP_FSCTL_FILE_INFO,
 ) -> NTSTATUS {
     done(|| {
+        // Checked before anything is made: a create must not leave an entry it cannot hand out.
+        if context.is_null() || info.is_null() {
+            return Err(code::INVALID_PARAMETER);
+        }
         // SAFETY: WinFsp passes our object, the name, and the descriptor it computed (or null).
         let (ops, name, descriptor) = unsafe {
             (ops_of(fs)?, name_of(name).ok_or(code::INVALID_PARAMETER)?, descriptor_bytes(descriptor))
@@ -549,6 +553,9 @@ unsafe extern "C" fn open(
     info: *mut FSP_FSCTL_FILE_INFO,
 ) -> NTSTATUS {
     done(|| {
+        if context.is_null() || info.is_null() {
+            return Err(code::INVALID_PARAMETER);
+        }
         // SAFETY: WinFsp passes our object and the name.
         let (ops, name) = unsafe { (ops_of(fs)?, name_of(name).ok_or(code::INVALID_PARAMETER)?) };
         let opened = ops.open(name, create_options, granted_access, super::request_caller)?;
