@@ -34,7 +34,7 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use bindfs_core::control::{self, Endpoint, Reply, Request};
-use bindfs_core::{AbsPath, CasePolicy, LinkFlags, LinkSpec, Syntax, View};
+use bindfs_core::{AbsPath, CasePolicy, LinkFlags, LinkSpec, Syntax, Target, View};
 use bindfs_winfsp::WindowsBacking;
 use bindfs_winfsp::host::{self, MountConfig};
 use windows::Win32::Foundation::{ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY};
@@ -277,7 +277,7 @@ pub fn link_create(
 ) -> Result<(), String> {
     let v = absolute(virt)?;
     let mountpoint = view_of(&v)?;
-    let backing = backing_path(backing, &mountpoint)?;
+    let backing = backing_path(backing, &endpoint(mountpoint.clone()))?;
     let except = except.iter().map(|e| absolute(e).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
     let request =
         Request::Create { virt: v.to_string(), backing: backing.to_string(), read_only, merged, except };
@@ -340,21 +340,16 @@ pub fn unmount(mountpoint: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The backing path of a link in the view at `mountpoint`: a path inside the view stays as
-/// written, so the core sees it under the mount point and resolves it in the view (rule 9);
-/// `canonicalize` would answer from inside the WinFsp volume with another spelling (`\\?\`, long
-/// names for 8.3 ones, a volume GUID), which the core would take for a host path: the service
-/// would then open its own volume, from inside its own request handlers. Any other path is
-/// canonicalized.
-fn backing_path(backing: &Path, mountpoint: &AbsPath) -> Result<AbsPath, String> {
-    let lexical = absolute(backing)?;
-    if lexical.strip_prefix(mountpoint, CasePolicy::Insensitive).is_some() {
-        return Ok(lexical);
-    }
-    match std::fs::canonicalize(backing) {
-        Ok(real) => absolute(&real),
-        Err(_) => Ok(lexical),
-    }
+/// The backing path of a link in the view at `at`, as its daemon takes it: the path that names
+/// where it leads ([`Target::of_backing`]: a chain under the mount point, or the host path
+/// canonicalized). Only a path written outside the view is canonicalized: inside it,
+/// `canonicalize` would ask the WinFsp volume, which answers another spelling.
+fn backing_path(backing: &Path, at: &Endpoint) -> Result<AbsPath, String> {
+    let written = absolute(backing)?;
+    let target = Target::of_backing(&at.mountpoint, at.policy, &written, || {
+        std::fs::canonicalize(backing).ok().and_then(|real| absolute(&real).ok())
+    });
+    Ok(target.path_at(&at.mountpoint))
 }
 
 /// The links of `mount` as core link specs of the view at `at`.
@@ -363,7 +358,7 @@ fn specs(at: &Endpoint, links: &[LinkArg]) -> Result<Vec<LinkSpec>, String> {
         .iter()
         .map(|l| {
             let virt = absolute(&l.virt)?.to_string();
-            let backing = backing_path(&l.backing, &at.mountpoint)?.to_string();
+            let backing = backing_path(&l.backing, at)?.to_string();
             let except =
                 l.except.iter().map(|e| absolute(e).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
             let flags = LinkFlags { read_only: l.read_only, merged: l.merged };
