@@ -1384,6 +1384,34 @@ fn rule_22_a_caller_denied_on_b_gets_eacces_at_v() {
 }
 
 #[test]
+fn rule_22_files_a_root_caller_creates_get_its_gid_as_on_b() {
+    let Some(mut env) = Env::new() else { return };
+    if !is_root() {
+        eprintln!("skipped: rule 22 needs root (to act with another gid)");
+        return;
+    }
+    tree(&env);
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    // Root with another gid (`sg`, `newgrp`, a setgid program): on B directly its files get
+    // that gid, and through V they do too.
+    let script = "echo x > \"$1\" && mkdir \"$2\" && echo y > \"$3\"";
+    let made = [env.v("Foo/root.txt"), env.v("Foo/rootdir"), env.t("Target/direct.txt")];
+    let out = bindfs_tests::as_user(
+        0,
+        TEAM,
+        &[],
+        Path::new("/bin/sh"),
+        &["-c", script, "sh", s(&made[0]), s(&made[1]), s(&made[2])],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for made in [env.t("Target/root.txt"), env.t("Target/rootdir"), env.t("Target/direct.txt")] {
+        let m = fs::metadata(&made).unwrap();
+        assert_eq!((m.uid(), m.gid()), (0, TEAM), "{}", made.display());
+    }
+}
+
+#[test]
 fn rule_22_backing_acls_apply_at_v() {
     // Regression: the daemon opened files as root, so an ACL on B denying a user was ignored.
     let Some(mut env) = Env::new() else { return };
