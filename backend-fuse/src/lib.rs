@@ -7,6 +7,7 @@
 //! - [`fs`]: the FUSE view over the core's operations layer; [`inodes`]: its node ids;
 //!   [`creds`]: requests run with their caller's credentials; [`mount`]: mounting a view;
 //!   [`control`]: the control socket through which links change on a live view.
+//! - `sys`: the few system calls no safe wrapper covers (the crate's only `unsafe`).
 #![deny(missing_docs)]
 
 #[cfg(target_os = "linux")]
@@ -23,6 +24,8 @@ pub mod fs;
 pub mod inodes;
 #[cfg(target_os = "linux")]
 pub mod mount;
+#[cfg(target_os = "linux")]
+mod sys;
 
 #[cfg(target_os = "linux")]
 pub use backing::{LinuxBacking, LinuxFile, LinuxNode};

@@ -941,11 +941,7 @@ fn a_name_that_differs_beyond_case_is_not_reported_as_the_normalized_name() {
 
 /// `GetShortPathNameW` of the NUL-terminated `long` into `out`: the length written.
 fn short_path_of(long: &[u16], out: &mut [u16]) -> usize {
-    use windows::Win32::Storage::FileSystem::GetShortPathNameW;
-    use windows::core::PCWSTR;
-    // SAFETY: `long` is NUL-terminated and outlives the call; `out` is a writable buffer whose
-    // length is what the call is given.
-    let n = unsafe { GetShortPathNameW(PCWSTR(long.as_ptr()), Some(out)) };
+    let n = bindfs_tests::sys::short_path_name(long, out).unwrap();
     usize::try_from(n).unwrap().min(out.len())
 }
 

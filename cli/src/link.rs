@@ -83,7 +83,9 @@ pub fn create(
     let virt = abs_string(virt)?;
     let mountpoint = view_of(&virt)?;
     let except = except.iter().map(|e| abs_string(e)).collect::<Result<Vec<_>, _>>()?;
-    let request = Request::Create { virt, backing: backing_string(backing)?, read_only, merged, except };
+    let at = control::endpoint(absolute(&mountpoint)?);
+    let backing = backing_string(&at, backing)?;
+    let request = Request::Create { virt, backing, read_only, merged, except };
     call(&mountpoint, &request).map(|_| ())
 }
 

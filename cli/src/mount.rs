@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bindfs_core::{AbsPath, LinkFlags, LinkSpec, Syntax};
+use bindfs_core::{AbsPath, LinkFlags, LinkSpec, Syntax, Target};
 
 pub use crate::args::LinkArg;
 use bindfs_fuse::control;
@@ -48,26 +48,23 @@ pub fn abs_string(path: &Path) -> Result<String, String> {
     Ok(absolute(path)?.to_string())
 }
 
-/// A backing path as the daemon takes it: absolute, with symlinks resolved when it exists (so
-/// one leading into a view is recognized as a chain).
-pub fn backing_string(path: &Path) -> Result<String, String> {
-    match std::fs::canonicalize(path) {
-        Ok(real) => abs_string(&real),
-        Err(_) => abs_string(path),
-    }
+/// A backing path as the daemon of the view at `at` takes it: absolute, and the path that names
+/// where it leads ([`Target::of_backing`]: a chain under the mount point, or the host path with
+/// its symlinks resolved).
+pub fn backing_string(at: &bindfs_core::control::Endpoint, path: &Path) -> Result<String, String> {
+    let written = absolute(path)?;
+    let target = Target::of_backing(&at.mountpoint, at.policy, &written, || {
+        std::fs::canonicalize(path).ok().and_then(|real| absolute(&real).ok())
+    });
+    Ok(target.path_at(&at.mountpoint).to_string())
 }
 
 /// A link argument as a core link spec in the view mounted at `mountpoint`.
 pub fn link_spec(mountpoint: &AbsPath, link: &LinkArg) -> Result<LinkSpec, String> {
     let except = link.except.iter().map(|e| abs_string(e)).collect::<Result<Vec<_>, _>>()?;
     let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
-    control::link_spec(
-        &control::endpoint(mountpoint.clone()),
-        &abs_string(&link.virt)?,
-        &backing_string(&link.backing)?,
-        flags,
-        &except,
-    )
+    let at = control::endpoint(mountpoint.clone());
+    control::link_spec(&at, &abs_string(&link.virt)?, &backing_string(&at, &link.backing)?, flags, &except)
 }
 
 /// The line the foreground copy prints once the view is live.
@@ -189,7 +186,7 @@ mod tests {
 
     #[test]
     fn virtual_paths_must_be_inside_the_view_and_backings_inside_it_chain() {
-        use bindfs_core::{Target, VPath};
+        use bindfs_core::VPath;
         let mnt = AbsPath::parse("/mnt/view", Syntax::Posix).unwrap();
         let arg = |v: &str, b: &str| LinkArg {
             virt: v.into(),

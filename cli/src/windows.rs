@@ -22,12 +22,10 @@
 //! - `unmount` asks the daemon to stop (`stop`) and waits until its pipe is gone: after a `stop`
 //!   the daemon takes no more clients and closes the pipe at once.
 
-use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::windows::ffi::OsStrExt;
 use std::os::windows::fs::OpenOptionsExt;
-use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
+use std::os::windows::io::{AsHandle, AsRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -36,33 +34,16 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use bindfs_core::control::{self, Endpoint, Reply, Request};
-use bindfs_core::{AbsPath, CasePolicy, LinkFlags, LinkSpec, Syntax, View};
+use bindfs_core::{AbsPath, CasePolicy, LinkFlags, LinkSpec, Syntax, Target, View};
 use bindfs_winfsp::WindowsBacking;
 use bindfs_winfsp::host::{self, MountConfig};
-use windows::Win32::Foundation::{
-    ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, ERROR_PIPE_CONNECTED, HANDLE, HANDLE_FLAG_INHERIT, HANDLE_FLAGS,
-    HLOCAL, LocalFree, SetHandleInformation,
-};
-use windows::Win32::Security::Authorization::{
-    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
-};
-use windows::Win32::Security::{
-    GetTokenInformation, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_ELEVATION, TOKEN_QUERY, TOKEN_USER,
-    TokenElevation, TokenUser,
-};
-use windows::Win32::Storage::FileSystem::{
-    FILE_FLAG_FIRST_PIPE_INSTANCE, PIPE_ACCESS_DUPLEX, SECURITY_IDENTIFICATION,
-};
-use windows::Win32::System::Pipes::{
-    ConnectNamedPipe, CreateNamedPipeW, GetNamedPipeServerProcessId, PIPE_READMODE_BYTE,
-    PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT, WaitNamedPipeW,
-};
-use windows::Win32::System::Threading::{
-    GetCurrentProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
-};
-use windows::core::{PCWSTR, PWSTR};
+use windows::Win32::Foundation::{ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY};
+use windows::Win32::Storage::FileSystem::SECURITY_IDENTIFICATION;
 
+use self::sys::{Descriptor, wide};
 use crate::args::LinkArg;
+
+mod sys;
 
 /// The largest request line a daemon reads.
 const MAX_REQUEST: u64 = 1 << 20;
@@ -108,131 +89,10 @@ fn pipe_name(mountpoint: &AbsPath) -> String {
     format!(r"\\.\pipe\bindfs-rs-{hash:016x}")
 }
 
-fn wide(text: &str) -> Vec<u16> {
-    OsStr::new(text).encode_wide().chain(Some(0)).collect()
-}
-
-/// The string SID of the user this process runs as.
-fn my_sid() -> Result<String, String> {
-    let mut token = HANDLE::default();
-    // SAFETY: the pseudo handle of this process; `token` receives a handle we own and close.
-    unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) }
-        .map_err(|e| format!("process token: {e}"))?;
-    // SAFETY: a token handle just opened, owned from here on.
-    let token = unsafe { OwnedHandle::from_raw_handle(token.0) };
-    token_sid(&token)
-}
-
-/// The string SID of `token`'s user.
-fn token_sid(token: &OwnedHandle) -> Result<String, String> {
-    let handle = HANDLE(std::os::windows::io::AsRawHandle::as_raw_handle(token));
-    let mut buf = vec![0u64; 64]; // 512 bytes, aligned for TOKEN_USER
-    let mut len = 0u32;
-    // SAFETY: `buf` is writable for the length given; `len` receives the size used.
-    unsafe {
-        GetTokenInformation(
-            handle,
-            TokenUser,
-            Some(buf.as_mut_ptr().cast()),
-            (buf.len() * 8) as u32,
-            &mut len,
-        )
-    }
-    .map_err(|e| format!("token user: {e}"))?;
-    // SAFETY: GetTokenInformation(TokenUser) filled `buf` with a TOKEN_USER.
-    let user = unsafe { &*buf.as_ptr().cast::<TOKEN_USER>() };
-    let mut text = PWSTR::null();
-    // SAFETY: a valid SID inside `buf`; `text` receives a LocalAlloc'ed string freed below.
-    unsafe { ConvertSidToStringSidW(user.User.Sid, &mut text) }.map_err(|e| format!("SID: {e}"))?;
-    // SAFETY: a NUL-terminated string from ConvertSidToStringSidW.
-    let sid = unsafe { text.to_string() }.map_err(|e| format!("SID: {e}"));
-    // SAFETY: allocated by ConvertSidToStringSidW with LocalAlloc, freed once.
-    unsafe { LocalFree(Some(HLOCAL(text.0.cast()))) };
-    sid
-}
-
-/// Whether `token` is elevated (an administrator's full token).
-fn elevated(token: &OwnedHandle) -> bool {
-    let handle = HANDLE(std::os::windows::io::AsRawHandle::as_raw_handle(token));
-    let mut elevation = TOKEN_ELEVATION::default();
-    let mut len = 0u32;
-    // SAFETY: `elevation` is writable for its size.
-    let ok = unsafe {
-        GetTokenInformation(
-            handle,
-            TokenElevation,
-            Some((&raw mut elevation).cast()),
-            std::mem::size_of::<TOKEN_ELEVATION>() as u32,
-            &mut len,
-        )
-    };
-    ok.is_ok() && elevation.TokenIsElevated != 0
-}
-
-/// A security descriptor (from SDDL), freed when dropped.
-struct Descriptor(PSECURITY_DESCRIPTOR);
-
-impl Descriptor {
-    /// Full access for SYSTEM, Administrators and the current user; nobody else.
-    fn owner_and_admins() -> Result<Descriptor, String> {
-        Descriptor::from_sddl(&format!("D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GA;;;{})", my_sid()?))
-    }
-
-    /// The descriptor written `text` in SDDL.
-    fn from_sddl(text: &str) -> Result<Descriptor, String> {
-        let sddl = wide(text);
-        let mut sd = PSECURITY_DESCRIPTOR::default();
-        // SAFETY: a NUL-terminated SDDL string; `sd` receives a LocalAlloc'ed descriptor.
-        unsafe {
-            ConvertStringSecurityDescriptorToSecurityDescriptorW(
-                PCWSTR(sddl.as_ptr()),
-                SDDL_REVISION_1,
-                &mut sd,
-                None,
-            )
-        }
-        .map_err(|e| format!("pipe security: {e}"))?;
-        Ok(Descriptor(sd))
-    }
-}
-
-// SAFETY: the descriptor is LocalAlloc'ed memory owned by this value, not tied to a thread, and
-// only read (by CreateNamedPipeW) after it is made.
-unsafe impl Send for Descriptor {}
-
-impl Drop for Descriptor {
-    fn drop(&mut self) {
-        // SAFETY: allocated by ConvertStringSecurityDescriptorToSecurityDescriptorW, freed once.
-        unsafe { LocalFree(Some(HLOCAL(self.0.0))) };
-    }
-}
-
-/// Creates one instance of the view's pipe.
-fn pipe_instance(name: &[u16], security: &Descriptor, first: bool) -> Result<OwnedHandle, String> {
-    let attributes = SECURITY_ATTRIBUTES {
-        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
-        lpSecurityDescriptor: security.0.0,
-        bInheritHandle: false.into(),
-    };
-    let mode = if first { PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE } else { PIPE_ACCESS_DUPLEX };
-    // SAFETY: a NUL-terminated name and security attributes that outlive the call.
-    let handle = unsafe {
-        CreateNamedPipeW(
-            PCWSTR(name.as_ptr()),
-            mode,
-            PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
-            PIPE_UNLIMITED_INSTANCES,
-            65536,
-            65536,
-            0,
-            Some(&attributes),
-        )
-    };
-    if handle.is_invalid() {
-        return Err(format!("control pipe: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: a pipe handle just created, owned from here on.
-    Ok(unsafe { OwnedHandle::from_raw_handle(handle.0) })
+/// The DACL of a view's pipe: full access for SYSTEM, Administrators and the current user;
+/// nobody else.
+fn owner_and_admins() -> Result<Descriptor, String> {
+    Descriptor::from_sddl(&format!("D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GA;;;{})", sys::my_sid()?))
 }
 
 /// What the threads serving a view's pipe share.
@@ -282,7 +142,7 @@ fn serve_one(serving: &Serving, pipe: OwnedHandle) -> std::io::Result<()> {
 /// Serves the view's pipe on threads until the process ends or a `stop` request, which `stop`
 /// hears; only SYSTEM, Administrators and this user may open it.
 fn serve_pipe(view: Arc<View<WindowsBacking>>, at: Endpoint, stop: mpsc::Sender<()>) -> Result<(), String> {
-    serve_pipe_with(view, at, Descriptor::owner_and_admins()?, stop)
+    serve_pipe_with(view, at, owner_and_admins()?, stop)
 }
 
 /// [`serve_pipe`] with the pipe's security descriptor given.
@@ -294,25 +154,19 @@ fn serve_pipe_with(
 ) -> Result<(), String> {
     let name = pipe_name(&at.mountpoint);
     let wide_name = wide(&name);
-    let mut next = pipe_instance(&wide_name, &security, true)
+    let mut next = sys::pipe_instance(&wide_name, &security, true)
         .map_err(|e| format!("{e} (is another daemon serving {}?)", at.mountpoint))?;
     let serving = Arc::new(Serving { view, at, name, stop, stopping: AtomicBool::new(false) });
     std::thread::Builder::new()
         .name("control".into())
         .spawn(move || {
             loop {
-                let raw = HANDLE(std::os::windows::io::AsRawHandle::as_raw_handle(&next));
-                // SAFETY: a pipe instance we own; blocks until a client connects.
-                let connected = unsafe { ConnectNamedPipe(raw, None) };
+                let ready = sys::connect(&next);
                 if serving.stopping.load(Ordering::SeqCst) {
                     return;
                 }
-                let ready = match connected {
-                    Ok(()) => true,
-                    Err(e) => e.code() == ERROR_PIPE_CONNECTED.to_hresult(),
-                };
                 // The next client gets a new instance while this one is answered.
-                let fresh = match pipe_instance(&wide_name, &security, false) {
+                let fresh = match sys::pipe_instance(&wide_name, &security, false) {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::error!(error = %e, "control pipe");
@@ -336,22 +190,8 @@ fn serve_pipe_with(
 
 /// Whether the server at the other end of `pipe` is this user or an elevated process.
 fn trusted_server(pipe: &File) -> Result<(), String> {
-    let raw = HANDLE(std::os::windows::io::AsRawHandle::as_raw_handle(pipe));
-    let mut pid = 0u32;
-    // SAFETY: a pipe handle we hold open.
-    unsafe { GetNamedPipeServerProcessId(raw, &mut pid) }.map_err(|e| format!("control pipe server: {e}"))?;
-    // SAFETY: opening a process by id for a query; the handle is owned below.
-    let process = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, false, pid) }
-        .map_err(|e| format!("control pipe server process {pid}: {e}"))?;
-    // SAFETY: a process handle just opened, owned from here on.
-    let process = unsafe { OwnedHandle::from_raw_handle(process.0) };
-    let mut token = HANDLE::default();
-    let p = HANDLE(std::os::windows::io::AsRawHandle::as_raw_handle(&process));
-    // SAFETY: a process handle we own; `token` receives a handle owned below.
-    unsafe { OpenProcessToken(p, TOKEN_QUERY, &mut token) }.map_err(|e| format!("server token: {e}"))?;
-    // SAFETY: a token handle just opened.
-    let token = unsafe { OwnedHandle::from_raw_handle(token.0) };
-    if elevated(&token) || token_sid(&token)? == my_sid()? {
+    let (pid, token) = sys::server_token(pipe)?;
+    if sys::elevated(&token) || sys::token_sid(&token)? == sys::my_sid()? {
         Ok(())
     } else {
         Err(format!("the control pipe is served by process {pid}, not an administrator or you"))
@@ -362,8 +202,7 @@ fn trusted_server(pipe: &File) -> Result<(), String> {
 /// instance from a live server, and a busy or forbidden pipe still exists).
 fn pipe_exists(name: &str) -> bool {
     let wide_name = wide(name);
-    // SAFETY: a NUL-terminated name; waits at most 1 ms.
-    if unsafe { WaitNamedPipeW(PCWSTR(wide_name.as_ptr()), 1) }.as_bool() {
+    if sys::wait_named_pipe(&wide_name, 1) {
         return true;
     }
     std::io::Error::last_os_error().raw_os_error() != Some(ERROR_FILE_NOT_FOUND.0 as i32)
@@ -384,8 +223,8 @@ fn open_pipe(name: &str) -> std::io::Result<File> {
         match opened {
             Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY.0 as i32) && tries < 5 => {
                 tries += 1;
-                // SAFETY: a NUL-terminated name; waits at most 2 s for a free instance.
-                let _ = unsafe { WaitNamedPipeW(PCWSTR(wide_name.as_ptr()), 2000) };
+                // Waits at most 2 s for a free instance.
+                let _ = sys::wait_named_pipe(&wide_name, 2000);
             }
             other => return other,
         }
@@ -438,7 +277,7 @@ pub fn link_create(
 ) -> Result<(), String> {
     let v = absolute(virt)?;
     let mountpoint = view_of(&v)?;
-    let backing = backing_path(backing, &mountpoint)?;
+    let backing = backing_path(backing, &endpoint(mountpoint.clone()))?;
     let except = except.iter().map(|e| absolute(e).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
     let request =
         Request::Create { virt: v.to_string(), backing: backing.to_string(), read_only, merged, except };
@@ -501,21 +340,16 @@ pub fn unmount(mountpoint: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The backing path of a link in the view at `mountpoint`: a path inside the view stays as
-/// written, so the core sees it under the mount point and resolves it in the view (rule 9);
-/// `canonicalize` would answer from inside the WinFsp volume with another spelling (`\\?\`, long
-/// names for 8.3 ones, a volume GUID), which the core would take for a host path: the service
-/// would then open its own volume, from inside its own request handlers. Any other path is
-/// canonicalized.
-fn backing_path(backing: &Path, mountpoint: &AbsPath) -> Result<AbsPath, String> {
-    let lexical = absolute(backing)?;
-    if lexical.strip_prefix(mountpoint, CasePolicy::Insensitive).is_some() {
-        return Ok(lexical);
-    }
-    match std::fs::canonicalize(backing) {
-        Ok(real) => absolute(&real),
-        Err(_) => Ok(lexical),
-    }
+/// The backing path of a link in the view at `at`, as its daemon takes it: the path that names
+/// where it leads ([`Target::of_backing`]: a chain under the mount point, or the host path
+/// canonicalized). Only a path written outside the view is canonicalized: inside it,
+/// `canonicalize` would ask the WinFsp volume, which answers another spelling.
+fn backing_path(backing: &Path, at: &Endpoint) -> Result<AbsPath, String> {
+    let written = absolute(backing)?;
+    let target = Target::of_backing(&at.mountpoint, at.policy, &written, || {
+        std::fs::canonicalize(backing).ok().and_then(|real| absolute(&real).ok())
+    });
+    Ok(target.path_at(&at.mountpoint))
 }
 
 /// The links of `mount` as core link specs of the view at `at`.
@@ -524,7 +358,7 @@ fn specs(at: &Endpoint, links: &[LinkArg]) -> Result<Vec<LinkSpec>, String> {
         .iter()
         .map(|l| {
             let virt = absolute(&l.virt)?.to_string();
-            let backing = backing_path(&l.backing, &at.mountpoint)?.to_string();
+            let backing = backing_path(&l.backing, at)?.to_string();
             let except =
                 l.except.iter().map(|e| absolute(e).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
             let flags = LinkFlags { read_only: l.read_only, merged: l.merged };
@@ -607,18 +441,6 @@ fn neutral_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(r"C:\Windows"))
 }
 
-/// Whether this process runs elevated (an administrator's full token).
-fn this_process_elevated() -> bool {
-    let mut token = HANDLE::default();
-    // SAFETY: the pseudo handle of this process; `token` receives a handle we own and close.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) }.is_err() {
-        return false;
-    }
-    // SAFETY: a token handle just opened, owned from here on.
-    let token = unsafe { OwnedHandle::from_raw_handle(token.0) };
-    elevated(&token)
-}
-
 /// What `mount` says about a drive letter made by an elevated process (and only then): Windows
 /// keeps such a drive in the elevated logon session, where the user's ordinary programs
 /// (Explorer, a non-elevated shell) do not see it.
@@ -634,7 +456,7 @@ fn session_drive_note(point: &MountPoint) -> String {
 pub fn mount(request: MountRequest) -> Result<(), String> {
     // Paths are resolved here, in the caller's working directory, before the daemon leaves it.
     let ready = prepare(&request)?;
-    if ready.point.session_drive && this_process_elevated() {
+    if ready.point.session_drive && sys::this_process_elevated() {
         eprintln!("bindfs-rs: {}", session_drive_note(&ready.point));
     }
     if !request.foreground {
@@ -671,14 +493,10 @@ fn spawn_daemon() -> Result<(), String> {
     // stdio handles are inheritable (we inherited them): the daemon would keep our caller's
     // pipes open for its whole life, and a caller waiting for our output to end (a script,
     // `Command::output`) would wait until the view stops. The daemon gets its own pipes below.
-    for handle in [
-        std::io::stdin().as_raw_handle(),
-        std::io::stdout().as_raw_handle(),
-        std::io::stderr().as_raw_handle(),
-    ] {
-        if !handle.is_null() {
-            // SAFETY: one of this process's standard handles; only its inherit flag changes.
-            let _ = unsafe { SetHandleInformation(HANDLE(handle), HANDLE_FLAG_INHERIT.0, HANDLE_FLAGS(0)) };
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    for handle in [stdin.as_handle(), stdout.as_handle(), stderr.as_handle()] {
+        if !handle.as_raw_handle().is_null() {
+            let _ = sys::keep_from_children(handle);
         }
     }
     let mut child = Command::new(exe)
@@ -711,16 +529,7 @@ fn spawn_daemon() -> Result<(), String> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use windows::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
-    use windows::core::{s, w};
-
-    /// Whether this runs under Wine (its ntdll exports `wine_get_version`).
-    fn under_wine() -> bool {
-        // SAFETY: ntdll is loaded in every process; the handle is not freed (not owned).
-        let Ok(ntdll) = (unsafe { GetModuleHandleW(w!("ntdll.dll")) }) else { return false };
-        // SAFETY: a loaded module and a NUL-terminated name; the address is only tested.
-        unsafe { GetProcAddress(ntdll, s!("wine_get_version")) }.is_some()
-    }
+    use bindfs_winfsp::under_wine;
 
     /// A view over a fresh tree (`disk\Foo\old.txt`, `t\Target\Cat.txt`) served on the pipe of
     /// mount point `view\` (never created: nothing mounts in a test, the pipe is named after it),
@@ -746,7 +555,7 @@ mod tests {
             let at = absolute(&tmp.join("view")).unwrap();
             let security = match sddl {
                 Some(text) => Descriptor::from_sddl(text),
-                None => Descriptor::owner_and_admins(),
+                None => owner_and_admins(),
             }
             .unwrap();
             let (tx, stopped) = mpsc::channel();

@@ -172,10 +172,9 @@ pub fn link_spec(
     let exceptions =
         except.iter().map(|e| inside(at, e, "exception")).collect::<std::result::Result<_, _>>()?;
     let b = AbsPath::parse(backing, at.syntax).map_err(|e| format!("backing {backing}: {e}"))?;
-    let target = match b.strip_prefix(&at.mountpoint, at.policy) {
-        Some(rel) => Target::View(rel),
-        None => Target::Host(Arc::new(b)),
-    };
+    // The client has already resolved the path its platform's way (`Target::of_backing`): the
+    // one spelling it sends decides again, the same way.
+    let target = Target::of_backing(&at.mountpoint, at.policy, &b, || None);
     Ok(LinkSpec { virt: virt_path, target, flags, exceptions })
 }
 

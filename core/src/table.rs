@@ -44,6 +44,43 @@ impl Target {
     pub fn host(path: &str) -> Result<Target> {
         Ok(Target::Host(Arc::new(AbsPath::parse(path, crate::path::Syntax::Posix)?)))
     }
+
+    /// Where a link's backing path leads in the view mounted at `mountpoint` (both in the same
+    /// syntax, compared under `policy`): into the view (a chain, rule 9) or to the host. The one
+    /// place this is decided; each command only spells the path its platform's way first.
+    ///
+    /// `written` is the path as given, made absolute lexically; `resolve` gives it with the
+    /// platform's links resolved (None when it does not exist or cannot be resolved). The
+    /// written spelling decides first: resolving a path inside a view asks the view, which may
+    /// answer in another spelling of the same place (WinFsp: `\\?\`, a volume GUID, long names
+    /// for 8.3 ones), and a chain taken for a host path would make the daemon open its own
+    /// volume from inside its own request handlers. Only a path written outside the view is
+    /// resolved: one that leads into the view (through a symlink or junction) is a chain too;
+    /// any other is the host path, resolved when it could be.
+    pub fn of_backing(
+        mountpoint: &AbsPath,
+        policy: CasePolicy,
+        written: &AbsPath,
+        resolve: impl FnOnce() -> Option<AbsPath>,
+    ) -> Target {
+        if let Some(inside) = written.strip_prefix(mountpoint, policy) {
+            return Target::View(inside);
+        }
+        let host = resolve().unwrap_or_else(|| written.clone());
+        match host.strip_prefix(mountpoint, policy) {
+            Some(inside) => Target::View(inside),
+            None => Target::Host(Arc::new(host)),
+        }
+    }
+
+    /// The absolute path that names this target for the view mounted at `mountpoint`: a chain
+    /// under the mount point, a host path as it is.
+    pub fn path_at(&self, mountpoint: &AbsPath) -> AbsPath {
+        match self {
+            Target::Host(p) => AbsPath::clone(p),
+            Target::View(p) => mountpoint.join(p.names()),
+        }
+    }
 }
 
 impl std::fmt::Display for Target {
@@ -394,5 +431,87 @@ fn prune(
     }
     if empty {
         node.children.remove(key.as_ref());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::path::Syntax;
+
+    /// The target of backing path `written` (resolving to `resolved`) in the view at `mount`.
+    fn target(syntax: Syntax, mount: &str, written: &str, resolved: Option<&str>) -> Target {
+        let policy = match syntax {
+            Syntax::Posix => CasePolicy::Sensitive,
+            Syntax::Windows => CasePolicy::Insensitive,
+        };
+        let parse = |p: &str| AbsPath::parse(p, syntax).unwrap();
+        Target::of_backing(&parse(mount), policy, &parse(written), || resolved.map(parse))
+    }
+
+    fn view(p: &str) -> Target {
+        Target::View(VPath::parse(p).unwrap())
+    }
+
+    fn host(syntax: Syntax, p: &str) -> Target {
+        Target::Host(Arc::new(AbsPath::parse(p, syntax).unwrap()))
+    }
+
+    #[test]
+    fn rule_09_a_backing_path_inside_the_view_is_a_chain_posix() {
+        let p = Syntax::Posix;
+        let cases = [
+            // (written, resolved) -> target
+            (("/mnt/v/b", None), view("/b")),
+            (("/mnt/v", None), view("/")),
+            (("/mnt/v/x/../b", None), view("/b")),
+            // Written inside: the view's answer to resolving it does not count.
+            (("/mnt/v/b", Some("/srv/elsewhere")), view("/b")),
+            // Written outside, leading inside (a symlink into the view): a chain.
+            (("/home/u/into", Some("/mnt/v/deep/b")), view("/deep/b")),
+            // Outside: the host path, resolved when it could be.
+            (("/home/u/link", Some("/srv/real")), host(p, "/srv/real")),
+            (("/srv/missing", None), host(p, "/srv/missing")),
+            // A sibling sharing a prefix of the mount point's text is not inside it.
+            (("/mnt/vx/b", None), host(p, "/mnt/vx/b")),
+            // Names compare exactly on POSIX.
+            (("/mnt/V/b", None), host(p, "/mnt/V/b")),
+        ];
+        for ((written, resolved), want) in cases {
+            assert_eq!(target(p, "/mnt/v", written, resolved), want, "{written} ({resolved:?})");
+        }
+    }
+
+    #[test]
+    fn rule_09_a_backing_path_inside_the_view_is_a_chain_windows_in_any_case() {
+        let w = Syntax::Windows;
+        let guid = r"\\?\Volume{01234567-89ab-cdef-0123-456789abcdef}\Foo";
+        let cases = [
+            ((r"C:\Views\V\Foo", None), view("/Foo")),
+            ((r"c:\views\v\Foo\Bar", None), view("/Foo/Bar")),
+            ((r"C:\VIEWS\v", None), view("/")),
+            // Resolving inside a WinFsp volume answers another spelling: the written one wins.
+            ((r"C:\Views\V\Foo", Some(guid)), view("/Foo")),
+            // A junction outside leading into the view: a chain.
+            ((r"D:\j", Some(r"C:\views\V\Deep")), view("/Deep")),
+            ((r"D:\Backing", Some(r"D:\Real")), host(w, r"D:\Real")),
+            ((r"D:\Missing", None), host(w, r"D:\Missing")),
+            ((r"C:\Views\Vx", None), host(w, r"C:\Views\Vx")),
+            ((r"\\srv\share\Views\V\x", None), host(w, r"\\srv\share\Views\V\x")),
+        ];
+        for ((written, resolved), want) in cases {
+            assert_eq!(target(w, r"C:\Views\V", written, resolved), want, "{written} ({resolved:?})");
+        }
+    }
+
+    #[test]
+    fn a_target_is_named_under_the_mount_point_or_as_the_host_path() {
+        let mount = AbsPath::parse(r"C:\Views\V", Syntax::Windows).unwrap();
+        assert_eq!(view("/Foo/Bar").path_at(&mount).to_string(), r"C:\Views\V\Foo\Bar");
+        assert_eq!(view("/").path_at(&mount).to_string(), r"C:\Views\V");
+        assert_eq!(host(Syntax::Windows, r"D:\x").path_at(&mount).to_string(), r"D:\x");
+        let mount = AbsPath::parse("/mnt/v", Syntax::Posix).unwrap();
+        assert_eq!(view("/b").path_at(&mount).to_string(), "/mnt/v/b");
     }
 }

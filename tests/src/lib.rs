@@ -9,6 +9,7 @@
 pub mod scenarios;
 pub mod store;
 pub mod store_rules;
+pub mod sys;
 #[cfg(windows)]
 pub mod windows;
 
@@ -269,20 +270,15 @@ pub fn as_nobody(program: &Path, args: &[&str]) -> Output {
 /// locale.
 #[cfg(target_os = "linux")]
 pub fn as_nobody_in(groups: &[u32], program: &Path, args: &[&str]) -> Output {
-    use std::os::unix::process::CommandExt;
-    let groups: Vec<libc::gid_t> = groups.to_vec();
+    as_user(NOBODY, NOBODY, groups, program, args)
+}
+
+/// Runs `program args` as `uid`/`gid` with the supplementary groups `groups`, in the C locale.
+#[cfg(target_os = "linux")]
+pub fn as_user(uid: u32, gid: u32, groups: &[u32], program: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(program);
     command.args(args).current_dir("/").env("LC_ALL", "C").env_remove("XDG_RUNTIME_DIR");
-    // SAFETY: between fork and exec the closure only makes three system calls, on memory
-    // allocated before the fork.
-    unsafe {
-        command.pre_exec(move || {
-            let done = |r: libc::c_int| if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
-            done(libc::setgroups(groups.len(), groups.as_ptr()))?;
-            done(libc::setgid(NOBODY))?;
-            done(libc::setuid(NOBODY))
-        });
-    }
+    sys::run_as(&mut command, uid, gid, groups);
     command.output().unwrap()
 }
 
@@ -300,19 +296,5 @@ pub fn sh_as_nobody_in(groups: &[u32], script: &str, args: &[&Path]) -> Output {
     as_nobody_in(groups, Path::new("/bin/sh"), &all)
 }
 
-/// `fcntl(fd, cmd, &flock)` with a whole-file `struct flock` of type `ty` (`F_RDLCK`,
-/// `F_WRLCK`, `F_UNLCK`); returns the `flock` as the call left it (for `F_GETLK`).
 #[cfg(target_os = "linux")]
-pub fn whole_file_lock(fd: std::os::fd::BorrowedFd<'_>, cmd: i32, ty: i32) -> std::io::Result<libc::flock> {
-    use std::os::fd::AsRawFd;
-    let mut lock = libc::flock {
-        l_type: ty as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    // SAFETY: `fd` is open for the whole call and `lock` an initialized `flock` it may write.
-    let r = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, &mut lock) };
-    if r == -1 { Err(std::io::Error::last_os_error()) } else { Ok(lock) }
-}
+pub use sys::whole_file_lock;

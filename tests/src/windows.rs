@@ -13,13 +13,10 @@
 use std::fs::File;
 use std::os::windows::ffi::OsStrExt;
 use std::os::windows::fs::OpenOptionsExt;
-use std::os::windows::io::AsRawHandle;
 use std::path::{Path, PathBuf};
 
-use windows::Win32::Foundation::HANDLE;
 use windows::Win32::Storage::FileSystem::{
-    FILE_FLAG_BACKUP_SEMANTICS, FILE_NAME_NORMALIZED, GETFINALPATHNAMEBYHANDLE_FLAGS,
-    GetFinalPathNameByHandleW, VOLUME_NAME_NONE,
+    FILE_FLAG_BACKUP_SEMANTICS, FILE_NAME_NORMALIZED, GETFINALPATHNAMEBYHANDLE_FLAGS, VOLUME_NAME_NONE,
 };
 
 use crate::scenarios::{At, Driver, Failure};
@@ -44,29 +41,12 @@ pub fn winfsp_available() -> bool {
 /// for a tag without the Microsoft bit) on the file or directory at `path`, as
 /// `FSCTL_SET_REPARSE_POINT` does (Wine 8 answers `ERROR_NOT_SUPPORTED`).
 pub fn set_reparse_point(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use windows::Win32::System::IO::DeviceIoControl;
-    use windows::Win32::System::Ioctl::FSCTL_SET_REPARSE_POINT;
     const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
     let file = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(FILE_FLAG_BACKUP_SEMANTICS.0 | FILE_FLAG_OPEN_REPARSE_POINT)
         .open(path)?;
-    let len = u32::try_from(data.len()).map_err(|_| std::io::Error::other("reparse data too long"))?;
-    let mut returned = 0u32;
-    // SAFETY: an open handle; `data` is readable for `len` bytes; no output buffer.
-    unsafe {
-        DeviceIoControl(
-            HANDLE(file.as_raw_handle()),
-            FSCTL_SET_REPARSE_POINT,
-            Some(data.as_ptr().cast()),
-            len,
-            None,
-            0,
-            Some(&mut returned),
-            None,
-        )
-    }
-    .map_err(|e| std::io::Error::from_raw_os_error(e.code().0 & 0xFFFF))
+    crate::sys::set_reparse_point_of(&file, data)
 }
 
 /// The reparse data of a junction to the absolute path `target` (`C:\dir`), as `mklink /J`
@@ -95,13 +75,10 @@ pub fn junction_data(target: &Path) -> Vec<u8> {
 /// The path of open `file` inside its volume, normalized (`\Foo\Cat.txt`): the name the file
 /// system reports for it, without the volume's name.
 pub fn path_in_volume(file: &File) -> std::io::Result<String> {
-    let handle = HANDLE(file.as_raw_handle());
     let mut buf = vec![0u16; 1024];
     let flags = GETFINALPATHNAMEBYHANDLE_FLAGS(FILE_NAME_NORMALIZED.0 | VOLUME_NAME_NONE.0);
     loop {
-        // SAFETY: an open handle and a writable buffer of the length given.
-        let n = unsafe { GetFinalPathNameByHandleW(handle, &mut buf, flags) };
-        let n = n as usize;
+        let n = crate::sys::final_path_name(file, &mut buf, flags) as usize;
         if n == 0 {
             return Err(std::io::Error::last_os_error());
         }

@@ -61,8 +61,7 @@ fn a_daemon_killed_during_writes_leaves_errors_not_hangs_and_the_view_can_be_mou
     };
     std::thread::sleep(Duration::from_millis(200));
     let pid = daemon_of(&env.mnt());
-    // SAFETY: sending a signal to a process id has no memory-safety preconditions.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    bindfs_tests::sys::kill(pid, libc::SIGKILL).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
     // The writer ends: no call hangs on a dead daemon.
@@ -116,8 +115,7 @@ fn sigterm_and_sigint_unmount_cleanly() {
         env.link(&env.v("Foo"), &env.t("Target"), &[]);
         assert!(mounted(&env.mnt()));
         let pid = daemon_of(&env.mnt());
-        // SAFETY: sending a signal to a process id has no memory-safety preconditions.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        bindfs_tests::sys::kill(pid, signal).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while mounted(&env.mnt()) {
             assert!(Instant::now() < deadline, "signal {signal}: still mounted after 10 s");
@@ -197,8 +195,7 @@ fn a_call_stuck_in_a_hung_backing_does_not_hold_up_the_rest_of_the_view() {
     // sends later, and closing the backing file then waits on the stopped daemon too.
     assert!(std::fs::metadata(env.v("Hung/x.txt")).unwrap().is_file());
     let hung = daemon_of(&other.mnt());
-    // SAFETY: plain kill(2) on a pid this test found.
-    assert_eq!(unsafe { libc::kill(hung, libc::SIGSTOP) }, 0);
+    bindfs_tests::sys::kill(hung, libc::SIGSTOP).unwrap();
     let stuck = std::thread::spawn({
         let path = env.v("Hung/none.txt");
         move || std::fs::metadata(path).map(|_| ())
@@ -210,8 +207,8 @@ fn a_call_stuck_in_a_hung_backing_does_not_hold_up_the_rest_of_the_view() {
         move || tx.send(std::fs::read_to_string(path)).unwrap()
     });
     let served = rx.recv_timeout(Duration::from_secs(10));
-    // SAFETY: as above; the other daemon goes on before anything is asserted.
-    assert_eq!(unsafe { libc::kill(hung, libc::SIGCONT) }, 0);
+    // The other daemon goes on before anything is asserted.
+    bindfs_tests::sys::kill(hung, libc::SIGCONT).unwrap();
     assert_eq!(served.expect("the view answered nothing while one call was stuck").unwrap(), "meow");
     let stuck = stuck.join().unwrap().unwrap_err();
     assert_eq!(stuck.raw_os_error(), Some(libc::ENOENT), "{stuck}");

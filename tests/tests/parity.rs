@@ -8,10 +8,8 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -125,10 +123,7 @@ fn ts(sec: i64, nsec: i64) -> Timespec {
 
 /// `truncate(2)` by path (rustix has only `ftruncate`).
 fn truncate(path: &Path, len: i64) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: `c` is a NUL-terminated path that outlives the call; truncate only reads it.
-    let rc = unsafe { libc::truncate(c.as_ptr(), len) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    bindfs_tests::sys::truncate(path, len)
 }
 
 /// An open-file-description lock call (`F_OFD_GETLK`, `F_OFD_SETLK`, `F_GETLK`) over the whole
@@ -149,26 +144,7 @@ fn lock_call(fd: BorrowedFd<'_>, cmd: i32, ty: i32) -> io::Result<String> {
 /// Writes `data` at each offset through a shared writable mapping of the first `len` bytes of
 /// `fd`, `msync`s it when `sync`, and unmaps it.
 fn mmap_write(fd: BorrowedFd<'_>, len: usize, writes: &[(usize, &[u8])], sync: bool) -> io::Result<()> {
-    assert!(writes.iter().all(|(at, data)| at + data.len() <= len));
-    let prot = libc::PROT_READ | libc::PROT_WRITE;
-    // SAFETY: a fresh shared mapping of `len` bytes of the open `fd`; it is written only inside its
-    // bounds (asserted above), no reference into it is created, and it is unmapped before return.
-    unsafe {
-        let map = libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0);
-        if map == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        for (at, data) in writes {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), map.cast::<u8>().add(*at), data.len());
-        }
-        let synced = if !sync || libc::msync(map, len, libc::MS_SYNC) == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        };
-        let unmapped = if libc::munmap(map, len) == 0 { Ok(()) } else { Err(io::Error::last_os_error()) };
-        synced.and(unmapped)
-    }
+    bindfs_tests::sys::mmap_write(fd, len, writes, sync)
 }
 
 /// One run of the sequence under `base`.

@@ -5,11 +5,10 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::ffi::OsStrExt;
+
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -137,13 +136,7 @@ fn write_new(p: &Path, data: &str) {
 
 /// `truncate(2)` on a path.
 fn truncate_path(p: &Path, len: i64) -> std::io::Result<()> {
-    let c = CString::new(p.as_os_str().as_bytes()).unwrap();
-    // SAFETY: `c` is a NUL-terminated path that lives across the call.
-    if unsafe { libc::truncate(c.as_ptr(), len) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    bindfs_tests::sys::truncate(p, len)
 }
 
 /// A whole-file open-file-description write lock (`F_OFD_SETLK`): it conflicts with any other
@@ -993,35 +986,13 @@ fn rule_19_mmap_through_v_acts_on_b() {
     let file =
         OpenOptions::new().read(true).write(true).create_new(true).open(env.v("Foo/mapped.bin")).unwrap();
     file.set_len(LEN as u64).unwrap();
-    let prot = libc::PROT_READ | libc::PROT_WRITE;
-    // SAFETY: a fresh shared mapping of LEN bytes of an open file of that size; no address is
-    // imposed, so nothing existing is replaced.
-    let ptr = unsafe { libc::mmap(std::ptr::null_mut(), LEN, prot, libc::MAP_SHARED, file.as_raw_fd(), 0) };
-    assert_ne!(ptr, libc::MAP_FAILED, "mmap: {}", std::io::Error::last_os_error());
-    {
-        // SAFETY: `ptr` is valid for LEN bytes, readable and writable, until the munmap below,
-        // and nothing else in this process refers to that memory.
-        let map = unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), LEN) };
-        map[..6].copy_from_slice(b"mapped");
-    }
-    // SAFETY: `ptr`/LEN is the mapping made above, no longer borrowed.
-    assert_eq!(unsafe { libc::msync(ptr, LEN, libc::MS_SYNC) }, 0);
-    // SAFETY: as above; the mapping is not used afterwards.
-    assert_eq!(unsafe { libc::munmap(ptr, LEN) }, 0);
+    bindfs_tests::sys::mmap_write(std::os::fd::AsFd::as_fd(&file), LEN, &[(0, b"mapped")], true).unwrap();
     drop(file);
     let real = fs::read(env.t("Target/mapped.bin")).unwrap();
     assert_eq!((real.len(), &real[..6]), (LEN, &b"mapped"[..]));
     // A read-only mapping of a file through V shows B's content.
     let file = File::open(env.v("Foo/Cat.txt")).unwrap();
-    // SAFETY: a fresh private read-only mapping of 4 bytes of a 4-byte file.
-    let ptr = unsafe {
-        libc::mmap(std::ptr::null_mut(), 4, libc::PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0)
-    };
-    assert_ne!(ptr, libc::MAP_FAILED, "mmap: {}", std::io::Error::last_os_error());
-    // SAFETY: `ptr` is valid for 4 readable bytes until the munmap below.
-    let seen = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), 4) }.to_vec();
-    // SAFETY: the mapping made above, not used afterwards.
-    assert_eq!(unsafe { libc::munmap(ptr, 4) }, 0);
+    let seen = bindfs_tests::sys::mmap_read(std::os::fd::AsFd::as_fd(&file), 4).unwrap();
     assert_eq!(seen, b"meow");
 }
 
@@ -1091,49 +1062,14 @@ struct LockHolder {
 
 impl LockHolder {
     fn start(path: &Path) -> LockHolder {
-        let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
-        // Close-on-exec, so processes other tests start meanwhile do not keep them open.
-        let cloexec = rustix::pipe::PipeFlags::CLOEXEC;
-        let (ready_r, ready_w) = rustix::pipe::pipe_with(cloexec).unwrap();
-        let (go_r, go_w) = rustix::pipe::pipe_with(cloexec).unwrap();
-        let lock = libc::flock {
-            l_type: libc::F_WRLCK as libc::c_short,
-            l_whence: libc::SEEK_SET as libc::c_short,
-            l_start: 0,
-            l_len: 0,
-            l_pid: 0,
-        };
-        // SAFETY: the child only makes async-signal-safe calls (open, fcntl, write, read,
-        // _exit) on values prepared before the fork.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
-        if pid == 0 {
-            // SAFETY: see above; every pointer outlives the calls.
-            unsafe {
-                // Only the parent keeps the write end: its close is the signal to exit.
-                libc::close(go_w.as_raw_fd());
-                let fd = libc::open(c_path.as_ptr(), libc::O_RDWR);
-                let ok = fd >= 0 && libc::fcntl(fd, libc::F_SETLK, &lock) == 0;
-                let byte = [u8::from(ok)];
-                libc::write(ready_w.as_raw_fd(), byte.as_ptr().cast(), 1);
-                let mut buf = [0u8; 1];
-                libc::read(go_r.as_raw_fd(), buf.as_mut_ptr().cast(), 1);
-                libc::_exit(0);
-            }
-        }
-        drop((ready_w, go_r));
-        let mut byte = [0u8; 1];
-        assert_eq!(rustix::io::read(&ready_r, &mut byte).unwrap(), 1);
-        assert_eq!(byte[0], 1, "the holder could not take its lock");
-        LockHolder { pid, go: go_w }
+        let (pid, go) = bindfs_tests::sys::fork_lock_holder(path).unwrap();
+        LockHolder { pid, go }
     }
 
     /// Lets the holder exit (which releases its lock) and waits for it.
     fn release(self) {
         drop(self.go);
-        let mut status = 0;
-        // SAFETY: our own child, waited for once.
-        assert_eq!(unsafe { libc::waitpid(self.pid, &mut status, 0) }, self.pid);
+        bindfs_tests::sys::wait_child(self.pid).unwrap();
     }
 }
 
@@ -1181,37 +1117,27 @@ fn rule_19_a_waiting_lock_through_v_is_granted_once_b_releases_it() {
     whole_file_lock(&on_b, libc::F_OFD_SETLK, libc::F_RDLCK).unwrap();
 }
 
-extern "C" fn ignore_signal(_: libc::c_int) {}
-
 #[test]
 fn rule_19_a_waiting_lock_through_v_ends_with_eintr_on_a_signal() {
     let Some(mut env) = Env::new() else { return };
     tree(&env);
     env.mount(&[]);
     env.link(&env.v("Foo"), &env.t("Target"), &[]);
-    // A handler without SA_RESTART, so the wait ends with EINTR as it does natively.
-    // SAFETY: a zeroed sigaction with a valid handler; SIGUSR2 is used by no other test.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = ignore_signal as *const () as usize;
-        assert_eq!(libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()), 0);
-    }
+    // A handler without SA_RESTART, so the wait ends with EINTR as it does natively. SIGUSR2 is
+    // used by no other test.
+    bindfs_tests::sys::interrupt_on(libc::SIGUSR2).unwrap();
     let on_b = OpenOptions::new().read(true).write(true).open(env.t("Target/Cat.txt")).unwrap();
     whole_file_lock(&on_b, libc::F_OFD_SETLK, libc::F_WRLCK).unwrap();
     let (tx, rx) = mpsc::channel();
     let path = env.v("Foo/Cat.txt");
     let waiter = std::thread::spawn(move || {
-        // SAFETY: pthread_self has no preconditions.
-        tx.send(Some(unsafe { libc::pthread_self() })).unwrap();
         let f = OpenOptions::new().read(true).write(true).open(path).unwrap();
         let got = whole_file_lock(&f, libc::F_SETLKW, libc::F_WRLCK).map(|_| ());
-        tx.send(None).unwrap();
+        tx.send(()).unwrap();
         got.map_err(|e| e.raw_os_error())
     });
-    let thread = rx.recv().unwrap().unwrap();
     assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "granted while B held the lock");
-    // SAFETY: the waiter thread is alive until it has sent its second message.
-    assert_eq!(unsafe { libc::pthread_kill(thread, libc::SIGUSR2) }, 0);
+    bindfs_tests::sys::signal_thread(&waiter, libc::SIGUSR2).unwrap();
     rx.recv_timeout(Duration::from_secs(30)).expect("the waiting lock did not end on the signal");
     assert_eq!(waiter.join().unwrap(), Err(Some(libc::EINTR)));
 }
@@ -1455,6 +1381,34 @@ fn rule_22_a_caller_denied_on_b_gets_eacces_at_v() {
     assert!(String::from_utf8_lossy(&out.stderr).contains(expected), "{out:?}");
     // And the same for root: allowed.
     assert_eq!(cat(&env.v("Foo/secret.txt")), "secret");
+}
+
+#[test]
+fn rule_22_files_a_root_caller_creates_get_its_gid_as_on_b() {
+    let Some(mut env) = Env::new() else { return };
+    if !is_root() {
+        eprintln!("skipped: rule 22 needs root (to act with another gid)");
+        return;
+    }
+    tree(&env);
+    env.mount(&[]);
+    env.link(&env.v("Foo"), &env.t("Target"), &[]);
+    // Root with another gid (`sg`, `newgrp`, a setgid program): on B directly its files get
+    // that gid, and through V they do too.
+    let script = "echo x > \"$1\" && mkdir \"$2\" && echo y > \"$3\"";
+    let made = [env.v("Foo/root.txt"), env.v("Foo/rootdir"), env.t("Target/direct.txt")];
+    let out = bindfs_tests::as_user(
+        0,
+        TEAM,
+        &[],
+        Path::new("/bin/sh"),
+        &["-c", script, "sh", s(&made[0]), s(&made[1]), s(&made[2])],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for made in [env.t("Target/root.txt"), env.t("Target/rootdir"), env.t("Target/direct.txt")] {
+        let m = fs::metadata(&made).unwrap();
+        assert_eq!((m.uid(), m.gid()), (0, TEAM), "{}", made.display());
+    }
 }
 
 #[test]

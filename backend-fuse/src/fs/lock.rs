@@ -121,10 +121,7 @@ fn try_once(fd: BorrowedFd<'_>, req: &LockReq) -> Result<()> {
         };
         return rustix::fs::flock(fd, op).map_err(map_errno);
     }
-    let fl = req.flock_struct();
-    // SAFETY: `fd` is open for the whole call and `fl` is an initialized `flock` the call reads.
-    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_OFD_SETLK, &fl) };
-    if rc == 0 { Ok(()) } else { Err(Error::Os(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))) }
+    crate::sys::ofd_set_lock(fd, &req.flock_struct()).map_err(|e| Error::Os(e.raw_os_error().unwrap_or(0)))
 }
 
 /// The access mode (`O_RDONLY`, `O_WRONLY` or `O_RDWR`) of descriptor `fd`.
@@ -379,12 +376,8 @@ pub(super) fn getlk(
         }
     };
     let mut fl = lock.flock_struct();
-    // SAFETY: the descriptor is open for the whole call and `fl` an initialized `flock` it
-    // may overwrite.
-    let rc = unsafe { libc::fcntl(probe.fd().as_raw_fd(), libc::F_OFD_GETLK, &mut fl) };
-    if rc != 0 {
-        let code = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
-        return reply.error(fuser::Errno::from_i32(code));
+    if let Err(e) = crate::sys::ofd_get_lock(probe.fd(), &mut fl) {
+        return reply.error(fuser::Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO)));
     }
     let typ = i32::from(fl.l_type);
     if typ == libc::F_UNLCK {

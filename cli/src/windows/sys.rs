@@ -1,0 +1,212 @@
+//! The Win32 calls of the Windows command, each behind a safe function: the control pipe's
+//! server and client ends, its DACL, and the tokens that say who runs a process. The only
+//! `unsafe` of the command.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::os::windows::io::{AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
+
+use windows::Win32::Foundation::{
+    ERROR_PIPE_CONNECTED, HANDLE, HANDLE_FLAG_INHERIT, HANDLE_FLAGS, HLOCAL, LocalFree, SetHandleInformation,
+};
+use windows::Win32::Security::Authorization::{
+    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
+};
+use windows::Win32::Security::{
+    GetTokenInformation, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_ELEVATION, TOKEN_QUERY, TOKEN_USER,
+    TokenElevation, TokenUser,
+};
+use windows::Win32::Storage::FileSystem::{FILE_FLAG_FIRST_PIPE_INSTANCE, PIPE_ACCESS_DUPLEX};
+use windows::Win32::System::Pipes::{
+    ConnectNamedPipe, CreateNamedPipeW, GetNamedPipeServerProcessId, PIPE_READMODE_BYTE,
+    PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT, WaitNamedPipeW,
+};
+use windows::Win32::System::Threading::{
+    GetCurrentProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
+};
+use windows::core::{PCWSTR, PWSTR};
+
+/// `text` as a NUL-terminated UTF-16 string.
+pub fn wide(text: &str) -> Vec<u16> {
+    text.encode_utf16().chain(Some(0)).collect()
+}
+
+fn raw(handle: &impl AsRawHandle) -> HANDLE {
+    HANDLE(handle.as_raw_handle())
+}
+
+/// The token of this process, for queries.
+fn own_token() -> Result<OwnedHandle, String> {
+    let mut token = HANDLE::default();
+    // SAFETY: the pseudo handle of this process; `token` receives a handle owned below.
+    unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) }
+        .map_err(|e| format!("process token: {e}"))?;
+    // SAFETY: a token handle just opened, owned from here on.
+    Ok(unsafe { OwnedHandle::from_raw_handle(token.0) })
+}
+
+/// The string SID of the user this process runs as.
+pub fn my_sid() -> Result<String, String> {
+    token_sid(&own_token()?)
+}
+
+/// The string SID of `token`'s user.
+pub fn token_sid(token: &OwnedHandle) -> Result<String, String> {
+    let mut buf = vec![0u64; 64]; // 512 bytes, aligned for TOKEN_USER
+    let mut len = 0u32;
+    // SAFETY: `buf` is writable for the length given; `len` receives the size used.
+    unsafe {
+        GetTokenInformation(
+            raw(token),
+            TokenUser,
+            Some(buf.as_mut_ptr().cast()),
+            (buf.len() * 8) as u32,
+            &mut len,
+        )
+    }
+    .map_err(|e| format!("token user: {e}"))?;
+    // SAFETY: GetTokenInformation(TokenUser) filled `buf` with a TOKEN_USER.
+    let user = unsafe { &*buf.as_ptr().cast::<TOKEN_USER>() };
+    let mut text = PWSTR::null();
+    // SAFETY: a valid SID inside `buf`; `text` receives a LocalAlloc'ed string freed below.
+    unsafe { ConvertSidToStringSidW(user.User.Sid, &mut text) }.map_err(|e| format!("SID: {e}"))?;
+    // SAFETY: a NUL-terminated string from ConvertSidToStringSidW.
+    let sid = unsafe { text.to_string() }.map_err(|e| format!("SID: {e}"));
+    // SAFETY: allocated by ConvertSidToStringSidW with LocalAlloc, freed once.
+    unsafe { LocalFree(Some(HLOCAL(text.0.cast()))) };
+    sid
+}
+
+/// Whether `token` is elevated (an administrator's full token).
+pub fn elevated(token: &OwnedHandle) -> bool {
+    let mut elevation = TOKEN_ELEVATION::default();
+    let mut len = 0u32;
+    // SAFETY: `elevation` is writable for its size.
+    let ok = unsafe {
+        GetTokenInformation(
+            raw(token),
+            TokenElevation,
+            Some((&raw mut elevation).cast()),
+            std::mem::size_of::<TOKEN_ELEVATION>() as u32,
+            &mut len,
+        )
+    };
+    ok.is_ok() && elevation.TokenIsElevated != 0
+}
+
+/// Whether this process runs elevated (an administrator's full token).
+pub fn this_process_elevated() -> bool {
+    own_token().is_ok_and(|token| elevated(&token))
+}
+
+/// A security descriptor (from SDDL), freed when dropped.
+#[derive(Debug)]
+pub struct Descriptor(PSECURITY_DESCRIPTOR);
+
+impl Descriptor {
+    /// The descriptor written `text` in SDDL.
+    pub fn from_sddl(text: &str) -> Result<Descriptor, String> {
+        let sddl = wide(text);
+        let mut sd = PSECURITY_DESCRIPTOR::default();
+        // SAFETY: a NUL-terminated SDDL string; `sd` receives a LocalAlloc'ed descriptor.
+        unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                PCWSTR(sddl.as_ptr()),
+                SDDL_REVISION_1,
+                &mut sd,
+                None,
+            )
+        }
+        .map_err(|e| format!("pipe security: {e}"))?;
+        Ok(Descriptor(sd))
+    }
+}
+
+// SAFETY: the descriptor is LocalAlloc'ed memory owned by this value, not tied to a thread, and
+// only read (by CreateNamedPipeW) after it is made.
+unsafe impl Send for Descriptor {}
+
+impl Drop for Descriptor {
+    fn drop(&mut self) {
+        // SAFETY: allocated by ConvertStringSecurityDescriptorToSecurityDescriptorW, freed once.
+        unsafe { LocalFree(Some(HLOCAL(self.0.0))) };
+    }
+}
+
+/// Creates one instance of the pipe named `name` (NUL-terminated UTF-16) with the DACL of
+/// `security`, refusing remote clients; `first` fails when the name exists already.
+pub fn pipe_instance(name: &[u16], security: &Descriptor, first: bool) -> Result<OwnedHandle, String> {
+    if name.last() != Some(&0) {
+        return Err("control pipe: a name without its NUL".to_owned());
+    }
+    let attributes = SECURITY_ATTRIBUTES {
+        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+        lpSecurityDescriptor: security.0.0,
+        bInheritHandle: false.into(),
+    };
+    let mode = if first { PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE } else { PIPE_ACCESS_DUPLEX };
+    // SAFETY: a NUL-terminated name (checked) and security attributes that outlive the call.
+    let handle = unsafe {
+        CreateNamedPipeW(
+            PCWSTR(name.as_ptr()),
+            mode,
+            PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
+            PIPE_UNLIMITED_INSTANCES,
+            65536,
+            65536,
+            0,
+            Some(&attributes),
+        )
+    };
+    if handle.is_invalid() {
+        return Err(format!("control pipe: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: a pipe handle just created, owned from here on.
+    Ok(unsafe { OwnedHandle::from_raw_handle(handle.0) })
+}
+
+/// Waits until a client connects to the pipe instance `pipe`: whether one is connected (also
+/// when it came before the call).
+pub fn connect(pipe: &OwnedHandle) -> bool {
+    // SAFETY: a pipe instance we own, open for the whole call; synchronous (no OVERLAPPED).
+    match unsafe { ConnectNamedPipe(raw(pipe), None) } {
+        Ok(()) => true,
+        Err(e) => e.code() == ERROR_PIPE_CONNECTED.to_hresult(),
+    }
+}
+
+/// The id of the process serving the pipe whose client end is `pipe`, and that process's token.
+pub fn server_token(pipe: &File) -> Result<(u32, OwnedHandle), String> {
+    let mut pid = 0u32;
+    // SAFETY: a pipe handle we hold open; `pid` is a local the call writes.
+    unsafe { GetNamedPipeServerProcessId(raw(pipe), &mut pid) }
+        .map_err(|e| format!("control pipe server: {e}"))?;
+    // SAFETY: opening a process by id for a query; the handle is owned below.
+    let process = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, false, pid) }
+        .map_err(|e| format!("control pipe server process {pid}: {e}"))?;
+    // SAFETY: a process handle just opened, owned from here on.
+    let process = unsafe { OwnedHandle::from_raw_handle(process.0) };
+    let mut token = HANDLE::default();
+    // SAFETY: a process handle we own; `token` receives a handle owned below.
+    unsafe { OpenProcessToken(raw(&process), TOKEN_QUERY, &mut token) }
+        .map_err(|e| format!("server token: {e}"))?;
+    // SAFETY: a token handle just opened, owned from here on.
+    Ok((pid, unsafe { OwnedHandle::from_raw_handle(token.0) }))
+}
+
+/// `WaitNamedPipeW`: waits at most `millis` for an instance of pipe `name` (NUL-terminated
+/// UTF-16) to be free; false when none is (the error says why: no such pipe, or all busy).
+pub fn wait_named_pipe(name: &[u16], millis: u32) -> bool {
+    if name.last() != Some(&0) {
+        return false;
+    }
+    // SAFETY: a NUL-terminated name (checked) that outlives the call.
+    unsafe { WaitNamedPipeW(PCWSTR(name.as_ptr()), millis) }.as_bool()
+}
+
+/// Makes `handle` (one of this process's) not inherited by the processes it starts.
+pub fn keep_from_children(handle: BorrowedHandle<'_>) -> std::io::Result<()> {
+    // SAFETY: a handle of this process, borrowed for the call; only its inherit flag changes.
+    unsafe { SetHandleInformation(raw(&handle), HANDLE_FLAG_INHERIT.0, HANDLE_FLAGS(0)) }
+        .map_err(|e| std::io::Error::from_raw_os_error(e.code().0 & 0xFFFF))
+}
