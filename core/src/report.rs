@@ -44,3 +44,10 @@ pub fn synthetic_dir(time: Timestamp) -> Attr {
         reparse_tag: 0,
     }
 }
+
+/// The attributes shown for a listed name whose lookup fails (a looping link): the kind its
+/// layers give it, no permissions, no times. Backends list it with these and let no cache keep
+/// them, so every use of the name comes back to the view and gets its error.
+pub fn unresolved(kind: FileKind) -> Attr {
+    Attr { kind, perm: 0, nlink: 1, ..synthetic_dir(Timestamp::default()) }
+}

@@ -18,12 +18,15 @@ use std::path::{Path, PathBuf};
 
 use windows::Win32::Foundation::HANDLE;
 use windows::Win32::Storage::FileSystem::{
-    FILE_FLAG_BACKUP_SEMANTICS, FILE_NAME_NORMALIZED, GETFINALPATHNAMEBYHANDLE_FLAGS,
-    GetFinalPathNameByHandleW, VOLUME_NAME_NONE,
+    FILE_FLAG_BACKUP_SEMANTICS, FILE_GENERIC_READ, FILE_GENERIC_WRITE, FILE_NAME_NORMALIZED,
+    FILE_WRITE_ATTRIBUTES, GETFINALPATHNAMEBYHANDLE_FLAGS, GetFinalPathNameByHandleW, VOLUME_NAME_NONE,
 };
 
 use crate::scenarios::{At, Driver, Failure};
 use crate::{bindfs, bindfs_ok};
+
+/// The access of a held file: reading, and changing its attributes and DACL.
+const HOLD_ACCESS: u32 = FILE_GENERIC_READ.0 | FILE_WRITE_ATTRIBUTES.0 | 0x0004_0000; // WRITE_DAC
 
 /// Whether WinFsp is installed; panics when it must be (`BINDFS_REQUIRE_WINFSP=1`) but is not.
 pub fn winfsp_available() -> bool {
@@ -110,6 +113,63 @@ pub fn path_in_volume(file: &File) -> std::io::Result<String> {
         }
         buf.resize(n + 1, 0);
     }
+}
+
+/// Whether this runs under Wine (its `ntdll` has `wine_get_version`).
+pub fn under_wine() -> bool {
+    use windows::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+    use windows::core::{s, w};
+    // SAFETY: both names are NUL-terminated literals; ntdll is loaded in every process and the
+    // handle is not freed; the address found is only compared, never called.
+    unsafe {
+        GetModuleHandleW(w!("ntdll.dll"))
+            .is_ok_and(|ntdll| GetProcAddress(ntdll, s!("wine_get_version")).is_some())
+    }
+}
+
+/// Sets the DACL of the open `file` to that of self-relative `descriptor`, through the handle.
+pub fn set_dacl(file: &File, descriptor: &[u8]) -> std::io::Result<()> {
+    use windows::Win32::Security::{
+        DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, SetKernelObjectSecurity,
+    };
+    // SAFETY: an open handle; `descriptor` is a self-relative descriptor that outlives the call,
+    // which only reads it.
+    unsafe {
+        SetKernelObjectSecurity(
+            HANDLE(file.as_raw_handle()),
+            DACL_SECURITY_INFORMATION,
+            PSECURITY_DESCRIPTOR(descriptor.as_ptr() as *mut _),
+        )
+    }
+    .map_err(|e| std::io::Error::from_raw_os_error(e.code().0 & 0xFFFF))
+}
+
+/// The parts `parts` (`SECURITY_INFORMATION` flags) of the security descriptor of the file at
+/// `path`, self-relative, read with Win32 (not through a view).
+pub fn security_of(path: &Path, parts: u32) -> std::io::Result<Vec<u8>> {
+    use windows::Win32::Security::{GetFileSecurityW, PSECURITY_DESCRIPTOR};
+    use windows::core::PCWSTR;
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+    let mut needed = 0u32;
+    // SAFETY: a NUL-terminated path; a first call with no buffer only asks the size.
+    let _ = unsafe { GetFileSecurityW(PCWSTR(wide.as_ptr()), parts, None, 0, &mut needed) };
+    let mut out = vec![0u8; needed as usize];
+    let len = needed;
+    // SAFETY: a NUL-terminated path and a writable buffer of `len` bytes.
+    let done = unsafe {
+        GetFileSecurityW(
+            PCWSTR(wide.as_ptr()),
+            parts,
+            Some(PSECURITY_DESCRIPTOR(out.as_mut_ptr().cast())),
+            len,
+            &mut needed,
+        )
+    };
+    if !done.as_bool() {
+        return Err(std::io::Error::last_os_error());
+    }
+    out.truncate(needed.min(len) as usize);
+    Ok(out)
 }
 
 /// Opens a file or a directory for its name only.
@@ -209,6 +269,19 @@ impl Driver for WinEnv {
             Failure::ReadOnly => matches!(code, Some(WRITE_PROTECT | ACCESS_DENIED)),
             Failure::NotEmpty => code == Some(DIR_NOT_EMPTY),
         }
+    }
+
+    /// Held with the right to change attributes and the DACL too, so that a change refused by a
+    /// read-only link reaches the view and is refused there, not by the handle's access.
+    fn hold(&self, rel: &'static str) -> std::io::Result<Box<dyn crate::scenarios::Held>> {
+        let path = self.path(At::View(rel));
+        Ok(Box::new(std::fs::OpenOptions::new().read(true).access_mode(HOLD_ACCESS).open(path)?))
+    }
+
+    fn hold_to_change(&self, rel: &'static str) -> std::io::Result<Box<dyn crate::scenarios::Held>> {
+        let path = self.path(At::View(rel));
+        let access = HOLD_ACCESS | FILE_GENERIC_WRITE.0;
+        Ok(Box::new(std::fs::OpenOptions::new().read(true).write(true).access_mode(access).open(path)?))
     }
 
     /// The volume's name for the open file is the virtual path below the mount point (rule 21).

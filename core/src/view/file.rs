@@ -1,6 +1,7 @@
-//! Files, attributes, extended attributes and security descriptors.
+//! Calls on an entry by its path: attributes, symlink text, statistics, extended attributes
+//! and security descriptors (an open entry's are in [`super::handle`]).
 
-use crate::backing::{Attr, Backing, OpenFlags, SetAttr, StatFs, XattrMode};
+use crate::backing::{Attr, Backing, SetAttr, StatFs, XattrMode};
 use crate::error::{Error, Result};
 use crate::path::VPath;
 use crate::report;
@@ -8,40 +9,7 @@ use crate::report;
 use super::View;
 
 impl<B: Backing> View<B> {
-    // ---- files
-
-    /// Opens `path` for I/O; opens that can modify are refused on read-only entries (rule 13).
-    pub fn open(&self, path: &VPath, flags: OpenFlags) -> Result<B::File> {
-        Ok(self.open_entry(path, flags)?.0)
-    }
-
-    /// Like [`View::open`], also returning what the open file is: its attributes as shown (the
-    /// object opened is the one they were read from) and whether it may be changed through the
-    /// view.
-    pub fn open_entry(&self, path: &VPath, flags: OpenFlags) -> Result<(B::File, Attr, bool)> {
-        let found = self.lookup(path)?;
-        let Some(node) = &found.node else { return Err(Error::IsDir) };
-        if flags.modifies() && !found.writable {
-            return Err(Error::ReadOnly);
-        }
-        Ok((self.backing.open(node, flags)?, found.attr, found.writable))
-    }
-
-    /// Creates regular file `path` (failing if it exists) and opens it.
-    pub fn create(&self, path: &VPath, perm: u32, flags: OpenFlags) -> Result<(Attr, B::File)> {
-        let (raw, file) = self.make_new(path, |dir, name| self.backing.create(dir, name, perm, flags))?;
-        Ok((report::attr(raw, true), file))
-    }
-
-    /// Reads from an open file.
-    pub fn read(&self, file: &B::File, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        self.backing.read(file, offset, buf)
-    }
-
-    /// Writes to an open file.
-    pub fn write(&self, file: &B::File, offset: u64, data: &[u8]) -> Result<usize> {
-        self.backing.write(file, offset, data)
-    }
+    // ---- attributes
 
     /// Changes attributes (chmod, chown, truncate, utimens) of `path`.
     pub fn setattr(&self, path: &VPath, changes: &SetAttr) -> Result<Attr> {

@@ -20,6 +20,7 @@
 mod dir;
 mod entry;
 mod file;
+mod handle;
 mod kept;
 mod place;
 
@@ -34,6 +35,7 @@ use crate::resolve::{Layer, Resolution};
 use crate::table::{Link, LinkId, LinkSpec, LinkTable, Probe};
 
 pub use dir::{ListedEntry, Listing, OpenDir};
+pub use handle::Handle;
 use kept::{KeptDirs, KeptRoots};
 
 /// A live namespace: a link table over a backing store.
