@@ -8,7 +8,7 @@ use crate::name::{CasePolicy, Name};
 use crate::path::VPath;
 use crate::report;
 
-use super::{Found, View, absent};
+use super::{Entry, View, is_missing};
 
 /// One entry of a listing with what a lookup of it shows ([`View::readdir_plus`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub(super) enum Source {
 pub(super) struct Gathered<N> {
     dirs: Vec<(N, bool)>,
     union: Vec<(usize, DirEntry)>,
-    anchors: Vec<(Name, Result<Found<N>>)>,
+    anchors: Vec<(Name, Result<Entry<N>>)>,
 }
 
 /// How the name of a link or exception shows in a listing, given what its lookup found.
@@ -73,12 +73,12 @@ pub(super) fn anchor<N>(
     listing: &[DirEntry],
     policy: CasePolicy,
     name: Name,
-    found: Result<Found<N>>,
+    found: Result<Entry<N>>,
 ) -> Anchor {
     match found {
         Ok(f) => Anchor::Shows(DirEntry { name, kind: f.attr.kind, ino: f.attr.ino }),
         // Listed names can be looked up: a link whose backing is gone does not show.
-        Err(e) if absent(&e) => Anchor::Hidden(name),
+        Err(e) if is_missing(&e) => Anchor::Hidden(name),
         // One that fails otherwise (a cycle, a denied backing) shows, as a dangling symlink
         // does, with the type its layers give the name, if any.
         Err(_) => {
@@ -154,7 +154,7 @@ impl<B: Backing> View<B> {
                         synthesized: false,
                         entry,
                     })),
-                    Err(e) if absent(&e) => Ok(None),
+                    Err(e) if is_missing(&e) => Ok(None),
                     Err(e) => Err(e),
                 }
             }

@@ -8,7 +8,7 @@ use crate::path::VPath;
 use crate::report;
 use crate::resolve::Layer;
 
-use super::{View, absent};
+use super::{View, is_missing};
 
 impl<B: Backing> View<B> {
     /// Checks that `path` can be created and runs `make` (a store call that fails if the name
@@ -21,7 +21,7 @@ impl<B: Backing> View<B> {
         // rules' check (no lookup first). Anything else, or a missing parent, takes the full way.
         if let Some(layer) = self.single_layer(path)?.filter(|l| l.writable) {
             match self.at_location(&layer, &make) {
-                Err(e) if absent(&e) => {}
+                Err(e) if is_missing(&e) => {}
                 done => return done,
             }
         }
@@ -107,7 +107,7 @@ impl<B: Backing> View<B> {
                 if dir { self.backing.rmdir(parent, name) } else { self.backing.unlink(parent, name) }
             });
             match done {
-                Err(e) if absent(&e) => {}
+                Err(e) if is_missing(&e) => {}
                 done => return done,
             }
         }

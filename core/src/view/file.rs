@@ -13,7 +13,7 @@ impl<B: Backing> View<B> {
 
     /// Changes attributes (chmod, chown, truncate, utimens) of `path`.
     pub fn setattr(&self, path: &VPath, changes: &SetAttr) -> Result<Attr> {
-        let (_, node) = self.changeable(path)?;
+        let (_, node) = self.writable_node(path)?;
         Ok(report::attr(self.backing.set_attr(&node, changes)?, true))
     }
 
@@ -53,13 +53,13 @@ impl<B: Backing> View<B> {
 
     /// Sets extended attribute `name` of `path`.
     pub fn setxattr(&self, path: &VPath, name: &[u8], value: &[u8], mode: XattrMode) -> Result<()> {
-        let (_, node) = self.changeable(path)?;
+        let (_, node) = self.writable_node(path)?;
         self.backing.set_xattr(&node, name, value, mode)
     }
 
     /// Removes extended attribute `name` of `path`.
     pub fn removexattr(&self, path: &VPath, name: &[u8]) -> Result<()> {
-        let (_, node) = self.changeable(path)?;
+        let (_, node) = self.writable_node(path)?;
         self.backing.remove_xattr(&node, name)
     }
 
@@ -77,7 +77,7 @@ impl<B: Backing> View<B> {
     /// Changes the security descriptor of `path` in its store; refused on read-only entries
     /// (rule 13) and synthesized directories.
     pub fn set_security(&self, path: &VPath, parts: u32, descriptor: &[u8]) -> Result<()> {
-        let (_, node) = self.changeable(path)?;
+        let (_, node) = self.writable_node(path)?;
         self.backing.set_security(&node, parts, descriptor)
     }
 }

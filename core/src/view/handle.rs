@@ -76,7 +76,7 @@ impl<B: Backing> Handle<B> {
     }
 
     /// The object, when the view lets it be changed (rule 13; a synthesized directory never).
-    fn changeable(&self) -> Result<&B::Node> {
+    fn writable_node(&self) -> Result<&B::Node> {
         match &self.node {
             Some(node) if self.writable => Ok(node),
             _ => Err(Error::ReadOnly),
@@ -156,7 +156,7 @@ impl<B: Backing> View<B> {
     /// alone on a file opened for writing is set through the open file: opening it for writing
     /// was the right to change its size, whatever its mode says now (as `ftruncate` does).
     pub fn handle_set_attr(&self, handle: &Handle<B>, changes: &SetAttr) -> Result<Attr> {
-        let node = handle.changeable()?;
+        let node = handle.writable_node()?;
         let only_size = SetAttr { size: changes.size, ..SetAttr::default() } == *changes;
         let raw = match (&handle.file, changes.size) {
             (Some(file), Some(size)) if only_size && handle.writes => {
@@ -192,12 +192,12 @@ impl<B: Backing> View<B> {
         value: &[u8],
         mode: XattrMode,
     ) -> Result<()> {
-        self.backing.set_xattr(handle.changeable()?, name, value, mode)
+        self.backing.set_xattr(handle.writable_node()?, name, value, mode)
     }
 
     /// Removes extended attribute `name` of the open entry (refused on read-only entries).
     pub fn handle_remove_xattr(&self, handle: &Handle<B>, name: &[u8]) -> Result<()> {
-        self.backing.remove_xattr(handle.changeable()?, name)
+        self.backing.remove_xattr(handle.writable_node()?, name)
     }
 
     /// The security descriptor of the open entry as its store holds it (rule 22); `None` for a
@@ -212,7 +212,7 @@ impl<B: Backing> View<B> {
     /// Changes the security descriptor of the open entry (refused on read-only entries and
     /// synthesized directories, rule 13).
     pub fn handle_set_security(&self, handle: &Handle<B>, parts: u32, descriptor: &[u8]) -> Result<()> {
-        self.backing.set_security(handle.changeable()?, parts, descriptor)
+        self.backing.set_security(handle.writable_node()?, parts, descriptor)
     }
 
     /// Whether the entry open as `handle`, named `path` now, may be removed, with the error a

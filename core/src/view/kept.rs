@@ -10,7 +10,7 @@ use crate::name::Name;
 use crate::path::AbsPath;
 use crate::resolve::{Layer, LayerRoot};
 
-use super::{View, absent};
+use super::{View, is_missing};
 
 /// Opened backing roots, by backing path, with when each may no longer be used.
 pub(super) type KeptRoots<N> = std::collections::HashMap<Arc<AbsPath>, (N, std::time::Instant)>;
@@ -38,11 +38,12 @@ pub(super) enum Kept {
     /// Kept, not checked.
     Unchecked,
 }
+
 /// Whether a call through a kept handle calls for checking the handle: it found nothing, or the
 /// handle is stale (a remote store dropped the file it was opened on). Only the kept-handle
 /// paths ask this; everywhere else a stale handle is an error, never "nothing here".
-pub(super) fn missed(e: &Error) -> bool {
-    absent(e) || matches!(e, Error::Stale)
+pub(super) fn is_miss(e: &Error) -> bool {
+    is_missing(e) || matches!(e, Error::Stale)
 }
 impl<B: Backing> View<B> {
     /// Keeps each link's opened backing root for up to `ttl` instead of opening `B`'s path for
@@ -136,7 +137,7 @@ impl<B: Backing> View<B> {
     pub(super) fn below_root<T>(&self, root: &LayerRoot, f: impl Fn(&B::Node) -> Result<T>) -> Result<T> {
         let opened = self.root(root, false)?;
         match f(&opened.node) {
-            Err(e) if missed(&e) && matches!(opened.kept, Kept::Unchecked) => {
+            Err(e) if is_miss(&e) && matches!(opened.kept, Kept::Unchecked) => {
                 let again = self.root(root, true)?;
                 match again.kept {
                     // Still linked: the miss stands.
@@ -202,7 +203,7 @@ impl<B: Backing> View<B> {
         };
         if let Some(node) = kept {
             match f(&node) {
-                Err(e) if missed(&e) => match self.backing.stat(&node) {
+                Err(e) if is_miss(&e) => match self.backing.stat(&node) {
                     Ok(attr) if attr.nlink > 0 => return Some(Err(e)),
                     _ => {
                         if let Some(below) = self.dirs.lock().get_mut(root) {

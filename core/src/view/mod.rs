@@ -58,7 +58,7 @@ pub struct View<B: Backing> {
 
 /// What a virtual path shows, without the store handle: for callers that only report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shown {
+pub struct EntryAttr {
     /// Attributes as reported at the virtual path (write bits cleared on read-only entries).
     pub attr: Attr,
     /// Whether the entry may be changed through the view.
@@ -69,7 +69,7 @@ pub struct Shown {
 
 /// What a virtual path shows: its attributes as the user sees them, and where they come from.
 #[derive(Debug)]
-pub struct Found<N> {
+pub struct Entry<N> {
     /// Attributes as reported at the virtual path (write bits cleared on read-only entries).
     pub attr: Attr,
     /// The store handle; `None` for a synthesized directory.
@@ -82,14 +82,14 @@ pub struct Found<N> {
     pub resolution: Resolution,
 }
 
-impl<N> Found<N> {
+impl<N> Entry<N> {
     fn layer_ref(&self) -> Option<&Layer> {
         self.layer.and_then(|i| self.resolution.layers.get(i))
     }
 }
 
 /// Whether a call found nothing there (or a file where a directory was needed).
-fn absent(e: &Error) -> bool {
+fn is_missing(e: &Error) -> bool {
     matches!(e, Error::NotFound | Error::NotDir)
 }
 
@@ -101,7 +101,7 @@ fn shown_entry(resolution: &Resolution, first: Result<(usize, Attr)>) -> Result<
     match first {
         Ok((i, raw)) if raw.kind == FileKind::Dir || !resolution.holds_anchors => return Ok(Some((i, raw))),
         Ok(_) => {}
-        Err(e) if absent(&e) && resolution.holds_anchors => {}
+        Err(e) if is_missing(&e) && resolution.holds_anchors => {}
         Err(e) => return Err(e),
     }
     if resolution.holds_anchors { Ok(None) } else { Err(Error::NotFound) }
@@ -167,7 +167,7 @@ impl<B: Backing> View<B> {
     // ---- lookups
 
     /// What `path` shows: attributes and the providing layer.
-    pub fn lookup(&self, path: &VPath) -> Result<Found<B::Node>> {
+    pub fn lookup(&self, path: &VPath) -> Result<Entry<B::Node>> {
         let resolution = self.resolve(path)?;
         self.find(resolution)
     }
@@ -179,14 +179,14 @@ impl<B: Backing> View<B> {
 
     /// What `path` shows, as [`View::lookup`] finds it, without opening the object itself: one
     /// `stat` of the name in its directory.
-    pub fn lookup_shown(&self, path: &VPath) -> Result<Shown> {
+    pub fn lookup_shown(&self, path: &VPath) -> Result<EntryAttr> {
         let resolution = self.resolve(path)?;
         Ok(match shown_entry(&resolution, self.first_attr(&resolution))? {
             Some((i, raw)) => {
                 let writable = resolution.layers[i].writable;
-                Shown { attr: report::attr(raw, writable), writable, synthesized: false }
+                EntryAttr { attr: report::attr(raw, writable), writable, synthesized: false }
             }
-            None => Shown { attr: report::synthetic_dir(self.born), writable: false, synthesized: true },
+            None => EntryAttr { attr: report::synthetic_dir(self.born), writable: false, synthesized: true },
         })
     }
 
@@ -216,7 +216,7 @@ impl<B: Backing> View<B> {
         }
     }
 
-    fn lookup_in(&self, table: &LinkTable, path: &VPath) -> Result<Found<B::Node>> {
+    fn lookup_in(&self, table: &LinkTable, path: &VPath) -> Result<Entry<B::Node>> {
         self.find(table.resolve(path)?)
     }
 
@@ -224,7 +224,7 @@ impl<B: Backing> View<B> {
     /// directory masks every layer below it (rule 11: what a file hides stays hidden). A path
     /// that holds links or exceptions below it is a directory whatever the layers hold there:
     /// synthesized if they hold none (rules 8, 15, 16).
-    fn find(&self, resolution: Resolution) -> Result<Found<B::Node>> {
+    fn find(&self, resolution: Resolution) -> Result<Entry<B::Node>> {
         let mut node = None;
         let first = self.first_node(&resolution).and_then(|(i, found, checked)| {
             let raw = match checked {
@@ -238,11 +238,11 @@ impl<B: Backing> View<B> {
             Some((i, raw)) => {
                 let writable = resolution.layers[i].writable;
                 let attr = report::attr(raw, writable);
-                Found { attr, node, layer: Some(i), writable, resolution }
+                Entry { attr, node, layer: Some(i), writable, resolution }
             }
             None => {
                 let attr = report::synthetic_dir(self.born);
-                Found { attr, node: None, layer: None, writable: false, resolution }
+                Entry { attr, node: None, layer: None, writable: false, resolution }
             }
         })
     }
@@ -291,7 +291,7 @@ impl<B: Backing> View<B> {
         Err(Error::NotFound)
     }
 
-    fn changeable(&self, path: &VPath) -> Result<(Found<B::Node>, B::Node)> {
+    fn writable_node(&self, path: &VPath) -> Result<(Entry<B::Node>, B::Node)> {
         let found = self.lookup(path)?;
         match (&found.node, found.writable) {
             (Some(node), true) => {
@@ -321,7 +321,7 @@ impl<B: Backing> Probe for ViewProbe<'_, B> {
     fn kind_in_view(&self, table: &LinkTable, path: &VPath) -> Result<Option<FileKind>> {
         match self.0.lookup_in(table, path) {
             Ok(found) => Ok(Some(found.attr.kind)),
-            Err(e) if absent(&e) => Ok(None),
+            Err(e) if is_missing(&e) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -330,7 +330,7 @@ impl<B: Backing> Probe for ViewProbe<'_, B> {
         let backing = &self.0.backing;
         match backing.open_host(path).and_then(|n| backing.stat(&n)) {
             Ok(attr) => Ok(Some(attr.kind)),
-            Err(e) if absent(&e) => Ok(None),
+            Err(e) if is_missing(&e) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -7,7 +7,7 @@ use crate::name::Name;
 use crate::path::VPath;
 use crate::resolve::{Layer, LayerRoot};
 
-use super::{View, absent};
+use super::{View, is_missing};
 
 impl<B: Backing> View<B> {
     /// The directory holding a layer's location and the name there: for a link's backing root,
@@ -50,7 +50,7 @@ impl<B: Backing> View<B> {
     /// the modes the view shows for them (copy-up of directories, see [`crate::merge`]).
     pub(super) fn location_creating(&self, layer: &Layer, path: &VPath) -> Result<(B::Node, Name)> {
         match self.location(layer) {
-            Err(e) if absent(&e) && !layer.rel.is_empty() => {}
+            Err(e) if is_missing(&e) && !layer.rel.is_empty() => {}
             other => return other,
         }
         let Some((name, dirs)) = layer.rel.split_last() else { return Err(Error::NotFound) };
