@@ -8,12 +8,12 @@
 //! written by WinFsp's own `FspFileSystemAddDirInfo` (through winfsp-rs's `DirInfo`).
 //!
 //! Choices:
-//! - An open handle ([`OpenHandle`]) keeps what it opened: the file's own handle (I/O,
-//!   attributes, size, security, reparse data, deletion: rule 18, and what ntptfs does), a
-//!   directory's node and layers ([`bindfs_core::OpenDir`]) for listings, and its virtual path
-//!   for calls that are by name in WinFsp too (rename) or that the core decides (a synthesized
-//!   directory has no object). A call that changes the entry through its handle is refused when
-//!   the open found it read-only (rule 13).
+//! - An open handle ([`OpenHandle`]) wraps the core's [`bindfs_core::Handle`]: the object
+//!   opened (a file's own handle for I/O, attributes, size, security, reparse data and
+//!   deletion: rule 18, and what ntptfs does) and its virtual path, and adds a directory's
+//!   layers ([`bindfs_core::OpenDir`]) for listings. Every call on it goes through the core,
+//!   which acts on the object, never on what its old name shows after an ancestor's rename,
+//!   and decides what it may change (rule 13) and remove, with the errors a call by name gets.
 //! - The normalized name of every open is the view's canonical path (rule 21): the virtual
 //!   name, spelled as the view holds it, never the backing's.
 //! - Security descriptors are the backing's (rule 22). A directory the view synthesizes has
