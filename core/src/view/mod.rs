@@ -16,6 +16,13 @@
 //!   rule 19), or a directory that holds a link's `V` fails with [`Error::Busy`], as renaming a
 //!   mount point does on Linux.
 //! - A hard link to an entry of a read-only layer fails with [`Error::ReadOnly`].
+//! - A removal through an open handle ([`View::handle_check_remove`]) is refused with the
+//!   errors a removal by name gets: the root is busy, a synthesized directory is not empty.
+//!
+//! One file per concern: this one holds the view, its lookups and names; `kept` the kept roots
+//! and directories; `place` where an entry lives in a layer; `entry` (create, remove, rename,
+//! link), `dir` (listings), `file` (calls on the entry a path shows) and `handle` (open handles
+//! and every call on them).
 
 mod dir;
 mod entry;
