@@ -103,50 +103,6 @@ impl LinuxFile {
     pub fn stat(&self) -> Result<Attr> {
         attr_of(&rfs::fstat(&self.0).map_err(map_errno)?)
     }
-
-    /// Changes attributes of the open file itself (for calls on a file whose names are gone).
-    pub fn set_attr(&self, changes: &SetAttr) -> Result<Attr> {
-        refuse_windows_only(changes)?;
-        let uid = changes.uid.filter(|&u| u != u32::MAX).map(rfs::Uid::from_raw);
-        let gid = changes.gid.filter(|&g| g != u32::MAX).map(rfs::Gid::from_raw);
-        if uid.is_some() || gid.is_some() {
-            rfs::fchown(&self.0, uid, gid).map_err(map_errno)?;
-        }
-        if let Some(perm) = changes.perm {
-            rfs::fchmod(&self.0, Mode::from_raw_mode(perm & 0o7777)).map_err(map_errno)?;
-        }
-        if let Some(size) = changes.size {
-            rfs::ftruncate(&self.0, size).map_err(map_errno)?;
-        }
-        if changes.atime.is_some() || changes.mtime.is_some() {
-            let times = Timestamps {
-                last_access: timespec(changes.atime),
-                last_modification: timespec(changes.mtime),
-            };
-            rfs::futimens(&self.0, &times).map_err(map_errno)?;
-        }
-        self.stat()
-    }
-
-    /// The value of extended attribute `name` of the open file.
-    pub fn get_xattr(&self, name: &[u8]) -> Result<Vec<u8>> {
-        sized(|| rfs::fgetxattr_query(&self.0, name), |buf| rfs::fgetxattr(&self.0, name, buf))
-    }
-
-    /// The extended attribute names of the open file.
-    pub fn list_xattr(&self) -> Result<Vec<Vec<u8>>> {
-        sized(|| rfs::flistxattr_query(&self.0), |buf| rfs::flistxattr(&self.0, buf)).map(|l| names(&l))
-    }
-
-    /// Sets extended attribute `name` of the open file.
-    pub fn set_xattr(&self, name: &[u8], value: &[u8], mode: XattrMode) -> Result<()> {
-        rfs::fsetxattr(&self.0, name, value, xattr_flags(mode)).map_err(map_errno)
-    }
-
-    /// Removes extended attribute `name` of the open file.
-    pub fn remove_xattr(&self, name: &[u8]) -> Result<()> {
-        rfs::fremovexattr(&self.0, name).map_err(map_errno)
-    }
 }
 
 fn xattr_flags(mode: XattrMode) -> rfs::XattrFlags {
@@ -412,6 +368,16 @@ impl Backing for LinuxBacking {
         // The attributes of exactly the file created, whatever happens to the name meanwhile,
         // from the open file: no O_PATH reopen through /proc (an openat and a close) for them.
         Ok((file.stat()?, file))
+    }
+
+    fn file_node(&self, file: &LinuxFile) -> Result<LinuxNode> {
+        // A second descriptor of the open file: node calls reach the object through it (by
+        // `AT_EMPTY_PATH` or its `/proc/self/fd` link) as through an `O_PATH` one.
+        rustix::io::fcntl_dupfd_cloexec(&file.0, 0).map(LinuxNode::new).map_err(map_errno)
+    }
+
+    fn set_len(&self, file: &LinuxFile, size: u64) -> Result<()> {
+        rfs::ftruncate(&file.0, size).map_err(map_errno)
     }
 
     fn read(&self, file: &LinuxFile, offset: u64, buf: &mut [u8]) -> Result<usize> {

@@ -744,6 +744,14 @@ impl Backing for WindowsBacking {
         Ok((attr, WindowsFile { handle: Arc::new(handle), append: flags.append }))
     }
 
+    fn file_node(&self, file: &WindowsFile) -> Result<WindowsNode> {
+        Ok(file.node())
+    }
+
+    fn set_len(&self, file: &WindowsFile, size: u64) -> Result<()> {
+        self.set_attr(&file.node(), &SetAttr { size: Some(size), ..SetAttr::default() }).map(|_| ())
+    }
+
     fn read(&self, file: &WindowsFile, offset: u64, buf: &mut [u8]) -> Result<usize> {
         sys::read_at(file.handle.as_handle(), offset, buf)
     }

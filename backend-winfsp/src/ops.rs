@@ -8,12 +8,12 @@
 //! written by WinFsp's own `FspFileSystemAddDirInfo` (through winfsp-rs's `DirInfo`).
 //!
 //! Choices:
-//! - An open handle ([`OpenHandle`]) keeps what it opened: the file's own handle (I/O,
-//!   attributes, size, security, reparse data, deletion: rule 18, and what ntptfs does), a
-//!   directory's node and layers ([`bindfs_core::OpenDir`]) for listings, and its virtual path
-//!   for calls that are by name in WinFsp too (rename) or that the core decides (a synthesized
-//!   directory has no object). A call that changes the entry through its handle is refused when
-//!   the open found it read-only (rule 13).
+//! - An open handle ([`OpenHandle`]) wraps the core's [`bindfs_core::Handle`]: the object
+//!   opened (a file's own handle for I/O, attributes, size, security, reparse data and
+//!   deletion: rule 18, and what ntptfs does) and its virtual path, and adds a directory's
+//!   layers ([`bindfs_core::OpenDir`]) for listings. Every call on it goes through the core,
+//!   which acts on the object, never on what its old name shows after an ancestor's rename,
+//!   and decides what it may change (rule 13) and remove, with the errors a call by name gets.
 //! - The normalized name of every open is the view's canonical path (rule 21): the virtual
 //!   name, spelled as the view holds it, never the backing's.
 //! - Security descriptors are the backing's (rule 22). A directory the view synthesizes has
@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bindfs_core::{
-    Attr, Backing, Error, FileKind, OpenDir, OpenFlags, RenameFlags, SetAttr, VPath, View, win_attr,
+    Attr, Backing, Error, FileKind, Handle, OpenDir, OpenFlags, RenameFlags, SetAttr, VPath, View, win_attr,
 };
 use parking_lot::Mutex;
 use winfsp::filesystem::{DirInfo, WideNameInfo};
@@ -85,14 +85,11 @@ const SYNTHETIC_SDDL: &str = "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FRFX;;;WD)"
 /// An open file or directory.
 #[derive(Debug)]
 pub struct OpenHandle {
-    /// The virtual path it was opened at (moved by a rename through this handle).
-    path: Mutex<VPath>,
-    /// A file's own handle (files and links).
-    file: Option<WindowsFile>,
-    /// A directory's node and layers (`None` for files, and a synthesized directory's node).
-    dir: Option<(Option<WindowsNode>, OpenDir<WindowsNode>)>,
-    /// Whether the entry may be changed through the view.
-    writable: bool,
+    /// The core's handle: the object opened (a file's own handle), its virtual path, and what
+    /// the view lets be done with it.
+    entry: Handle<WindowsBacking>,
+    /// A directory's layers, for listings (`None` for files).
+    dir: Option<OpenDir<WindowsNode>>,
     /// The listing being paged, taken at the first page.
     listing: Mutex<Option<Arc<SortedListing<Attr>>>>,
     /// Whom `SetSecurity` may make the owner through this handle.
@@ -140,7 +137,7 @@ impl Owners {
 impl OpenHandle {
     /// The virtual path it is open at now.
     pub fn path(&self) -> VPath {
-        self.path.lock().clone()
+        self.entry.path()
     }
 
     /// Whether it is a directory.
@@ -148,22 +145,9 @@ impl OpenHandle {
         self.dir.is_some()
     }
 
-    /// The object it has open: the file's own handle, or the directory's node (`None` for a
-    /// directory the view synthesizes).
-    fn node(&self) -> Option<WindowsNode> {
-        match (&self.file, &self.dir) {
-            (Some(file), _) => Some(file.node()),
-            (None, Some((node, _))) => node.clone(),
-            _ => None,
-        }
-    }
-
-    /// The object, when it may be changed through the view (rule 13).
-    fn changeable(&self) -> NtResult<WindowsNode> {
-        match self.node() {
-            Some(node) if self.writable => Ok(node),
-            _ => Err(code::MEDIA_WRITE_PROTECTED),
-        }
+    /// A file's own handle, for I/O.
+    fn file(&self) -> NtResult<&WindowsFile> {
+        nt(self.entry.file())
     }
 }
 
@@ -252,13 +236,7 @@ impl Ops {
 
     /// The attributes the handle's entry shows now, read from its own object.
     fn attr_of(&self, handle: &OpenHandle) -> bindfs_core::Result<Attr> {
-        match (&handle.file, &handle.dir) {
-            (Some(file), _) => Ok(bindfs_core::report::attr(file.stat()?, handle.writable)),
-            (None, Some((Some(node), _))) => {
-                Ok(bindfs_core::report::attr(self.view.backing().stat(node)?, handle.writable))
-            }
-            _ => self.view.getattr(&handle.path()),
-        }
+        self.view.handle_attr(&handle.entry)
     }
 
     fn info_of(&self, handle: &OpenHandle) -> NtResult<WinFileInfo> {
@@ -275,33 +253,17 @@ impl Ops {
         Ok(descriptor)
     }
 
-    /// Refuses what a deletion of `path` would refuse for any content: the root, a directory
-    /// the view synthesizes, an entry of a read-only link (rule 13).
-    fn check_deletable(&self, path: &VPath) -> NtResult<bindfs_core::Found<WindowsNode>> {
-        let found = nt(self.view.lookup(path))?;
-        if !found.writable || found.node.is_none() || path.is_root() {
-            return Err(ntstatus_of(&Error::ReadOnly));
-        }
-        Ok(found)
-    }
-
-    /// Opens what `path` shows: a file's handle for I/O, or a directory's layers.
+    /// Opens what `path` shows: a file's handle for I/O, or a directory's object and layers.
     fn open_path(&self, path: VPath, access: u32) -> NtResult<(OpenHandle, Attr)> {
-        let found = nt(self.view.lookup(&path))?;
-        if found.attr.kind == FileKind::Dir {
+        let held = nt(self.view.hold(&path))?;
+        if held.opened_attr().kind == FileKind::Dir {
             let dir = nt(self.view.open_dir(&path))?;
-            let handle = OpenHandle {
-                path: Mutex::new(path),
-                file: None,
-                dir: Some((found.node, dir)),
-                writable: found.writable,
-                listing: Mutex::new(None),
-                owners: Owners::Nobody,
-            };
-            return Ok((handle, found.attr));
+            let attr = *held.opened_attr();
+            return Ok((open_handle(held, Some(dir)), attr));
         }
-        let (file, attr, writable) = nt(self.view.open_entry(&path, open_flags(access)))?;
-        Ok((file_handle(path, file, writable), attr))
+        let entry = nt(self.view.open(&path, open_flags(access)))?;
+        let attr = *entry.opened_attr();
+        Ok((open_handle(entry, None), attr))
     }
 
     /// The answer of an open or a create: file information and the normalized name (rule 21).
@@ -362,18 +324,14 @@ impl Ops {
         // could not (WinFsp itself refuses read-only files, not directories), and take the
         // handle that deletes now, where a sharing conflict refuses the open as NTFS does.
         let delete_on_close = create_options & FILE_DELETE_ON_CLOSE != 0;
-        if delete_on_close {
-            self.check_deletable(&path)?;
-        }
         let (mut handle, attr) = self.open_path(path.clone(), granted_access)?;
         if granted_access & WRITE_OWNER != 0 {
             handle.owners = Owners::of(caller());
         }
         if delete_on_close {
-            if let Some(node) = handle.node() {
-                let deleting = nt(self.view.backing().open_for_delete(&node))?;
-                self.pending.lock().insert(pending_key(&path)?, deleting);
-            }
+            let node = nt(self.view.handle_check_remove(&handle.entry, &path))?;
+            let deleting = nt(self.view.backing().open_for_delete(node))?;
+            self.pending.lock().insert(pending_key(&path)?, deleting);
         }
         Ok(self.opened(handle, &attr))
     }
@@ -413,10 +371,10 @@ impl Ops {
         } else {
             let perm = if read_only { 0o444 } else { 0o666 };
             let flags = open_flags(granted_access);
-            let (attr, file) = nt(backing.creating_with(&leaf, false, descriptor, file_attributes, || {
+            let (attr, entry) = nt(backing.creating_with(&leaf, false, descriptor, file_attributes, || {
                 self.view.create(&path, perm, flags)
             }))?;
-            (file_handle(path, file, true), attr)
+            (open_handle(entry, None), attr)
         };
         if granted_access & WRITE_OWNER != 0 {
             handle.owners = owners;
@@ -432,7 +390,6 @@ impl Ops {
         file_attributes: u32,
         replace: bool,
     ) -> NtResult<WinFileInfo> {
-        let node = handle.changeable()?;
         let current = nt(self.attr_of(handle))?;
         let mut changes = SetAttr { size: Some(0), ..SetAttr::default() };
         let read_only = file_attributes & FILE_ATTRIBUTE_READONLY != 0;
@@ -445,8 +402,7 @@ impl Ops {
         if bits != had {
             changes.win_attributes = Some(bits);
         }
-        let raw = nt(self.view.backing().set_attr(&node, &changes))?;
-        Ok(info::win_file_info(&bindfs_core::report::attr(raw, true)))
+        Ok(info::win_file_info(&nt(self.view.handle_set_attr(&handle.entry, &changes))?))
     }
 
     /// `Cleanup` of the handle open as `name` (the name WinFsp gives, which follows renames;
@@ -477,7 +433,7 @@ impl Ops {
     /// `Flush`: the file's data to disk, and its information (nothing for the volume).
     pub fn flush(&self, handle: Option<&OpenHandle>) -> NtResult<Option<WinFileInfo>> {
         let Some(handle) = handle else { return Ok(None) };
-        if let Some(file) = &handle.file {
+        if let Ok(file) = handle.entry.file() {
             nt(file.flush())?;
         }
         Ok(Some(self.info_of(handle)?))
@@ -490,8 +446,8 @@ impl Ops {
 
     /// `GetSecurity`: the descriptor of the open object into `buffer`; its length.
     pub fn get_security(&self, handle: &OpenHandle, buffer: Option<&mut [u8]>) -> NtResult<usize> {
-        let descriptor = match handle.node() {
-            Some(node) => Some(nt(self.view.backing().get_security_all(&node))?),
+        let descriptor = match handle.entry.node() {
+            Some(node) => Some(nt(self.view.backing().get_security_all(node))?),
             None => None,
         };
         let descriptor = self.shown_security(descriptor)?;
@@ -512,13 +468,12 @@ impl Ops {
         security_information: u32,
         descriptor: &[u8],
     ) -> NtResult<()> {
-        let node = handle.changeable()?;
         if security_information & OWNER_SECURITY_INFORMATION != 0
             && !handle.owners.may_set(owner_of(descriptor))
         {
             return Err(code::INVALID_OWNER);
         }
-        nt(self.view.backing().set_security(&node, security_information, descriptor))
+        nt(self.view.handle_set_security(&handle.entry, security_information, descriptor))
     }
 
     /// `ReadDirectory`: the entries after `marker` that match `pattern`, written into `buffer`
@@ -555,18 +510,14 @@ impl Ops {
                 return Ok(Arc::clone(l));
             }
         }
-        let Some((_, dir)) = &handle.dir else { return Err(Error::NotDir) };
+        let Some(dir) = &handle.dir else { return Err(Error::NotDir) };
         let path = handle.path();
         let listing = self.view.list_open(dir)?;
         let mut items = Vec::with_capacity(listing.entries.len());
         for i in 0..listing.entries.len() {
             let Some(entry) = self.view.listed(&listing, i)? else { continue };
             // A name whose lookup fails (a looping link) still shows, as a dangling link does.
-            let attr = entry.attr.unwrap_or_else(|| {
-                let mut a = bindfs_core::report::synthetic_dir(bindfs_core::Timestamp::default());
-                a.kind = entry.entry.kind;
-                a
-            });
+            let attr = entry.attr.unwrap_or_else(|| bindfs_core::report::unresolved(entry.entry.kind));
             items.push((wide::wide_of_name(&entry.entry.name)?, attr));
         }
         let dots = match path.parent() {
@@ -600,9 +551,7 @@ impl Ops {
             }
         }
         let flags = RenameFlags { no_replace: !replace, exchange: false };
-        nt(self.view.rename(&from, &to, flags))?;
-        *handle.path.lock() = to;
-        Ok(())
+        nt(self.view.rename_handle(&handle.entry, &from, &to, flags))
     }
 
     /// `SetBasicInfo`: `file_attributes` is `INVALID_FILE_ATTRIBUTES` for "leave them", and 0
@@ -626,9 +575,7 @@ impl Ops {
         if changes.is_empty() {
             return Ok(info::win_file_info(&current));
         }
-        let node = handle.changeable()?;
-        let raw = nt(self.view.backing().set_attr(&node, &changes))?;
-        Ok(info::win_file_info(&bindfs_core::report::attr(raw, true)))
+        Ok(info::win_file_info(&nt(self.view.handle_set_attr(&handle.entry, &changes))?))
     }
 
     /// `SetDelete`: marks (or unmarks) the entry for deletion at its last cleanup, on a handle
@@ -649,12 +596,8 @@ impl Ops {
             }
             return Ok(());
         }
-        let found = self.check_deletable(&path)?;
-        if found.attr.kind == FileKind::Dir && !nt(self.view.readdir(&path))?.is_empty() {
-            return Err(ntstatus_of(&Error::NotEmpty));
-        }
-        let node = handle.changeable()?;
-        let d = nt(self.view.backing().open_for_delete(&node))?;
+        let node = nt(self.view.handle_check_remove(&handle.entry, &path))?;
+        let d = nt(self.view.backing().open_for_delete(node))?;
         nt(d.set(true))?;
         // A mark another handle of the name left on another object (a link changed between
         // them) is taken back: one name, one entry to delete.
@@ -677,16 +620,13 @@ impl Ops {
         if allocation && new_size >= current.size {
             return Ok(info::win_file_info(&current));
         }
-        let node = handle.changeable()?;
         let changes = SetAttr { size: Some(new_size), ..SetAttr::default() };
-        let raw = nt(self.view.backing().set_attr(&node, &changes))?;
-        Ok(info::win_file_info(&bindfs_core::report::attr(raw, true)))
+        Ok(info::win_file_info(&nt(self.view.handle_set_attr(&handle.entry, &changes))?))
     }
 
     /// `Read`: bytes read at `offset`; `STATUS_END_OF_FILE` at or past the end.
     pub fn read(&self, handle: &OpenHandle, buffer: &mut [u8], offset: u64) -> NtResult<u32> {
-        let Some(file) = &handle.file else { return Err(ntstatus_of(&Error::IsDir)) };
-        let n = nt(self.view.read(file, offset, buffer))?;
+        let n = nt(self.view.read(&handle.entry, offset, buffer))?;
         if n == 0 && !buffer.is_empty() {
             return Err(END_OF_FILE);
         }
@@ -703,18 +643,18 @@ impl Ops {
         write_to_eof: bool,
         constrained: bool,
     ) -> NtResult<(u32, WinFileInfo)> {
-        let Some(file) = &handle.file else { return Err(ntstatus_of(&Error::IsDir)) };
+        let file = handle.file()?;
         let n = if write_to_eof && !constrained {
             nt(file.write_at_end(buffer))?
         } else if constrained {
-            let size = nt(file.stat())?.size;
+            let size = nt(self.attr_of(handle))?.size;
             if offset >= size {
                 return Ok((0, self.info_of(handle)?));
             }
             let room = usize::try_from(size - offset).unwrap_or(usize::MAX);
-            nt(self.view.write(file, offset, &buffer[..buffer.len().min(room)]))?
+            nt(self.view.write(&handle.entry, offset, &buffer[..buffer.len().min(room)]))?
         } else {
-            nt(self.view.write(file, offset, buffer))?
+            nt(self.view.write(&handle.entry, offset, buffer))?
         };
         Ok((u32::try_from(n).unwrap_or(u32::MAX), self.info_of(handle)?))
     }
@@ -729,11 +669,10 @@ impl Ops {
     /// `GetReparsePoint` of the open entry: its reparse data, unchanged (rule 24), into
     /// `buffer`; the bytes written.
     pub fn get_reparse_point(&self, handle: &OpenHandle, buffer: &mut [u8]) -> NtResult<usize> {
-        let node = match (&handle.file, handle.node()) {
-            (Some(_), Some(node)) => node,
-            _ => return Err(code::NOT_A_REPARSE_POINT),
-        };
-        self.copy_reparse(&node, buffer)
+        match (handle.entry.file(), handle.entry.node()) {
+            (Ok(_), Some(node)) => self.copy_reparse(node, buffer),
+            _ => Err(code::NOT_A_REPARSE_POINT),
+        }
     }
 
     /// `GetReparsePointByName`, as WinFsp's `FspFileSystemFindReparsePoint` and
@@ -773,15 +712,8 @@ fn open_flags(access: u32) -> OpenFlags {
     }
 }
 
-fn file_handle(path: VPath, file: WindowsFile, writable: bool) -> OpenHandle {
-    OpenHandle {
-        path: Mutex::new(path),
-        file: Some(file),
-        dir: None,
-        writable,
-        listing: Mutex::new(None),
-        owners: Owners::Nobody,
-    }
+fn open_handle(entry: Handle<WindowsBacking>, dir: Option<OpenDir<WindowsNode>>) -> OpenHandle {
+    OpenHandle { entry, dir, listing: Mutex::new(None), owners: Owners::Nobody }
 }
 
 /// The file information of a directory entry (`DirInfo`) for `w`.

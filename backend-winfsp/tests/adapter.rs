@@ -24,7 +24,7 @@ use bindfs_winfsp::ops::{
     FILE_DIRECTORY_FILE, FILE_READ_DATA, FILE_WRITE_DATA,
 };
 use bindfs_winfsp::owner::{Caller, Owner, owner_of, sid_of_text};
-use bindfs_winfsp::status::code;
+use bindfs_winfsp::status::{code, ntstatus_of};
 use bindfs_winfsp::{ByName, OpenHandle, Ops, WindowsBacking, under_wine};
 
 // Access rights as the kernel grants them (winnt.h).
@@ -1235,4 +1235,48 @@ fn a_wof_compressed_file_reads_its_data_through_the_filter() {
     let attributes = fs::symlink_metadata(&real).unwrap().file_attributes();
     assert_ne!(attributes & FILE_ATTRIBUTE_REPARSE_POINT, 0, "compact made no reparse point: {compact:?}");
     reads_as_on_the_backing(&fx, "compressed.txt");
+}
+
+#[test]
+fn issue_12_removals_through_a_handle_are_refused_with_the_cores_errors() {
+    // What a removal of the same name through the view answers, as an NTSTATUS.
+    let fx = Fixture::new("removal-errors");
+    fs::create_dir_all(fx.real("Foo/Mid/Deep")).unwrap();
+    link(&fx, "/Foo/Mid/Deep", "B1", false);
+    link(&fx, "/Foo", "B2", false); // /Foo/Mid now only holds the deeper link: synthesized
+    let core = |path: &VPath| ntstatus_of(&fx.ops.view().rmdir(path).unwrap_err());
+    let root = fx.open("\\", READ | DELETE);
+    assert_eq!(core(&VPath::root()), code::ACCESS_DENIED);
+    assert_eq!(fx.ops.set_delete(&root, &w("\\"), true), Err(code::ACCESS_DENIED));
+    let mid = VPath::parse("/Foo/Mid").unwrap();
+    assert_eq!(core(&mid), code::DIRECTORY_NOT_EMPTY);
+    let held = fx.open("\\Foo\\Mid", READ | DELETE);
+    assert_eq!(fx.ops.set_delete(&held, &w("\\Foo\\Mid"), true), Err(code::DIRECTORY_NOT_EMPTY));
+    let refused = fx.ops.open(&w("\\Foo\\Mid"), FILE_DELETE_ON_CLOSE, READ | DELETE, no_caller);
+    assert_eq!(refused.err(), Some(code::DIRECTORY_NOT_EMPTY));
+    assert!(fx.real("Foo/Mid/Deep").is_dir());
+}
+
+#[test]
+fn issue_12_calls_on_a_handle_act_on_its_object_after_an_ancestor_rename() {
+    let fx = Fixture::new("by-handle-after-rename");
+    link(&fx, "/v", "B", false);
+    fs::create_dir_all(fx.real("B/Dir/Sub")).unwrap();
+    fx.put("B/Dir/Sub/f.txt", "0123456789");
+    let handle = fx.open("\\v\\Dir\\Sub\\f.txt", READ_WRITE | WRITE_DAC);
+    let dir = fx.open("\\v\\Dir", READ | DELETE);
+    fx.ops.rename(&dir, &w("\\v\\Dir"), &w("\\v\\Moved"), false).unwrap();
+    // Something else takes the old name: the handle must not reach it.
+    fs::create_dir_all(fx.real("B/Dir/Sub")).unwrap();
+    let intruder = fx.put("B/Dir/Sub/f.txt", "intruder");
+    assert_eq!(fx.ops.set_file_size(&handle, 3, false).unwrap().file_size, 3);
+    let when = filetime_of(bindfs_core::Timestamp { secs: 1_000_000_000, nanos: 0 });
+    let info = fx.ops.set_basic_info(&handle, INVALID_FILE_ATTRIBUTES, 0, 0, when).unwrap();
+    assert_eq!(info.last_write_time, when);
+    let moved = fx.real("B/Moved/Sub/f.txt");
+    assert_eq!(fs::read_to_string(&moved).unwrap(), "012");
+    let modified = fs::metadata(&moved).unwrap().modified().unwrap();
+    assert_eq!(modified, std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000));
+    assert_eq!(fs::read_to_string(&intruder).unwrap(), "intruder");
+    assert_ne!(fs::metadata(&intruder).unwrap().modified().unwrap(), modified);
 }

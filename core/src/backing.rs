@@ -326,6 +326,14 @@ pub trait Backing: Send + Sync {
         flags: OpenFlags,
     ) -> Result<(Attr, Self::File)>;
 
+    /// The object an open file has open, as a node (for calls on a file just created, whose
+    /// node no lookup gave): it names that very object, whatever its name is now.
+    fn file_node(&self, file: &Self::File) -> Result<Self::Node>;
+
+    /// Sets the size of a file opened for writing, through the open file: opening it for
+    /// writing was the right to change its size, whatever its mode says now.
+    fn set_len(&self, file: &Self::File, size: u64) -> Result<()>;
+
     /// Reads at `offset` into `buf`; returns the number of bytes read (0 at end of file).
     fn read(&self, file: &Self::File, offset: u64, buf: &mut [u8]) -> Result<usize>;
 

@@ -516,6 +516,17 @@ impl Backing for FakeBacking {
         Ok((self.stat(&FakeNode(id))?, FakeFile { node: id, flags }))
     }
 
+    fn file_node(&self, file: &FakeFile) -> Result<FakeNode> {
+        Ok(FakeNode(file.node))
+    }
+
+    fn set_len(&self, file: &FakeFile, size: u64) -> Result<()> {
+        if !file.flags.write {
+            return Err(Error::InvalidArgument);
+        }
+        self.set_attr(&FakeNode(file.node), &SetAttr { size: Some(size), ..SetAttr::default() }).map(|_| ())
+    }
+
     fn read(&self, file: &FakeFile, offset: u64, buf: &mut [u8]) -> Result<usize> {
         let t = self.tree.lock();
         match &t.obj(file.node)?.content {

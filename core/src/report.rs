@@ -6,15 +6,12 @@
 //!   the link table holds, and the store's spelling for everything else (which matters on
 //!   case-insensitive views: `\FOO\cat.TXT` reports as `\Foo\Cat.txt`). On Linux the kernel
 //!   builds `/proc/self/fd`, `getcwd` and `realpath` from the view's own dentries, so names are
-//!   virtual by construction; the Windows backend reports [`View::canonical_path`] as the
+//!   virtual by construction; the Windows backend reports [`crate::View::canonical_path`] as the
 //!   normalized name. Directory entries keep the store's names; symlink text is never rewritten
 //!   (rule 24).
 //! - Attributes: entries from a read-only layer lose their write bits (rule 13).
 
-use crate::backing::{Attr, Backing, FileKind, Timestamp};
-use crate::error::{Error, Result};
-use crate::path::VPath;
-use crate::view::View;
+use crate::backing::{Attr, FileKind, Timestamp};
 
 /// The attributes shown at a virtual path for what the store reported.
 pub fn attr(raw: Attr, writable: bool) -> Attr {
@@ -48,34 +45,9 @@ pub fn synthetic_dir(time: Timestamp) -> Attr {
     }
 }
 
-impl<B: Backing> View<B> {
-    /// The name an entry reached at `path` reports: the same virtual path, each component
-    /// spelled as the view holds it (rule 21). Fails with [`Error::NotFound`] when `path` does
-    /// not exist.
-    pub fn canonical_path(&self, path: &VPath) -> Result<VPath> {
-        let mut out = VPath::root();
-        for name in path.names() {
-            let here = out.join(name);
-            let spelled = self.table().spelled(&here);
-            let stored = match spelled {
-                Some(n) => n,
-                None => self.stored_name_in(&out, name)?,
-            };
-            out = out.join(&stored);
-        }
-        self.lookup(&out)?;
-        Ok(out)
-    }
-
-    /// The store's spelling of `name` in the first layer of `dir` that holds it.
-    fn stored_name_in(&self, dir: &VPath, name: &crate::name::Name) -> Result<crate::name::Name> {
-        let resolution = self.resolve(dir)?;
-        for layer in &resolution.layers {
-            let Ok(node) = self.open_layer_node(layer) else { continue };
-            if self.backing().lookup(&node, name).is_ok() {
-                return self.backing().stored_name(&node, name);
-            }
-        }
-        Err(Error::NotFound)
-    }
+/// The attributes shown for a listed name whose lookup fails (a looping link): the kind its
+/// layers give it, no permissions, no times. Backends list it with these and let no cache keep
+/// them, so every use of the name comes back to the view and gets its error.
+pub fn unresolved(kind: FileKind) -> Attr {
+    Attr { kind, perm: 0, nlink: 1, ..synthetic_dir(Timestamp::default()) }
 }

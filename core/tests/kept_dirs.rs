@@ -74,6 +74,12 @@ impl Backing for W {
         self.live(n)?;
         self.store.open(n, f)
     }
+    fn file_node(&self, f: &FakeFile) -> Result<FakeNode> {
+        self.store.file_node(f)
+    }
+    fn set_len(&self, f: &FakeFile, size: u64) -> Result<()> {
+        self.store.set_len(f, size)
+    }
     fn create(&self, d: &FakeNode, n: &Name, p: u32, f: OpenFlags) -> Result<(Attr, FakeFile)> {
         self.live(d)?;
         self.store.create(d, n, p, f)

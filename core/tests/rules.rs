@@ -806,3 +806,71 @@ fn rule_22_security_descriptors_come_from_the_providing_store() {
     assert_eq!(v.set_security(&p("/Foo/Mid"), 4, b"descriptor"), Err(Error::ReadOnly));
     assert_eq!(v.get_security(&p("/Foo/none")), Err(Error::NotFound));
 }
+
+/// Issue 12: a call on an open handle acts on the object opened, after an ancestor's rename too.
+#[test]
+fn rule_18_calls_on_a_handle_follow_its_object_through_an_ancestor_rename() {
+    let v = view();
+    v.mkdir(&p("/Dir"), 0o755).unwrap();
+    v.mkdir(&p("/Dir/Sub"), 0o755).unwrap();
+    write_new(&v, "/Dir/Sub/f.txt", "");
+    let f = v.open(&p("/Dir/Sub/f.txt"), OpenFlags::READ_WRITE).unwrap();
+    v.write(&f, 0, b"hello world").unwrap();
+    v.rename(&p("/Dir"), &p("/Moved"), RenameFlags::default()).unwrap();
+    // Something new takes the old name: the handle must not reach it.
+    v.mkdir(&p("/Dir"), 0o755).unwrap();
+    v.mkdir(&p("/Dir/Sub"), 0o755).unwrap();
+    write_new(&v, "/Dir/Sub/f.txt", "intruder");
+    let at = Timestamp { secs: 1_000_000, nanos: 0 };
+    let size = SetAttr { size: Some(5), ..SetAttr::default() };
+    assert_eq!(v.handle_set_attr(&f, &size).unwrap().size, 5);
+    let time = SetAttr { mtime: Some(SetTime::At(at)), ..SetAttr::default() };
+    assert_eq!(v.handle_set_attr(&f, &time).unwrap().mtime, at);
+    v.handle_set_xattr(&f, b"user.k", b"v", XattrMode::Any).unwrap();
+    assert_eq!(cat(&v, "/Moved/Sub/f.txt"), "hello");
+    assert_eq!(v.getattr(&p("/Moved/Sub/f.txt")).unwrap().mtime, at);
+    assert_eq!(v.getxattr(&p("/Moved/Sub/f.txt"), b"user.k").unwrap(), b"v");
+    assert_eq!(cat(&v, "/Dir/Sub/f.txt"), "intruder");
+    assert_eq!(v.handle_attr(&f).unwrap().size, 5);
+}
+
+/// Rule 13 on handles: an entry opened through a read-only link refuses every change through
+/// its handle, with the error a change by path gives.
+#[test]
+fn rule_13_a_handle_from_a_read_only_link_refuses_changes() {
+    let v = view();
+    let mut s = spec("/Foo", "/t/Target");
+    s.flags.read_only = true;
+    v.create_link(s).unwrap();
+    let f = v.open(&p("/Foo/Cat.txt"), OpenFlags::READ).unwrap();
+    let size = SetAttr { size: Some(0), ..SetAttr::default() };
+    assert_eq!(v.handle_set_attr(&f, &size), Err(Error::ReadOnly));
+    assert_eq!(v.setattr(&p("/Foo/Cat.txt"), &size), Err(Error::ReadOnly));
+    assert_eq!(v.handle_set_xattr(&f, b"user.k", b"v", XattrMode::Any), Err(Error::ReadOnly));
+    assert_eq!(v.handle_remove_xattr(&f, b"user.k"), Err(Error::ReadOnly));
+    assert_eq!(v.handle_set_security(&f, 4, b""), Err(Error::ReadOnly));
+    assert_eq!(v.handle_check_remove(&f, &p("/Foo/Cat.txt")).map(|_| ()), Err(Error::ReadOnly));
+    assert_eq!(v.handle_attr(&f).unwrap().perm & 0o222, 0);
+    assert_eq!(cat(&v, "/Foo/Cat.txt"), "meow");
+}
+
+/// The removal rules on handles give the errors removals by path give.
+#[test]
+fn removing_through_a_handle_is_refused_as_by_path() {
+    let s = store();
+    s.write_file("/vol/Foo/Mid/Deep/x", b"x");
+    let v = View::new(s, CasePolicy::Sensitive);
+    link(&v, "/Foo/Mid/Deep", "/t/Target");
+    link(&v, "/Foo", "/t/Target2"); // /Foo/Mid now only holds the deeper link: synthesized
+    let root = v.hold(&VPath::root()).unwrap();
+    assert_eq!(v.handle_check_remove(&root, &VPath::root()).map(|_| ()), Err(Error::Busy));
+    let synthesized = v.hold(&p("/Foo/Mid")).unwrap();
+    assert!(synthesized.synthesized());
+    assert_eq!(v.rmdir(&p("/Foo/Mid")), Err(Error::NotEmpty));
+    assert_eq!(v.handle_check_remove(&synthesized, &p("/Foo/Mid")).map(|_| ()), Err(Error::NotEmpty));
+    let full = v.hold(&p("/Foo")).unwrap();
+    assert_eq!(v.rmdir(&p("/Foo")), Err(Error::NotEmpty));
+    assert_eq!(v.handle_check_remove(&full, &p("/Foo")).map(|_| ()), Err(Error::NotEmpty));
+    let file = v.hold(&p("/top.txt")).unwrap();
+    assert!(v.handle_check_remove(&file, &p("/top.txt")).is_ok());
+}

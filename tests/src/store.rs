@@ -13,11 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bindfs_core::{
-    AbsPath, Backing, CasePolicy, Error, FileKind, LinkFlags, LinkSpec, OpenFlags, RenameFlags, Syntax,
-    Target, VPath, View,
+    AbsPath, Backing, CasePolicy, Error, FileKind, Handle, LinkFlags, LinkSpec, OpenFlags, RenameFlags,
+    SetAttr, SetTime, Syntax, Target, Timestamp, VPath, View,
 };
 
-use crate::scenarios::{At, Driver, Failure, Flag, Held, Stat};
+use crate::scenarios::{At, Change, Driver, Failure, Flag, Held, Stat};
 
 /// Opens the store whose on-disk layer is the given directory.
 pub type OpenStore<B> = fn(&Path) -> bindfs_core::Result<B>;
@@ -87,16 +87,35 @@ fn io(e: Error) -> std::io::Error {
 /// A file opened through the view, read through it.
 struct StoreHeld<B: Backing> {
     view: Arc<View<B>>,
-    file: B::File,
+    file: Handle<B>,
 }
 
 impl<B: Backing> Held for StoreHeld<B> {
     fn read_all(&mut self) -> std::io::Result<String> {
         read_all(&self.view, &self.file)
     }
+
+    /// Through the core's handle: by the object opened, with the core's rules.
+    fn change(&mut self, change: Change) -> std::io::Result<()> {
+        let set = |changes: SetAttr| self.view.handle_set_attr(&self.file, &changes).map(|_| ());
+        match change {
+            Change::Size(size) => set(SetAttr { size: Some(size), ..SetAttr::default() }),
+            Change::Modified(secs) => {
+                let secs = i64::try_from(secs).map_err(|_| Error::InvalidArgument).map_err(io)?;
+                let at = SetTime::At(Timestamp { secs, nanos: 0 });
+                set(SetAttr { mtime: Some(at), ..SetAttr::default() })
+            }
+            Change::EveryoneMayWrite => self.view.handle_set_security(
+                &self.file,
+                crate::scenarios::DACL_SECURITY_INFORMATION,
+                &crate::scenarios::everyone_may_write(),
+            ),
+        }
+        .map_err(io)
+    }
 }
 
-fn read_all<B: Backing>(view: &View<B>, file: &B::File) -> std::io::Result<String> {
+fn read_all<B: Backing>(view: &View<B>, file: &Handle<B>) -> std::io::Result<String> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -236,6 +255,12 @@ impl<B: Backing + 'static> Driver for StoreEnv<B> {
     fn hold(&self, rel: &'static str) -> std::io::Result<Box<dyn Held>> {
         let view = Arc::clone(self.view()?);
         let file = view.open(&Self::vpath(rel)?, OpenFlags::READ).map_err(io)?;
+        Ok(Box::new(StoreHeld { view, file }))
+    }
+
+    fn hold_to_change(&self, rel: &'static str) -> std::io::Result<Box<dyn Held>> {
+        let view = Arc::clone(self.view()?);
+        let file = view.open(&Self::vpath(rel)?, OpenFlags::READ_WRITE).map_err(io)?;
         Ok(Box::new(StoreHeld { view, file }))
     }
 

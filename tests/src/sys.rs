@@ -189,7 +189,9 @@ mod linux {
 mod windows {
     use std::fs::File;
     use std::io;
+    use std::os::windows::ffi::OsStrExt;
     use std::os::windows::io::AsRawHandle;
+    use std::path::Path;
 
     use windows::Win32::Foundation::HANDLE;
     use windows::Win32::Storage::FileSystem::{GETFINALPATHNAMEBYHANDLE_FLAGS, GetFinalPathNameByHandleW};
@@ -234,5 +236,62 @@ mod windows {
         // SAFETY: `long` is NUL-terminated (checked) and outlives the call; `out` is a writable
         // buffer whose length is what the call is given.
         Ok(unsafe { GetShortPathNameW(PCWSTR(long.as_ptr()), Some(out)) })
+    }
+
+    /// Whether this runs under Wine (its `ntdll` has `wine_get_version`).
+    pub fn under_wine() -> bool {
+        use windows::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+        use windows::core::{s, w};
+        // SAFETY: both names are NUL-terminated literals; ntdll is loaded in every process and the
+        // handle is not freed; the address found is only compared, never called.
+        unsafe {
+            GetModuleHandleW(w!("ntdll.dll"))
+                .is_ok_and(|ntdll| GetProcAddress(ntdll, s!("wine_get_version")).is_some())
+        }
+    }
+
+    /// Sets the DACL of the open `file` to that of self-relative `descriptor`, through the handle.
+    pub fn set_dacl(file: &File, descriptor: &[u8]) -> io::Result<()> {
+        use windows::Win32::Security::{
+            DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, SetKernelObjectSecurity,
+        };
+        // SAFETY: an open handle; `descriptor` is a self-relative descriptor that outlives the call,
+        // which only reads it.
+        unsafe {
+            SetKernelObjectSecurity(
+                HANDLE(file.as_raw_handle()),
+                DACL_SECURITY_INFORMATION,
+                PSECURITY_DESCRIPTOR(descriptor.as_ptr() as *mut _),
+            )
+        }
+        .map_err(|e| io::Error::from_raw_os_error(e.code().0 & 0xFFFF))
+    }
+
+    /// The parts `parts` (`SECURITY_INFORMATION` flags) of the security descriptor of the file at
+    /// `path`, self-relative, read with Win32 (not through a view).
+    pub fn security_of(path: &Path, parts: u32) -> io::Result<Vec<u8>> {
+        use windows::Win32::Security::{GetFileSecurityW, PSECURITY_DESCRIPTOR};
+        use windows::core::PCWSTR;
+        let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+        let mut needed = 0u32;
+        // SAFETY: a NUL-terminated path; a first call with no buffer only asks the size.
+        let _ = unsafe { GetFileSecurityW(PCWSTR(wide.as_ptr()), parts, None, 0, &mut needed) };
+        let mut out = vec![0u8; needed as usize];
+        let len = needed;
+        // SAFETY: a NUL-terminated path and a writable buffer of `len` bytes.
+        let done = unsafe {
+            GetFileSecurityW(
+                PCWSTR(wide.as_ptr()),
+                parts,
+                Some(PSECURITY_DESCRIPTOR(out.as_mut_ptr().cast())),
+                len,
+                &mut needed,
+            )
+        };
+        if !done.as_bool() {
+            return Err(io::Error::last_os_error());
+        }
+        out.truncate(needed.min(len) as usize);
+        Ok(out)
     }
 }

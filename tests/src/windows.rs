@@ -16,11 +16,15 @@ use std::os::windows::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use windows::Win32::Storage::FileSystem::{
-    FILE_FLAG_BACKUP_SEMANTICS, FILE_NAME_NORMALIZED, GETFINALPATHNAMEBYHANDLE_FLAGS, VOLUME_NAME_NONE,
+    FILE_FLAG_BACKUP_SEMANTICS, FILE_GENERIC_READ, FILE_GENERIC_WRITE, FILE_NAME_NORMALIZED,
+    FILE_WRITE_ATTRIBUTES, GETFINALPATHNAMEBYHANDLE_FLAGS, VOLUME_NAME_NONE,
 };
 
 use crate::scenarios::{At, Driver, Failure};
 use crate::{bindfs, bindfs_ok};
+
+/// The access of a held file: reading, and changing its attributes and DACL.
+const HOLD_ACCESS: u32 = FILE_GENERIC_READ.0 | FILE_WRITE_ATTRIBUTES.0 | 0x0004_0000; // WRITE_DAC
 
 /// Whether WinFsp is installed; panics when it must be (`BINDFS_REQUIRE_WINFSP=1`) but is not.
 pub fn winfsp_available() -> bool {
@@ -88,6 +92,8 @@ pub fn path_in_volume(file: &File) -> std::io::Result<String> {
         buf.resize(n + 1, 0);
     }
 }
+
+pub use crate::sys::{security_of, set_dacl, under_wine};
 
 /// Opens a file or a directory for its name only.
 fn open_any(path: &Path) -> std::io::Result<File> {
@@ -186,6 +192,19 @@ impl Driver for WinEnv {
             Failure::ReadOnly => matches!(code, Some(WRITE_PROTECT | ACCESS_DENIED)),
             Failure::NotEmpty => code == Some(DIR_NOT_EMPTY),
         }
+    }
+
+    /// Held with the right to change attributes and the DACL too, so that a change refused by a
+    /// read-only link reaches the view and is refused there, not by the handle's access.
+    fn hold(&self, rel: &'static str) -> std::io::Result<Box<dyn crate::scenarios::Held>> {
+        let path = self.path(At::View(rel));
+        Ok(Box::new(std::fs::OpenOptions::new().read(true).access_mode(HOLD_ACCESS).open(path)?))
+    }
+
+    fn hold_to_change(&self, rel: &'static str) -> std::io::Result<Box<dyn crate::scenarios::Held>> {
+        let path = self.path(At::View(rel));
+        let access = HOLD_ACCESS | FILE_GENERIC_WRITE.0;
+        Ok(Box::new(std::fs::OpenOptions::new().read(true).write(true).access_mode(access).open(path)?))
     }
 
     /// The volume's name for the open file is the virtual path below the mount point (rule 21).

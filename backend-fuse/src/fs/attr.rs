@@ -2,14 +2,14 @@
 
 use std::time::UNIX_EPOCH;
 
-use bindfs_core::{SetAttr, SetTime, Timestamp, report};
+use bindfs_core::{SetAttr, SetTime, Timestamp};
 use fuser::{FileHandle, INodeNo, ReplyAttr, ReplyStatfs, Request, TimeOrNow};
 
 use super::{Shared, as_caller, errno, file_attr};
 
 pub(super) fn getattr(shared: &Shared, ino: INodeNo, fh: Option<FileHandle>, reply: ReplyAttr) {
     // An open file answers for itself, even once its name is gone (unlinked while open).
-    let by_file = |open: &super::OpenFile| open.file.stat().map(|a| report::attr(a, open.writable));
+    let by_file = |open: &super::OpenFile| shared.view.handle_attr(&open.handle);
     let attr = match fh.map(|fh| shared.open_file(fh.0)) {
         Some(Ok(open)) => by_file(&open),
         _ => shared.on_node(ino, |p| shared.view.getattr(p), by_file),
@@ -63,24 +63,14 @@ pub(super) fn setattr(
     fh: Option<FileHandle>,
     reply: ReplyAttr,
 ) {
-    // ftruncate on an open file: its handle, which works after an unlink too; the open already
-    // passed the read-only check.
-    let only_size = SetAttr { size: changes.size, ..SetAttr::default() } == changes;
-    let done = match (fh.map(|fh| shared.open_file(fh.0)), changes.size) {
-        (Some(Ok(open)), Some(size)) if only_size && open.writable => {
-            rustix::fs::ftruncate(open.file.as_fd(), size)
-                .map_err(crate::errno::map_errno)
-                .and_then(|()| open.file.stat())
-        }
+    // With a handle (ftruncate): on the object it has open, which its names may no longer
+    // lead to (renamed, unlinked); the core decides what the handle may change.
+    let done = match fh.map(|fh| shared.open_file(fh.0)) {
+        Some(Ok(open)) => as_caller(req, || shared.view.handle_set_attr(&open.handle, &changes)),
         _ => shared.on_node(
             ino,
             |p| as_caller(req, || shared.view.setattr(p, &changes)),
-            |open| {
-                if !open.writable {
-                    return Err(bindfs_core::Error::ReadOnly);
-                }
-                as_caller(req, || open.file.set_attr(&changes))
-            },
+            |open| as_caller(req, || shared.view.handle_set_attr(&open.handle, &changes)),
         ),
     };
     match done {

@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use bindfs_core::{Error, FileKind, Listing, OpenDir, Result};
+use bindfs_core::{Error, Listing, OpenDir, Result};
 use fuser::{
     FileHandle, FileType, FopenFlags, INodeNo, ReplyDirectory, ReplyDirectoryPlus, ReplyOpen, Request,
 };
@@ -148,7 +148,7 @@ pub(super) fn readdirplus(
             // No attributes (a looping link): a node whose entry and attributes the kernel may
             // not keep, so every use of the name comes back here and gets its error.
             None => {
-                let placeholder = placeholder_attr(listed.entry.kind);
+                let placeholder = bindfs_core::report::unresolved(listed.entry.kind);
                 let node = shared.inodes.remember(&path, &placeholder, true, false);
                 (node, super::file_attr(node, &placeholder), std::time::Duration::ZERO)
             }
@@ -166,13 +166,3 @@ pub(super) fn readdirplus(
 /// A directory of up to this size is usually listed to be looked at whole (`ls -l`, a walk that
 /// stats), and one reply with attributes saves a lookup per entry.
 const PLUS_AT_START_MAX: usize = 1024;
-
-/// Attributes to list a name whose lookup fails (never cached by the kernel).
-fn placeholder_attr(kind: FileKind) -> bindfs_core::Attr {
-    bindfs_core::Attr {
-        kind,
-        perm: 0,
-        nlink: 1,
-        ..bindfs_core::report::synthetic_dir(bindfs_core::Timestamp::default())
-    }
-}

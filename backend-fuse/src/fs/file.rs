@@ -7,7 +7,7 @@
 use std::ffi::OsStr;
 use std::sync::Arc;
 
-use bindfs_core::{Error, OpenFlags, Result, VPath};
+use bindfs_core::{Error, Handle, OpenFlags, Result, VPath};
 use fuser::{
     FileHandle, FopenFlags, INodeNo, ReplyCreate, ReplyData, ReplyEmpty, ReplyLseek, ReplyOpen, ReplyWrite,
     Request,
@@ -15,6 +15,7 @@ use fuser::{
 use rustix::fs::{FallocateFlags, SeekFrom};
 
 use super::{GENERATION, OpenFile, Shared, as_caller, errno};
+use crate::LinuxBacking;
 use crate::backing::LinuxFile;
 use crate::errno::map_errno;
 
@@ -55,9 +56,9 @@ fn backing_for(
 }
 
 /// Keeps an open file and returns its handle.
-fn keep(shared: &Shared, ino: u64, file: LinuxFile, writable: bool, passthrough: Option<u64>) -> u64 {
+fn keep(shared: &Shared, ino: u64, handle: Handle<LinuxBacking>, passthrough: Option<u64>) -> u64 {
     let fh = shared.handle();
-    shared.files.lock().insert(fh, Arc::new(OpenFile { file, writable, passthrough, ino }));
+    shared.files.lock().insert(fh, Arc::new(OpenFile { handle, passthrough, ino }));
     fh
 }
 
@@ -66,24 +67,25 @@ pub(super) fn open(shared: &Shared, req: &Request, ino: INodeNo, flags: fuser::O
     // object the kernel checked: a name swapped in the backing meanwhile is ESTALE (the kernel
     // then looks it up afresh), never a file the caller may not open.
     let opened = shared.path(ino).and_then(|path| {
-        let (file, attr, writable) = as_caller(req, || shared.view.open_entry(&path, open_flags(flags.0)))?;
+        let handle = as_caller(req, || shared.view.open(&path, open_flags(flags.0)))?;
         // The file is reopened from the very node these attributes were read from.
+        let attr = handle.opened_attr();
         if shared.inodes.identity(ino.0).is_some_and(|expected| (attr.dev, attr.ino) != expected) {
             return Err(Error::Stale);
         }
-        Ok((file, writable))
+        Ok(handle)
     });
-    let (file, writable) = match opened {
-        Ok(o) => o,
+    let handle = match opened {
+        Ok(h) => h,
         Err(e) => return reply.error(errno(&e)),
     };
-    if shared.passthrough.load(std::sync::atomic::Ordering::Relaxed) {
+    if let (true, Ok(file)) = (shared.passthrough.load(std::sync::atomic::Ordering::Relaxed), handle.file()) {
         if let Some(id) = backing_for(shared, ino.0, || reply.open_backing(file.as_fd())) {
-            let fh = keep(shared, ino.0, file, writable, Some(ino.0));
+            let fh = keep(shared, ino.0, handle, Some(ino.0));
             return reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
         }
     }
-    let fh = keep(shared, ino.0, file, writable, None);
+    let fh = keep(shared, ino.0, handle, None);
     reply.opened(FileHandle(fh), FopenFlags::empty())
 }
 
@@ -97,19 +99,19 @@ pub(super) fn create(
     reply: ReplyCreate,
 ) {
     let created = shared.child(parent, name).and_then(|path: VPath| {
-        let (attr, file) = as_caller(req, || shared.view.create(&path, mode & 0o7777, open_flags(flags)))?;
+        let (attr, handle) = as_caller(req, || shared.view.create(&path, mode & 0o7777, open_flags(flags)))?;
         // Made in a writable layer; its attributes came back with it: no second lookup.
         let ino = shared.inodes.remember(&path, &attr, false, true);
-        Ok((ino, super::file_attr(ino, &attr), file))
+        Ok((ino, super::file_attr(ino, &attr), handle))
     });
-    let (ino, attr, file) = match created {
+    let (ino, attr, handle) = match created {
         Ok(c) => c,
         Err(e) => return reply.error(errno(&e)),
     };
     let ttl = shared.ttl();
-    if shared.passthrough.load(std::sync::atomic::Ordering::Relaxed) {
+    if let (true, Ok(file)) = (shared.passthrough.load(std::sync::atomic::Ordering::Relaxed), handle.file()) {
         if let Some(id) = backing_for(shared, ino, || reply.open_backing(file.as_fd())) {
-            let fh = keep(shared, ino, file, true, Some(ino));
+            let fh = keep(shared, ino, handle, Some(ino));
             return reply.created_passthrough(
                 &ttl,
                 &attr,
@@ -120,7 +122,7 @@ pub(super) fn create(
             );
         }
     }
-    let fh = keep(shared, ino, file, true, None);
+    let fh = keep(shared, ino, handle, None);
     reply.created(&ttl, &attr, GENERATION, FileHandle(fh), FopenFlags::empty())
 }
 
@@ -140,7 +142,7 @@ pub(super) fn release(shared: &Shared, fh: FileHandle) {
 pub(super) fn read(shared: &Shared, fh: FileHandle, offset: u64, size: u32, reply: ReplyData) {
     let done = shared.open_file(fh.0).and_then(|open| {
         let mut buf = vec![0; size as usize];
-        let n = shared.view.read(&open.file, offset, &mut buf)?;
+        let n = shared.view.read(&open.handle, offset, &mut buf)?;
         buf.truncate(n);
         Ok(buf)
     });
@@ -151,7 +153,7 @@ pub(super) fn read(shared: &Shared, fh: FileHandle, offset: u64, size: u32, repl
 }
 
 pub(super) fn write(shared: &Shared, fh: FileHandle, offset: u64, data: &[u8], reply: ReplyWrite) {
-    match shared.open_file(fh.0).and_then(|open| shared.view.write(&open.file, offset, data)) {
+    match shared.open_file(fh.0).and_then(|open| shared.view.write(&open.handle, offset, data)) {
         Ok(n) => reply.written(u32::try_from(n).unwrap_or(u32::MAX)),
         Err(e) => reply.error(errno(&e)),
     }
@@ -163,7 +165,7 @@ fn with_fd(
     f: impl FnOnce(&LinuxFile) -> rustix::io::Result<()>,
 ) -> Result<()> {
     let open = shared.open_file(fh.0)?;
-    f(&open.file).map_err(map_errno)
+    f(open.file()?).map_err(map_errno)
 }
 
 fn reply_empty(done: Result<()>, reply: ReplyEmpty) {
@@ -203,7 +205,7 @@ pub(super) fn lseek(shared: &Shared, fh: FileHandle, offset: i64, whence: i32, r
             (libc::SEEK_CUR, _) => SeekFrom::Current(offset),
             _ => return Err(Error::InvalidArgument),
         };
-        rustix::fs::seek(open.file.as_fd(), to).map_err(map_errno)
+        rustix::fs::seek(open.file()?.as_fd(), to).map_err(map_errno)
     });
     match done {
         Ok(at) => reply.offset(i64::try_from(at).unwrap_or(i64::MAX)),
@@ -223,9 +225,9 @@ pub(super) fn copy_file_range(
         let (mut off_in, mut off_out) = (from.1, to.1);
         let len = usize::try_from(len).unwrap_or(usize::MAX);
         rustix::fs::copy_file_range(
-            src.file.as_fd(),
+            src.file()?.as_fd(),
             Some(&mut off_in),
-            dst.file.as_fd(),
+            dst.file()?.as_fd(),
             Some(&mut off_out),
             len,
         )

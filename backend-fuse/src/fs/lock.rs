@@ -202,14 +202,14 @@ impl Locks {
             }
         }
         let open = shared.open_file(fh)?;
-        let fh_access = access_of(open.file.as_fd())?;
+        let fh_access = access_of(open.file()?.as_fd())?;
         let backing = shared.view.backing();
         let (fd, access) = if existing.is_none() {
-            (backing.reopen_file(&open.file, fh_access)?, fh_access.bits() as i32)
+            (backing.reopen_file(open.file()?, fh_access)?, fh_access.bits() as i32)
         } else {
             // The owner now locks through a descriptor of another mode: one that serves both
             // (the kernel has checked the caller holds descriptors of each).
-            (backing.reopen_file(&open.file, OFlags::RDWR)?, libc::O_RDWR)
+            (backing.reopen_file(open.file()?, OFlags::RDWR)?, libc::O_RDWR)
         };
         let holder = Arc::new(Holder { fd, access, via: fh, pid });
         if let Some(old) = existing {
@@ -367,7 +367,7 @@ pub(super) fn getlk(
         Some(h) => Probe::Holder(h),
         None => {
             let opened = shared.open_file(fh.0).and_then(|open| {
-                shared.view.backing().reopen_file(&open.file, access_of(open.file.as_fd())?)
+                shared.view.backing().reopen_file(open.file()?, access_of(open.file()?.as_fd())?)
             });
             match opened {
                 Ok(fd) => Probe::Temporary(fd),

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bindfs_core::{Attr, Error, FileKind, LinkId, LinkSpec, Name, Result, Timestamp, VPath, View};
+use bindfs_core::{Attr, Error, FileKind, Handle, LinkId, LinkSpec, Name, Result, Timestamp, VPath, View};
 use fuser::{FileAttr, FileType, Filesystem, Generation, INodeNo, KernelConfig, Notifier, Request};
 use parking_lot::Mutex;
 
@@ -55,9 +55,8 @@ impl Default for Options {
 /// An open file.
 #[derive(Debug)]
 struct OpenFile {
-    file: LinuxFile,
-    /// Whether it came through a writable layer (for the mode `fstat` reports).
-    writable: bool,
+    /// The core's handle: the object opened, and what the view lets be done with it.
+    handle: Handle<LinuxBacking>,
     /// The node whose registered backing file the kernel does this file's I/O on, if any.
     passthrough: Option<u64>,
     /// The node it was opened as.
@@ -71,6 +70,13 @@ struct OpenFiles {
     /// The handles open on each node, so that a call by node finds an open file of it without
     /// going through every open file.
     by_node: HashMap<u64, Vec<u64>>,
+}
+
+impl OpenFile {
+    /// The file open for I/O.
+    fn file(&self) -> Result<&LinuxFile> {
+        self.handle.file()
+    }
 }
 
 impl OpenFiles {

@@ -8,11 +8,6 @@ use fuser::{INodeNo, ReplyEmpty, ReplyXattr, Request};
 
 use super::{Shared, as_caller, errno};
 
-/// Changes through an open file follow the read-only rule of the layer it was opened from.
-fn writable(open: &super::OpenFile) -> bindfs_core::Result<()> {
-    if open.writable { Ok(()) } else { Err(Error::ReadOnly) }
-}
-
 /// Answers a size query (`size == 0`) with the length, else the data if it fits.
 fn reply_sized(data: &[u8], size: u32, reply: ReplyXattr) {
     match u32::try_from(data.len()) {
@@ -44,7 +39,7 @@ pub(super) fn get(shared: &Shared, ino: INodeNo, name: &OsStr, size: u32, reply:
         shared,
         ino,
         |p| shared.view.getxattr(p, name.as_bytes()),
-        |f| f.file.get_xattr(name.as_bytes()),
+        |f| shared.view.handle_get_xattr(&f.handle, name.as_bytes()),
     ) {
         Ok(value) => reply_sized(&value, size, reply),
         Err(e) => reply.error(errno(&e)),
@@ -53,8 +48,9 @@ pub(super) fn get(shared: &Shared, ino: INodeNo, name: &OsStr, size: u32, reply:
 
 pub(super) fn list(shared: &Shared, req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
     // As the caller: the store leaves out names the caller may not see (trusted.*).
-    let names =
-        as_caller(req, || reading(shared, ino, |p| shared.view.listxattr(p), |f| f.file.list_xattr()));
+    let names = as_caller(req, || {
+        reading(shared, ino, |p| shared.view.listxattr(p), |f| shared.view.handle_list_xattr(&f.handle))
+    });
     match names {
         Ok(names) => {
             let mut packed = Vec::new();
@@ -87,7 +83,7 @@ pub(super) fn set(
         shared.on_node(
             ino,
             |p| as_caller(req, || shared.view.setxattr(p, name.as_bytes(), value, mode)),
-            |f| writable(f).and_then(|()| as_caller(req, || f.file.set_xattr(name.as_bytes(), value, mode))),
+            |f| as_caller(req, || shared.view.handle_set_xattr(&f.handle, name.as_bytes(), value, mode)),
         )
     });
     match done {
@@ -100,7 +96,7 @@ pub(super) fn remove(shared: &Shared, req: &Request, ino: INodeNo, name: &OsStr,
     let done = shared.on_node(
         ino,
         |p| as_caller(req, || shared.view.removexattr(p, name.as_bytes())),
-        |f| writable(f).and_then(|()| as_caller(req, || f.file.remove_xattr(name.as_bytes()))),
+        |f| as_caller(req, || shared.view.handle_remove_xattr(&f.handle, name.as_bytes())),
     );
     match done {
         Ok(()) => reply.ok(),
