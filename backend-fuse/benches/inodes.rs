@@ -62,6 +62,14 @@ mod linux {
             });
             let node = t.remember(&file, &attr(FileKind::File, 1_000_000 + 7 * 100 + 3), false, true);
             group.bench_function(BenchmarkId::new("path", known), |b| b.iter(|| black_box(t.path(node))));
+            // A lookup of a known file, the kernel's reference given back: the hottest call.
+            let found = attr(FileKind::File, 1_000_000 + 7 * 100 + 3);
+            group.bench_function(BenchmarkId::new("lookup_known_file", known), |b| {
+                b.iter(|| {
+                    let ino = t.remember(black_box(&file), &found, false, true);
+                    t.forget(ino, 1);
+                })
+            });
         }
         group.finish();
     }

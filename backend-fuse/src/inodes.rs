@@ -83,8 +83,8 @@ impl Kind {
     }
 }
 
-/// Index of a place; never reused, so a stale one finds nothing.
-type PlaceId = u64;
+/// Index of a place in `Places::slots`.
+type PlaceId = usize;
 
 /// The root's place.
 const ROOT_PLACE: PlaceId = 0;
@@ -125,24 +125,62 @@ fn take_one(list: &mut Vec<u64>, ino: u64) {
     }
 }
 
-/// The tree of places.
+/// The tree of places, in slots (a lookup walks one per name, so no hashing of ids); a
+/// removed place's slot is reused.
 #[derive(Debug)]
 struct Places {
-    map: HashMap<PlaceId, Place>,
-    next: PlaceId,
+    slots: Vec<Option<Place>>,
+    free: Vec<PlaceId>,
 }
 
 impl Places {
     fn new() -> Places {
-        Places { map: HashMap::from([(ROOT_PLACE, Place::default())]), next: ROOT_PLACE + 1 }
+        Places { slots: vec![Some(Place::default())], free: Vec::new() }
     }
 
     fn get(&self, id: PlaceId) -> Option<&Place> {
-        self.map.get(&id)
+        self.slots.get(id)?.as_ref()
     }
 
     fn get_mut(&mut self, id: PlaceId) -> Option<&mut Place> {
-        self.map.get_mut(&id)
+        self.slots.get_mut(id)?.as_mut()
+    }
+
+    fn insert(&mut self, place: Place) -> PlaceId {
+        match self.free.pop() {
+            Some(id) => {
+                if let Some(slot) = self.slots.get_mut(id) {
+                    *slot = Some(place);
+                }
+                id
+            }
+            None => {
+                self.slots.push(Some(place));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, id: PlaceId) -> Option<Place> {
+        // The root's slot is never freed: every walk starts there.
+        if id == ROOT_PLACE {
+            return None;
+        }
+        let place = self.slots.get_mut(id)?.take()?;
+        self.free.push(id);
+        Some(place)
+    }
+
+    /// Whether place `id` is the place of `path`: its names, read upwards, are the path's.
+    fn is(&self, id: PlaceId, path: &VPath) -> bool {
+        let mut at = id;
+        for name in path.names().iter().rev() {
+            match self.get(at) {
+                Some(place) if place.name.as_ref() == Some(name) && at != ROOT_PLACE => at = place.parent,
+                _ => return false,
+            }
+        }
+        at == ROOT_PLACE
     }
 
     /// The place of `path`, if anything is known by it or below it.
@@ -160,9 +198,7 @@ impl Places {
         if let Some(&id) = self.get(parent).and_then(|p| p.children.get(name)) {
             return id;
         }
-        let id = self.next;
-        self.next += 1;
-        self.map.insert(id, Place { parent, name: Some(name.clone()), ..Place::default() });
+        let id = self.insert(Place { parent, name: Some(name.clone()), ..Place::default() });
         if let Some(p) = self.get_mut(parent) {
             p.children.insert(name.clone(), id);
         }
@@ -177,7 +213,7 @@ impl Places {
             let place = self.get(at)?;
             names.push(place.name.clone()?);
             // More steps than places: a loop, which would be a bug; no path rather than a hang.
-            if names.len() > self.map.len() {
+            if names.len() > self.slots.len() {
                 return None;
             }
             at = place.parent;
@@ -205,8 +241,8 @@ impl Places {
                 Some(place) if place.unused() => {}
                 _ => return,
             }
-            let Some(place) = self.map.remove(&id) else { return };
-            if let (Some(parent), Some(name)) = (self.map.get_mut(&place.parent), place.name) {
+            let Some(place) = self.remove(id) else { return };
+            if let (Some(parent), Some(name)) = (self.get_mut(place.parent), place.name) {
                 if parent.children.get(&name) == Some(&id) {
                     parent.children.remove(&name);
                 }
@@ -309,7 +345,7 @@ impl Table {
         node.lookups += 1;
         let Names::At { current, others } = &mut node.names else { return };
         // A directory is found by its place, so only another object's name can be new.
-        if places.find(path) == Some(*current) {
+        if places.is(*current, path) {
             return;
         }
         // Another name of the same object (a hard link): keep both.
@@ -474,7 +510,7 @@ impl Table {
         };
         let mut pairs = vec![(id, existing)];
         while let Some((from, into)) = pairs.pop() {
-            let Some(moved) = self.places.map.remove(&from) else { continue };
+            let Some(moved) = self.places.remove(from) else { continue };
             for (name, child) in moved.children {
                 let same = self.places.get(into).and_then(|p| p.children.get(&name).copied());
                 match same {
