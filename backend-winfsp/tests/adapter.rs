@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bindfs_core::{AbsPath, CasePolicy, LinkFlags, LinkSpec, Syntax, Target, VPath, View};
-use bindfs_tests::windows::{junction_data, set_reparse_point};
+use bindfs_tests::windows::{Listed, dir_page as decode, junction_data, set_reparse_point};
 use bindfs_winfsp::info::{
     FILE_ATTRIBUTE_DIRECTORY, FILE_ATTRIBUTE_READONLY, INVALID_FILE_ATTRIBUTES, filetime_of, timestamp_of,
 };
@@ -109,43 +109,6 @@ fn set_read_only(path: &Path, read_only: bool) {
     #[allow(clippy::permissions_set_readonly_false)]
     perm.set_readonly(read_only);
     fs::set_permissions(path, perm).unwrap();
-}
-
-/// One entry of a directory page, as the kernel reads `FSP_FSCTL_DIR_INFO`.
-#[derive(Debug, PartialEq, Eq)]
-struct Listed {
-    name: String,
-    attributes: u32,
-    /// The reparse tag (`FSP_FSCTL_FILE_INFO::ReparseTag`, FindFirstFile's `dwReserved0`).
-    tag: u32,
-    size: u64,
-}
-
-/// The entries of a page of `len` bytes, and whether it ends the listing (a zero-size entry
-/// after the last: `FspFileSystemAddDirInfo(NULL, ...)`).
-fn decode(page: &[u8], len: u32) -> (Vec<Listed>, bool) {
-    // FSP_FSCTL_DIR_INFO: UINT16 Size, FSP_FSCTL_FILE_INFO at 8, the name at 104; entries are
-    // 8-aligned.
-    let page = &page[..len as usize];
-    let (mut out, mut at) = (Vec::new(), 0usize);
-    while at + 2 <= page.len() {
-        let size = usize::from(u16::from_le_bytes([page[at], page[at + 1]]));
-        if size == 0 {
-            return (out, true);
-        }
-        let u32_at = |o: usize| u32::from_le_bytes(page[at + o..at + o + 4].try_into().unwrap());
-        let u64_at = |o: usize| u64::from_le_bytes(page[at + o..at + o + 8].try_into().unwrap());
-        let units: Vec<u16> =
-            page[at + 104..at + size].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-        out.push(Listed {
-            name: String::from_utf16_lossy(&units),
-            attributes: u32_at(8),
-            tag: u32_at(8 + 4),
-            size: u64_at(8 + 16),
-        });
-        at += size.div_ceil(8) * 8;
-    }
-    (out, false)
 }
 
 fn names(entries: &[Listed]) -> Vec<&str> {

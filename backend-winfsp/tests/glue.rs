@@ -205,22 +205,10 @@ fn create_makes_the_file_with_the_descriptor_given() {
     assert_eq!((status, context.is_null()), (code::OBJECT_NAME_COLLISION, true));
 }
 
-/// The names of a directory page of `len` bytes (`FSP_FSCTL_DIR_INFO`: UINT16 Size, the name
-/// at 104; entries 8-aligned), and whether it ends the listing.
+/// The names of a directory page of `len` bytes, and whether it ends the listing.
 fn page_names(page: &[u8], len: u32) -> (Vec<String>, bool) {
-    let page = &page[..len as usize];
-    let (mut out, mut at) = (Vec::new(), 0usize);
-    while at + 2 <= page.len() {
-        let size = usize::from(u16::from_le_bytes([page[at], page[at + 1]]));
-        if size == 0 {
-            return (out, true);
-        }
-        let units: Vec<u16> =
-            page[at + 104..at + size].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-        out.push(String::from_utf16_lossy(&units));
-        at += size.div_ceil(8) * 8;
-    }
-    (out, false)
+    let (entries, ended) = bindfs_tests::windows::dir_page(page, len);
+    (entries.into_iter().map(|e| e.name).collect(), ended)
 }
 
 #[test]

@@ -95,6 +95,46 @@ pub fn path_in_volume(file: &File) -> std::io::Result<String> {
 
 pub use crate::sys::{security_of, set_dacl, under_wine};
 
+/// One entry of a directory page, as the kernel reads `FSP_FSCTL_DIR_INFO`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// Its name.
+    pub name: String,
+    /// `FILE_ATTRIBUTE_*`.
+    pub attributes: u32,
+    /// The reparse tag (`FSP_FSCTL_FILE_INFO::ReparseTag`, FindFirstFile's `dwReserved0`).
+    pub tag: u32,
+    /// `FileSize`.
+    pub size: u64,
+}
+
+/// The entries of a page of `len` bytes, and whether it ends the listing (a zero-size entry
+/// after the last: `FspFileSystemAddDirInfo(NULL, ...)`).
+pub fn dir_page(page: &[u8], len: u32) -> (Vec<Listed>, bool) {
+    // FSP_FSCTL_DIR_INFO: UINT16 Size, FSP_FSCTL_FILE_INFO at 8, the name at 104; entries are
+    // 8-aligned.
+    let page = &page[..len as usize];
+    let (mut out, mut at) = (Vec::new(), 0usize);
+    while at + 2 <= page.len() {
+        let size = usize::from(u16::from_le_bytes([page[at], page[at + 1]]));
+        if size == 0 {
+            return (out, true);
+        }
+        let u32_at = |o: usize| u32::from_le_bytes(page[at + o..at + o + 4].try_into().unwrap());
+        let u64_at = |o: usize| u64::from_le_bytes(page[at + o..at + o + 8].try_into().unwrap());
+        let units: Vec<u16> =
+            page[at + 104..at + size].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        out.push(Listed {
+            name: String::from_utf16_lossy(&units),
+            attributes: u32_at(8),
+            tag: u32_at(8 + 4),
+            size: u64_at(8 + 16),
+        });
+        at += size.div_ceil(8) * 8;
+    }
+    (out, false)
+}
+
 /// Opens a file or a directory for its name only.
 fn open_any(path: &Path) -> std::io::Result<File> {
     std::fs::OpenOptions::new().read(true).custom_flags(FILE_FLAG_BACKUP_SEMANTICS.0).open(path)
