@@ -1,23 +1,19 @@
 #!/usr/bin/env bash
 # The shared side-by-side benchmark (../shared/bench/fsbench.py) run on the Linux view, with the
-# issue's targets and order, on a file system chosen for what it should show:
+# issue's targets and order:
 #
-#   bench/view.sh [--fs here|ext4|tmpfs] [fsbench options: --reps N, --quick, --only a,b, --json F]
+#   bench/view.sh [--fs ext4|tmpfs|here] [fsbench options: --reps N, --quick, --only a,b, --json F]
 #
-#   here   the tree where fsbench puts it (/tmp/fsbench), on whatever holds /tmp (the default).
-#   ext4   a fresh ext4 with a journal, on a loop device, mounted at /tmp/fsbench for the run.
-#          Use it where /tmp's ext4 has no journal: there ext4 will not reuse an inode deleted
-#          less than a minute ago (six minutes while its inode table block is dirty) and each
-#          create scans past all of them, so create_unlink measures how many files the targets
-#          before deleted, not the layer (see the README, Performance).
-#   tmpfs  a tmpfs at /tmp/fsbench: no disk, so what each FUSE layer costs shows in full.
-#
-# Both are 8 GiB (sparse, and a tmpfs limit): mergerfs refuses to create anything on a branch
-# with less than 4 GiB free (its minfreespace).
+# --fs is fsbench's own (it mounts and undoes the file system itself):
+#   ext4   the default: a journaled ext4 on a loop image fsbench keeps (/var/tmp/fsbench.ext4),
+#          what a user's disk is. Not the host's /tmp: an ext4 without a journal will not reuse
+#          an inode deleted less than a minute ago and each create scans past all of them, so
+#          create_unlink there measures what the targets before deleted (see the README).
+#   tmpfs  a tmpfs: no disk, so what each FUSE layer costs shows in full.
+#   here   whatever holds /tmp/fsbench (set up by the caller).
 #
 # Needs root (mounts, drop_caches), the fsbench peers (apt: bindfs mergerfs, installed here when
-# missing) and a release build (built here, into $CARGO_TARGET_DIR if set). Mounts it makes are
-# undone on exit; one run at a time.
+# missing) and a release build (built here, into $CARGO_TARGET_DIR if set). One run at a time.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 die() {
@@ -25,15 +21,15 @@ die() {
   exit 2
 }
 
-fs=here
+fs=ext4
 if [ "${1:-}" = --fs ]; then
-  [ $# -ge 2 ] || die "--fs needs a file system: here, ext4 or tmpfs"
+  [ $# -ge 2 ] || die "--fs needs a file system: ext4, tmpfs or here"
   fs=$2
   shift 2
 fi
 case $fs in
-  here | ext4 | tmpfs) ;;
-  *) die "unknown file system '$fs' (expected here, ext4 or tmpfs)" ;;
+  ext4 | tmpfs | here) ;;
+  *) die "unknown file system '$fs' (expected ext4, tmpfs or here)" ;;
 esac
 [ "$(id -u)" = 0 ] || die "must run as root (it mounts and drops caches)"
 fsbench=$repo/../shared/bench/fsbench.py
@@ -60,37 +56,15 @@ cargo build --release -q -p bindfs-rs --manifest-path "$repo/Cargo.toml"
 target=${CARGO_TARGET_DIR:-$repo/target}
 bin=$(realpath "$target/release/bindfs-rs")
 
-root=/tmp/fsbench
-image=""
-mounted=""
+# fsbench undoes the file system it mounts; views it left behind (it was killed) are undone
+# here, or the next run finds its mount points busy.
 cleanup() {
-  if [ -n "$mounted" ]; then
-    # Views fsbench left behind (it was killed) go first, or the file system stays busy.
-    for view in "$root"/mnt-*; do
-      if mountpoint -q "$view"; then fusermount3 -u "$view" 2>/dev/null || umount -l "$view"; fi
-    done
-    umount "$root" || umount -l "$root"
-  fi
-  if [ -n "$image" ]; then rm -f "$image"; fi
+  for view in /tmp/fsbench/mnt-*; do
+    if mountpoint -q "$view"; then fusermount3 -u "$view" 2>/dev/null || umount -l "$view"; fi
+  done
+  if [ "$fs" != here ] && mountpoint -q /tmp/fsbench/backing; then umount /tmp/fsbench/backing || true; fi
 }
 trap cleanup EXIT
-mkdir -p $root
-if [ "$fs" != here ] && mountpoint -q $root; then
-  die "$root is already a mount point; unmount it first"
-fi
-case $fs in
-  ext4)
-    image=$(mktemp /var/tmp/bindfs-bench-XXXXXX.ext4)
-    truncate -s 8G "$image"
-    mkfs.ext4 -q -F -O has_journal "$image"
-    mount -o loop "$image" $root
-    mounted=1
-    ;;
-  tmpfs)
-    mount -t tmpfs -o size=8G tmpfs $root
-    mounted=1
-    ;;
-esac
 
-python3 "$fsbench" --targets native,kbind,bindfs,mergerfs,project \
+python3 "$fsbench" --fs "$fs" --targets native,kbind,bindfs,mergerfs,project \
   --project-mount "$bin mount {mnt} --link {mnt}={backing}" "$@"

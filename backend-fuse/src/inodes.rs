@@ -378,13 +378,13 @@ impl Table {
         }
     }
 
-    fn forget(&mut self, ino: u64, n: u64) {
-        let Some(node) = self.nodes.get_mut(&ino) else { return };
+    fn forget(&mut self, ino: u64, n: u64) -> bool {
+        let Some(node) = self.nodes.get_mut(&ino) else { return false };
         node.lookups = node.lookups.saturating_sub(n);
         if node.lookups > 0 {
-            return;
+            return false;
         }
-        let Some(node) = self.nodes.remove(&ino) else { return };
+        let Some(node) = self.nodes.remove(&ino) else { return false };
         let key = match node.names {
             Names::At { current, others } => {
                 let path = self.places.path(current);
@@ -419,6 +419,7 @@ impl Table {
         if let Some(key) = key {
             self.forgotten.put(key, ino);
         }
+        true
     }
 
     fn unlinked(&mut self, path: &VPath) {
@@ -599,11 +600,9 @@ impl Inodes {
         self.table.lock().remember(path, attr, synthesized, writable)
     }
 
-    /// The kernel dropped `n` references to `ino`.
-    pub fn forget(&self, ino: u64, n: u64) {
-        if ino != ROOT {
-            self.table.lock().forget(ino, n);
-        }
+    /// The kernel dropped `n` references to `ino`; whether that was its last.
+    pub fn forget(&self, ino: u64, n: u64) -> bool {
+        ino != ROOT && self.table.lock().forget(ino, n)
     }
 
     /// The name `path` was removed (unlink, rmdir, or replaced by a rename): an inode known by

@@ -14,6 +14,7 @@ use fuser::{
 };
 use rustix::fs::{FallocateFlags, SeekFrom};
 
+use super::io_mode::Mode;
 use super::{GENERATION, OpenFile, Shared, as_caller, errno};
 use crate::LinuxBacking;
 use crate::backing::LinuxFile;
@@ -31,35 +32,30 @@ fn open_flags(flags: i32) -> OpenFlags {
     }
 }
 
-/// The registered backing for node `ino`, registering `file` if the node has none yet.
-fn backing_for(
+/// The I/O mode of a new open of node `ino` (see `io_mode`), registering `file` as its backing
+/// file when it passes through.
+fn io_mode(
     shared: &Shared,
     ino: u64,
-    register: impl FnOnce() -> std::io::Result<fuser::BackingId>,
-) -> Option<Arc<fuser::BackingId>> {
-    let mut backings = shared.backings.lock();
-    if let Some((id, users)) = backings.get_mut(&ino) {
-        *users += 1;
-        return Some(Arc::clone(id));
-    }
-    match register() {
-        Ok(id) => {
-            let id = Arc::new(id);
-            backings.insert(ino, (Arc::clone(&id), 1));
-            Some(id)
-        }
-        Err(e) => {
-            tracing::debug!(ino, error = %e, "passthrough refused; the daemon does this file's I/O");
-            None
-        }
-    }
+    handle: &Handle<LinuxBacking>,
+    read_only: bool,
+    register: impl FnOnce(&LinuxFile) -> std::io::Result<fuser::BackingId>,
+) -> Mode {
+    let passthrough = shared.passthrough.load(std::sync::atomic::Ordering::Relaxed);
+    let file = handle.file().ok().filter(|_| passthrough);
+    shared.io_modes.lock().open(ino, &handle.opened_attr(), read_only, file.map(|f| move || register(f)))
 }
 
 /// Keeps an open file and returns its handle.
-fn keep(shared: &Shared, ino: u64, handle: Handle<LinuxBacking>, passthrough: Option<u64>) -> u64 {
+fn keep(shared: &Shared, ino: u64, handle: Handle<LinuxBacking>) -> u64 {
     let fh = shared.handle();
-    shared.files.lock().insert(fh, Arc::new(OpenFile { handle, passthrough, ino }));
+    shared.files.lock().insert(fh, Arc::new(OpenFile { handle, ino }));
     fh
+}
+
+/// The open flags that tell the kernel to keep the pages it holds.
+fn fopen_flags(keep_cache: bool) -> FopenFlags {
+    if keep_cache { FopenFlags::FOPEN_KEEP_CACHE } else { FopenFlags::empty() }
 }
 
 pub(super) fn open(shared: &Shared, req: &Request, ino: INodeNo, flags: fuser::OpenFlags, reply: ReplyOpen) {
@@ -79,14 +75,17 @@ pub(super) fn open(shared: &Shared, req: &Request, ino: INodeNo, flags: fuser::O
         Ok(h) => h,
         Err(e) => return reply.error(errno(&e)),
     };
-    if let (true, Ok(file)) = (shared.passthrough.load(std::sync::atomic::Ordering::Relaxed), handle.file()) {
-        if let Some(id) = backing_for(shared, ino.0, || reply.open_backing(file.as_fd())) {
-            let fh = keep(shared, ino.0, handle, Some(ino.0));
-            return reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id);
+    let read_only = flags.0 & libc::O_ACCMODE == libc::O_RDONLY;
+    match io_mode(shared, ino.0, &handle, read_only, |file| reply.open_backing(file.as_fd())) {
+        Mode::Passthrough(id) => {
+            let fh = keep(shared, ino.0, handle);
+            reply.opened_passthrough(FileHandle(fh), FopenFlags::empty(), &id)
+        }
+        Mode::Cached { keep_cache } => {
+            let fh = keep(shared, ino.0, handle);
+            reply.opened(FileHandle(fh), fopen_flags(keep_cache))
         }
     }
-    let fh = keep(shared, ino.0, handle, None);
-    reply.opened(FileHandle(fh), FopenFlags::empty())
 }
 
 pub(super) fn create(
@@ -109,34 +108,22 @@ pub(super) fn create(
         Err(e) => return reply.error(errno(&e)),
     };
     let ttl = shared.ttl();
-    if let (true, Ok(file)) = (shared.passthrough.load(std::sync::atomic::Ordering::Relaxed), handle.file()) {
-        if let Some(id) = backing_for(shared, ino, || reply.open_backing(file.as_fd())) {
-            let fh = keep(shared, ino, handle, Some(ino));
-            return reply.created_passthrough(
-                &ttl,
-                &attr,
-                GENERATION,
-                FileHandle(fh),
-                FopenFlags::empty(),
-                &id,
-            );
+    // A new file is written before it is read: it passes through whatever its size.
+    match io_mode(shared, ino, &handle, false, |file| reply.open_backing(file.as_fd())) {
+        Mode::Passthrough(id) => {
+            let fh = keep(shared, ino, handle);
+            reply.created_passthrough(&ttl, &attr, GENERATION, FileHandle(fh), FopenFlags::empty(), &id)
+        }
+        Mode::Cached { keep_cache } => {
+            let fh = keep(shared, ino, handle);
+            reply.created(&ttl, &attr, GENERATION, FileHandle(fh), fopen_flags(keep_cache))
         }
     }
-    let fh = keep(shared, ino, handle, None);
-    reply.created(&ttl, &attr, GENERATION, FileHandle(fh), FopenFlags::empty())
 }
 
 pub(super) fn release(shared: &Shared, fh: FileHandle) {
     let Some(open) = shared.files.lock().remove(fh.0) else { return };
-    if let Some(ino) = open.passthrough {
-        let mut backings = shared.backings.lock();
-        if let Some((_, users)) = backings.get_mut(&ino) {
-            *users -= 1;
-            if *users == 0 {
-                backings.remove(&ino);
-            }
-        }
-    }
+    shared.io_modes.lock().release(open.ino);
 }
 
 pub(super) fn read(shared: &Shared, fh: FileHandle, offset: u64, size: u32, reply: ReplyData) {

@@ -13,6 +13,7 @@ mod attr;
 mod dir;
 mod entry;
 mod file;
+mod io_mode;
 mod lock;
 pub mod pace;
 mod xattr;
@@ -57,8 +58,6 @@ impl Default for Options {
 struct OpenFile {
     /// The core's handle: the object opened, and what the view lets be done with it.
     handle: Handle<LinuxBacking>,
-    /// The node whose registered backing file the kernel does this file's I/O on, if any.
-    passthrough: Option<u64>,
     /// The node it was opened as.
     ino: u64,
 }
@@ -114,9 +113,8 @@ pub struct Shared {
     inodes: Inodes,
     files: Mutex<OpenFiles>,
     dirs: Mutex<HashMap<u64, dir::DirHandle>>,
-    /// Backing files registered for passthrough, one per node (the kernel requires every open
-    /// of an inode to name the same one), with the number of open files using each.
-    backings: Mutex<HashMap<u64, (Arc<fuser::BackingId>, usize)>>,
+    /// Who does the I/O of each node's open files (`io_mode`).
+    io_modes: Mutex<io_mode::IoModes>,
     next_handle: AtomicU64,
     options: Options,
     /// Whether the kernel agreed to passthrough at `init`.
@@ -144,7 +142,7 @@ impl BindFs {
             inodes: Inodes::new(),
             files: Mutex::new(OpenFiles::default()),
             dirs: Mutex::new(HashMap::new()),
-            backings: Mutex::new(HashMap::new()),
+            io_modes: Mutex::new(io_mode::IoModes::default()),
             next_handle: AtomicU64::new(1),
             options,
             passthrough: AtomicBool::new(false),
@@ -410,7 +408,9 @@ impl Filesystem for BindFs {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        self.0.inodes.forget(ino.0, nlookup);
+        if self.0.inodes.forget(ino.0, nlookup) {
+            self.0.io_modes.lock().forgotten(ino.0);
+        }
         self.0.pace.after_forget();
     }
 
