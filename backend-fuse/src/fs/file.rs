@@ -43,7 +43,7 @@ fn io_mode(
 ) -> Mode {
     let passthrough = shared.passthrough.load(std::sync::atomic::Ordering::Relaxed);
     let file = handle.file().ok().filter(|_| passthrough);
-    shared.io_modes.lock().open(ino, &handle.opened_attr(), read_only, file.map(|f| move || register(f)))
+    shared.io_modes.lock().open(ino, handle.opened_attr(), read_only, file.map(|f| move || register(f)))
 }
 
 /// Keeps an open file and returns its handle.
