@@ -24,7 +24,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bindfs_core::{
     AbsPath, Attr, Backing, DirEntry, Error, FileKind, Name, OpenFlags, RenameFlags, Result, Root, SetAttr,
@@ -68,22 +68,48 @@ const STRIPPED_RAW: i32 = libc::O_ACCMODE
 /// Cloning is cheap (a reference count). The handle names the object, not a path: it stays valid
 /// when the object is renamed, and keeps the inode alive after it is unlinked.
 #[derive(Clone, Debug)]
-pub struct LinuxNode(Arc<OwnedFd>);
+pub struct LinuxNode(Arc<NodeFd>);
+
+#[derive(Debug)]
+struct NodeFd {
+    fd: OwnedFd,
+    /// The object's type, once a stat of the descriptor read it: an object's type never
+    /// changes, so a check of it (is this a symlink?) after the lookup's stat costs no second
+    /// `fstat`.
+    kind: OnceLock<FileKind>,
+}
 
 impl LinuxNode {
     fn new(fd: OwnedFd) -> LinuxNode {
-        LinuxNode(Arc::new(fd))
+        LinuxNode(Arc::new(NodeFd { fd, kind: OnceLock::new() }))
     }
 
     /// The `O_PATH` descriptor, for the FUSE layer.
     pub fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
+        self.0.fd.as_fd()
+    }
+
+    /// The object's type: remembered from a stat of this node, or read now.
+    fn kind(&self) -> Result<FileKind> {
+        match self.0.kind.get() {
+            Some(kind) => Ok(*kind),
+            None => self.stat().map(|st| kind_of_mode(st.st_mode)).and_then(|kind| kind),
+        }
+    }
+
+    /// The object's own attributes (a symlink's, not its target's); remembers its type.
+    fn stat(&self) -> Result<rfs::Stat> {
+        let st = stat_fd(self.as_fd())?;
+        if let Ok(kind) = kind_of_mode(st.st_mode) {
+            let _ = self.0.kind.set(kind);
+        }
+        Ok(st)
     }
 }
 
 impl AsFd for LinuxNode {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
+        self.0.fd.as_fd()
     }
 }
 
@@ -199,7 +225,7 @@ impl LinuxBacking {
         let mut node = start.clone();
         for (i, name) in rel.iter().enumerate() {
             node = match self.lookup(&node, name) {
-                Err(Error::NotDir) if i > 0 && kind_of_fd(node.as_fd())? == FileKind::Symlink => {
+                Err(Error::NotDir) if i > 0 && node.kind()? == FileKind::Symlink => {
                     return Err(Error::Os(libc::ELOOP));
                 }
                 found => found?,
@@ -265,7 +291,7 @@ impl Backing for LinuxBacking {
     }
 
     fn stat(&self, node: &LinuxNode) -> Result<Attr> {
-        attr_of(&stat_fd(node.as_fd())?)
+        attr_of(&node.stat()?)
     }
 
     fn read_dir(&self, dir: &LinuxNode) -> Result<Vec<DirEntry>> {
@@ -298,7 +324,7 @@ impl Backing for LinuxBacking {
 
     fn set_attr(&self, node: &LinuxNode, changes: &SetAttr) -> Result<Attr> {
         let fd = node.as_fd();
-        let kind = kind_of_fd(fd)?;
+        let kind = node.kind()?;
         // Refuse before changing anything, so a refused request changes nothing.
         refuse_windows_only(changes)?;
         if changes.perm.is_some() && kind == FileKind::Symlink {
@@ -348,13 +374,13 @@ impl Backing for LinuxBacking {
     }
 
     fn open(&self, node: &LinuxNode, flags: OpenFlags) -> Result<LinuxFile> {
-        let fd = node.as_fd();
         // The node's type cannot change, so this check cannot race: a symlink node is never
-        // opened (the magic link would give the link, and I/O on it means following it).
-        if kind_of_fd(fd)? == FileKind::Symlink {
+        // opened (the magic link would give the link, and I/O on it means following it). The
+        // lookup that found the node has read its type already.
+        if node.kind()? == FileKind::Symlink {
             return Err(Error::Os(libc::ELOOP));
         }
-        self.reopen(fd, io_flags(flags)).map(LinuxFile)
+        self.reopen(node.as_fd(), io_flags(flags)).map(LinuxFile)
     }
 
     fn create(&self, dir: &LinuxNode, name: &Name, perm: u32, flags: OpenFlags) -> Result<(Attr, LinuxFile)> {
@@ -465,9 +491,7 @@ impl Backing for LinuxBacking {
         match rfs::readlinkat(node.as_fd(), HERE, Vec::new()) {
             Ok(target) => Ok(target.into_bytes()),
             // readlinkat(fd, "") of a non-symlink says ENOENT; readlink(2) of one says EINVAL.
-            Err(Errno::NOENT) if kind_of_fd(node.as_fd())? != FileKind::Symlink => {
-                Err(Error::InvalidArgument)
-            }
+            Err(Errno::NOENT) if node.kind()? != FileKind::Symlink => Err(Error::InvalidArgument),
             Err(e) => Err(map_errno(e)),
         }
     }
@@ -601,10 +625,6 @@ fn refuse_windows_only(changes: &SetAttr) -> Result<()> {
 /// The descriptor's own attributes (a symlink's, not its target's).
 fn stat_fd(fd: BorrowedFd<'_>) -> Result<rfs::Stat> {
     rfs::statat(fd, HERE, AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW).map_err(map_errno)
-}
-
-fn kind_of_fd(fd: BorrowedFd<'_>) -> Result<FileKind> {
-    kind_of_mode(stat_fd(fd)?.st_mode)
 }
 
 fn kind_of(file_type: FileType) -> Option<FileKind> {
