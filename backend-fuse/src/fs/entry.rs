@@ -3,18 +3,12 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::Ordering;
 
-use bindfs_core::{Attr, FileKind, RenameFlags, Result, VPath};
+use bindfs_core::{Attr, Error, FileKind, RenameFlags, Result, VPath};
 use fuser::{INodeNo, ReplyEmpty, ReplyEntry, Request};
 
 use super::{GENERATION, Shared, as_caller, errno};
-
-fn reply_entry(shared: &Shared, path: Result<VPath>, reply: ReplyEntry) {
-    match path.and_then(|p| shared.entry(&p)) {
-        Ok((_, attr)) => reply.entry(&shared.ttl(), &attr, GENERATION),
-        Err(e) => reply.error(errno(&e)),
-    }
-}
 
 /// Replies with an entry just made at `path` (always in a writable layer), from the attributes
 /// the call returned: no second lookup.
@@ -29,7 +23,19 @@ fn reply_made(shared: &Shared, made: Result<(VPath, Attr)>, reply: ReplyEntry) {
 }
 
 pub(super) fn lookup(shared: &Shared, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-    reply_entry(shared, shared.child(parent, name), reply)
+    let ttl = shared.ttl();
+    match shared.child(parent, name).and_then(|p| shared.entry(&p)) {
+        Ok((_, attr)) => reply.entry(&ttl, &attr, GENERATION),
+        // A name that is not there is a negative entry the kernel keeps for the TTL, as it keeps
+        // one that is: a program that probes a missing name again (a search path, an include
+        // path, a lock file) asks once per TTL. A link change drops every such entry at once (a
+        // new epoch, `Shared::new_epoch`); a file made in the backing meanwhile shows within the
+        // TTL. Kernels without epochs get no negative entries.
+        Err(Error::NotFound) if !ttl.is_zero() && shared.negative_entries.load(Ordering::Relaxed) => {
+            reply.entry(&ttl, &super::absent_attr(), GENERATION)
+        }
+        Err(e) => reply.error(errno(&e)),
+    }
 }
 
 pub(super) fn mkdir(

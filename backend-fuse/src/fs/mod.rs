@@ -120,6 +120,10 @@ pub struct Shared {
     /// Whether the kernel agreed to passthrough at `init`.
     passthrough: AtomicBool,
     notifier: OnceLock<Notifier>,
+    /// A descriptor of the session's `/dev/fuse` connection, for notifications fuser cannot send.
+    session: OnceLock<std::os::fd::OwnedFd>,
+    /// Whether lookups of missing names leave negative entries in the kernel (see `lookup`).
+    negative_entries: AtomicBool,
     /// Locks taken on backing files for the view's users.
     locks: lock::Locks,
     /// Which worker waits for the next request, and how.
@@ -147,6 +151,8 @@ impl BindFs {
             options,
             passthrough: AtomicBool::new(false),
             notifier: OnceLock::new(),
+            session: OnceLock::new(),
+            negative_entries: AtomicBool::new(false),
             locks: lock::Locks::default(),
             pace: pace::Pace::new(workers, options.poll),
         });
@@ -183,7 +189,19 @@ impl ViewHandle {
 
     /// Gives the workers a descriptor of the session's connection, to poll for requests.
     pub fn set_session_fd(&self, fd: std::os::fd::OwnedFd) {
+        if let Ok(dup) = fd.try_clone() {
+            let _ = self.0.session.set(dup);
+        }
         self.0.pace.set_fd(fd);
+        // Missing names are cached only where a link change can make the kernel drop them all
+        // (see `lookup`): a first new epoch, before anything is cached, tells.
+        let epochs = self.0.new_epoch();
+        self.0.negative_entries.store(epochs, Ordering::Relaxed);
+        if !epochs {
+            tracing::info!(
+                "the kernel has no FUSE_NOTIFY_INC_EPOCH (Linux 6.16+): missing names are not cached"
+            );
+        }
     }
 
     /// Gives the handle the session's notifier, so link changes reach the kernel's caches.
@@ -196,6 +214,7 @@ impl ViewHandle {
         let virt = spec.virt.clone();
         let id = self.0.view.create_link(spec)?;
         self.0.invalidate(&virt);
+        self.0.new_epoch();
         Ok(id)
     }
 
@@ -203,6 +222,7 @@ impl ViewHandle {
     pub fn remove_link(&self, virt: &VPath) -> Result<bindfs_core::Link> {
         let link = self.0.view.remove_link(virt)?;
         self.0.invalidate(virt);
+        self.0.new_epoch();
         Ok(link)
     }
 }
@@ -212,12 +232,12 @@ impl Shared {
     /// parent's cached listing, so a link change shows at once.
     fn invalidate(&self, virt: &VPath) {
         let Some(notifier) = self.notifier.get() else { return };
-        let entries = match (virt.parent(), virt.file_name()) {
-            (Some(parent), Some(name)) => {
-                self.inodes.dir_ino(&parent).map(|ino| vec![(ino, name.clone())]).unwrap_or_default()
-            }
+        let entries = match self.topmost_uncached(virt) {
+            Some((parent, name)) => vec![(parent, name)],
             // A link at the root: every name the kernel knows below it.
-            _ => self.inodes.children_of(virt).into_iter().map(|(_, n)| (crate::inodes::ROOT, n)).collect(),
+            None => {
+                self.inodes.children_of(virt).into_iter().map(|(_, n)| (crate::inodes::ROOT, n)).collect()
+            }
         };
         for (parent, name) in entries {
             // ENOENT: the kernel had nothing cached there; nothing to drop.
@@ -238,6 +258,36 @@ impl Shared {
         // drop above and would go on resolving to what the old link showed.
         for (dir, name) in self.inodes.names_below(virt) {
             let _ = notifier.inval_entry(INodeNo(dir), OsStr::from_bytes(name.as_bytes()));
+        }
+    }
+
+    /// Makes every name the kernel has cached invalid at its next use, negative ones and those a
+    /// lookup in flight is about to cache included (`FUSE_NOTIFY_INC_EPOCH`, Linux 6.16+): the
+    /// kernel tags each entry with the epoch its lookup began in. The drops of [`Shared::invalidate`]
+    /// reach only the names the daemon knows, and an entry made from an answer given just before a
+    /// link change would otherwise outlive it. False where the kernel cannot.
+    fn new_epoch(&self) -> bool {
+        const FUSE_NOTIFY_INC_EPOCH: i32 = 8;
+        let Some(fd) = self.session.get() else { return false };
+        // An unsolicited notification: `fuse_out_header` alone, with unique 0 and the code in
+        // the error field.
+        let mut message = [0u8; 16];
+        message[0..4].copy_from_slice(&16u32.to_ne_bytes());
+        message[4..8].copy_from_slice(&FUSE_NOTIFY_INC_EPOCH.to_ne_bytes());
+        rustix::io::write(fd, &message).is_ok_and(|n| n == message.len())
+    }
+
+    /// The entry that holds what the kernel may cache of `virt`: `virt`'s own name in its
+    /// parent when the kernel knows the parent, else that of the nearest ancestor it knows
+    /// nothing of (a negative entry there hides everything below it). `None` for the root.
+    fn topmost_uncached(&self, virt: &VPath) -> Option<(u64, bindfs_core::Name)> {
+        let mut path = virt.clone();
+        loop {
+            let (parent, name) = (path.parent()?, path.file_name()?.clone());
+            if let Some(ino) = self.inodes.dir_ino(&parent) {
+                return Some((ino, name));
+            }
+            path = parent;
         }
     }
 
@@ -334,6 +384,28 @@ fn file_type(kind: FileKind) -> FileType {
 /// Core attributes as FUSE attributes of node `ino`. fuser sends `attr.ino` as the node id, so
 /// `st_ino` is the view's node id: unique in the view, shared by hard links (see
 /// [`crate::inodes`]).
+/// What a negative entry carries: node id 0, which tells the kernel the name is absent (it
+/// reads none of the attributes).
+fn absent_attr() -> FileAttr {
+    FileAttr {
+        ino: INodeNo(0),
+        size: 0,
+        blocks: 0,
+        atime: SystemTime::UNIX_EPOCH,
+        mtime: SystemTime::UNIX_EPOCH,
+        ctime: SystemTime::UNIX_EPOCH,
+        crtime: SystemTime::UNIX_EPOCH,
+        kind: FileType::RegularFile,
+        perm: 0,
+        nlink: 0,
+        uid: 0,
+        gid: 0,
+        rdev: 0,
+        blksize: 0,
+        flags: 0,
+    }
+}
+
 fn file_attr(ino: u64, a: &Attr) -> FileAttr {
     FileAttr {
         ino: INodeNo(ino),
