@@ -12,10 +12,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustix::fs::{Mode, OFlags};
 
 use crate::client::{median, time_lstat};
+use crate::cpu;
 use crate::dev::{self, InitGate};
 use crate::fs::{self as synth, DEV, FILE_NAME, Fs, RING, Snapshot};
 use crate::mount::Mount;
 use crate::proto::op;
+use crate::sys::RingSetup;
 use crate::uring::{self, QueueOpts};
 
 /// The kernel switch for FUSE over io_uring.
@@ -40,6 +42,9 @@ pub struct Config {
     dev_threads: usize,
     depth: usize,
     pin: bool,
+    ring_setup: RingSetup,
+    pin_dev: bool,
+    pin_client: bool,
     native_dir: PathBuf,
     timeout: Duration,
 }
@@ -60,6 +65,9 @@ impl Config {
             dev_threads: 2,
             depth: 2,
             pin: true,
+            ring_setup: RingSetup::Plain,
+            pin_dev: false,
+            pin_client: false,
             native_dir: PathBuf::from("/dev/shm"),
             timeout: Duration::from_secs(600),
         };
@@ -82,6 +90,18 @@ impl Config {
                 "--dev-threads" => cfg.dev_threads = number(&flag, args.next())?,
                 "--depth" => cfg.depth = number(&flag, args.next())?,
                 "--no-pin" => cfg.pin = false,
+                "--ring-setup" => {
+                    cfg.ring_setup = match args.next().as_deref() {
+                        Some("plain") => RingSetup::Plain,
+                        Some("coop") => RingSetup::Coop,
+                        Some("defer") => RingSetup::Defer,
+                        other => {
+                            return Err(format!("--ring-setup: '{other:?}' is not plain, coop or defer"));
+                        }
+                    }
+                }
+                "--pin-dev" => cfg.pin_dev = true,
+                "--pin-client" => cfg.pin_client = true,
                 "--native-dir" => cfg.native_dir = args.next().ok_or("--native-dir needs a value")?.into(),
                 "--timeout" => cfg.timeout = Duration::from_secs(number(&flag, args.next())?),
                 "-h" | "--help" => return Ok(None),
@@ -96,20 +116,6 @@ impl Config {
         }
         Ok(Some(cfg))
     }
-}
-
-/// Number of possible CPUs, which is the number of FUSE ring queues the kernel expects
-/// (`num_possible_cpus()`), from a list like "0-1" or "0-3,6".
-fn possible_cpus() -> io::Result<usize> {
-    let text = stdfs::read_to_string("/sys/devices/system/cpu/possible")?;
-    let mut n = 0;
-    for part in text.trim().split(',') {
-        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-        let lo: usize = lo.parse().map_err(io::Error::other)?;
-        let hi: usize = hi.parse().map_err(io::Error::other)?;
-        n += hi.saturating_sub(lo) + 1;
-    }
-    Ok(n)
 }
 
 /// What a server thread reports when it ends.
@@ -188,16 +194,23 @@ fn serve_and_time(cfg: &Config, mnt: &Path, native: &Path) -> io::Result<()> {
     let (done_tx, done_rx) = mpsc::channel::<Ended>();
     let (reg_tx, reg_rx) = mpsc::channel::<u16>();
 
+    let ncpus = cpu::possible()?;
     let readers = if want_uring { 1 } else { cfg.dev_threads };
     let mut servers = readers;
     for i in 0..readers {
         let (dev, fs, gate) = (Arc::clone(&dev), Arc::clone(&fs), Arc::clone(&gate));
-        spawn_server(format!("dev-{i}"), &done_tx, move || dev::serve(&dev, &fs, &gate, want_uring))?;
+        let pin = cfg.pin_dev.then_some(i % ncpus);
+        spawn_server(format!("dev-{i}"), &done_tx, move || {
+            if let Some(cpu) = pin {
+                cpu::pin_to(cpu)?;
+            }
+            dev::serve(&dev, &fs, &gate, want_uring)
+        })?;
     }
-    let queues = if want_uring { possible_cpus()? } else { 0 };
+    let queues = if want_uring { ncpus } else { 0 };
     for qid in 0..queues {
         let qid = u16::try_from(qid).map_err(io::Error::other)?;
-        let opts = QueueOpts { qid, depth: cfg.depth, pin: cfg.pin };
+        let opts = QueueOpts { qid, depth: cfg.depth, pin: cfg.pin, setup: cfg.ring_setup };
         let (dev, fs, gate, reg) = (Arc::clone(&dev), Arc::clone(&fs), Arc::clone(&gate), reg_tx.clone());
         spawn_server(format!("ring-{qid}"), &done_tx, move || {
             uring::serve_queue(&dev, &fs, &gate, opts, move || {
@@ -219,8 +232,9 @@ fn serve_and_time(cfg: &Config, mnt: &Path, native: &Path) -> io::Result<()> {
         }
     }
     let file = mnt.join(FILE_NAME);
-    time_lstat(&file, 1, 1000)?; // warm-up, and proof the mount answers
-    let rows = measure(cfg, &file, native)?;
+    time_lstat(&file, 1, 1000, None)?; // warm-up, and proof the mount answers
+    let clients = cfg.pin_client.then_some(ncpus);
+    let rows = measure(cfg, &file, native, clients)?;
     report(cfg, queues, &rows);
 
     mount.unmount()?;
@@ -239,7 +253,7 @@ fn serve_and_time(cfg: &Config, mnt: &Path, native: &Path) -> io::Result<()> {
 }
 
 /// Times every (threads, run) pair on the tmpfs floor and through the mount.
-fn measure(cfg: &Config, file: &Path, native: &Path) -> io::Result<Vec<Row>> {
+fn measure(cfg: &Config, file: &Path, native: &Path, pin_clients: Option<usize>) -> io::Result<Vec<Row>> {
     let mut rows = Vec::new();
     let transport = match cfg.transport {
         Transport::Dev => "fuse-dev",
@@ -252,12 +266,12 @@ fn measure(cfg: &Config, file: &Path, native: &Path) -> io::Result<Vec<Row>> {
     for &threads in &cfg.threads {
         for run in 1..=cfg.runs {
             let ops = cfg.iters * threads as u64;
-            let wall = time_lstat(native, threads, cfg.iters)?;
+            let wall = time_lstat(native, threads, cfg.iters, pin_clients)?;
             rows.push(row("tmpfs", threads, wall, ops, None));
             print_row(rows.last(), run);
 
             let (dev0, ring0) = (DEV.snapshot(), RING.snapshot());
-            let wall = time_lstat(file, threads, cfg.iters)?;
+            let wall = time_lstat(file, threads, cfg.iters, pin_clients)?;
             let (dev1, ring1) = (DEV.snapshot(), RING.snapshot());
             let d = synth::delta(&dev1, &dev0);
             let r = synth::delta(&ring1, &ring0);
@@ -323,17 +337,23 @@ fn print_mix(dev: &Snapshot, ring: &Snapshot, ops: u64) {
 fn report(cfg: &Config, queues: usize, rows: &[Row]) {
     println!();
     println!(
-        "medians of {} runs, {} lstat per thread per run{}",
+        "medians of {} runs, {} lstat per thread per run{}, stat threads {}",
         cfg.runs,
         cfg.iters,
         match cfg.transport {
-            Transport::Dev => format!(", {} /dev/fuse reader threads", cfg.dev_threads),
+            Transport::Dev => format!(
+                ", {} /dev/fuse reader threads {}",
+                cfg.dev_threads,
+                if cfg.pin_dev { "pinned" } else { "unpinned" }
+            ),
             Transport::Uring => format!(
-                ", {queues} ring queues x {} entries, threads {}",
+                ", {queues} ring queues x {} entries ({:?} setup), ring threads {}",
                 cfg.depth,
+                cfg.ring_setup,
                 if cfg.pin { "pinned" } else { "unpinned" }
             ),
-        }
+        },
+        if cfg.pin_client { "pinned" } else { "unpinned" }
     );
     println!("{:<11} {:>7} {:>9} {:>15} {:>10}", "target", "threads", "us/op", "us/stat/thread", "req/stat");
     let mut seen: Vec<(&str, usize)> = Vec::new();

@@ -7,15 +7,19 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Runs `iters` `lstat`s of `path` on each of `threads` threads started together; returns the
-/// wall time from the common start until the last thread is done.
-pub fn time_lstat(path: &Path, threads: usize, iters: u64) -> io::Result<Duration> {
+/// wall time from the common start until the last thread is done. With `pin_over` = Some(n),
+/// thread i runs on CPU i mod n only.
+pub fn time_lstat(path: &Path, threads: usize, iters: u64, pin_over: Option<usize>) -> io::Result<Duration> {
     let start = Arc::new(Barrier::new(threads + 1));
     let workers: Vec<_> = (0..threads)
-        .map(|_| {
+        .map(|i| {
             let start = Arc::clone(&start);
             let path: PathBuf = path.to_owned();
             thread::spawn(move || -> io::Result<()> {
+                // Pin before the barrier, so every thread reaches it whatever happens.
+                let pinned = pin_over.map_or(Ok(()), |n| crate::cpu::pin_to(i % n.max(1)));
                 start.wait();
+                pinned?;
                 for _ in 0..iters {
                     rustix::fs::lstat(&path)?;
                 }

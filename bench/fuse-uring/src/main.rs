@@ -22,6 +22,8 @@ mod bench;
 #[cfg(target_os = "linux")]
 mod client;
 #[cfg(target_os = "linux")]
+mod cpu;
+#[cfg(target_os = "linux")]
 mod dev;
 #[cfg(target_os = "linux")]
 mod fs;
@@ -46,6 +48,10 @@ usage: fuse-uring-bench [--transport dev|uring] [options]
   --dev-threads N   /dev/fuse reader threads for --transport dev (default 2)
   --depth N         ring entries per queue for --transport uring (default 2)
   --no-pin          do not pin each ring thread to its queue's CPU
+  --ring-setup S    plain (default, as libfuse), coop (COOP_TASKRUN) or defer
+                    (SINGLE_ISSUER|DEFER_TASKRUN): where ring task work runs
+  --pin-dev         pin /dev/fuse reader thread i to CPU i (mod CPUs)
+  --pin-client      pin stat thread i to CPU i (mod CPUs)
   --native-dir DIR  where the tmpfs floor file goes (default /dev/shm)
   --timeout SECS    give up (unmount, exit 3) after this long (default 600)";
 

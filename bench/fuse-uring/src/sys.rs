@@ -15,6 +15,17 @@ use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use crate::proto::ring;
 
+/// How the ring is set up: the io_uring flags that decide where completions' task work runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingSetup {
+    /// No extra flags (what libfuse uses): the kernel interrupts the thread to run task work.
+    Plain,
+    /// IORING_SETUP_COOP_TASKRUN | TASKRUN_FLAG: task work waits for the next syscall.
+    Coop,
+    /// IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN: task work runs only when waiting for CQEs.
+    Defer,
+}
+
 /// One ring entry: header and payload buffers as raw parts, plus who holds them.
 #[derive(Debug)]
 struct Entry {
@@ -57,9 +68,26 @@ fn leak_buffer(len: usize) -> *mut u8 {
 impl Queue {
     /// A ring of `depth` entries for queue `qid` of the connection behind `fuse`, each entry
     /// with a payload buffer of `payload_len` bytes. Nothing is submitted yet.
-    pub fn new(fuse: BorrowedFd<'_>, qid: u16, depth: usize, payload_len: usize) -> io::Result<Self> {
+    pub fn new(
+        fuse: BorrowedFd<'_>,
+        qid: u16,
+        depth: usize,
+        payload_len: usize,
+        setup: RingSetup,
+    ) -> io::Result<Self> {
         let sq = u32::try_from(depth).map_err(io::Error::other)?;
-        let ring = IoUring::<squeue::Entry128, cqueue::Entry>::builder().setup_cqsize(sq * 2).build(sq)?;
+        let mut builder = IoUring::<squeue::Entry128, cqueue::Entry>::builder();
+        builder.setup_cqsize(sq * 2);
+        match setup {
+            RingSetup::Plain => {}
+            RingSetup::Coop => {
+                builder.setup_coop_taskrun().setup_taskrun_flag();
+            }
+            RingSetup::Defer => {
+                builder.setup_single_issuer().setup_defer_taskrun();
+            }
+        }
+        let ring = builder.build(sq)?;
         // Fixed file slot 0: the kernel need not look the fd up on every SQE.
         ring.submitter().register_files(&[fuse.as_raw_fd()])?;
         let entries = (0..depth)

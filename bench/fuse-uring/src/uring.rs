@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::dev::InitGate;
 use crate::fs::{Answer, Fs, RING};
 use crate::proto::{self, InHeader, get_u32, get_u64, ring};
-use crate::sys::Queue;
+use crate::sys::{Queue, RingSetup};
 
 /// Payload buffer per entry: at least the kernel's max_payload_sz, which is the largest of
 /// 8 KiB, max_write and max_pages pages (32 pages by default).
@@ -35,6 +35,8 @@ pub struct QueueOpts {
     pub depth: usize,
     /// Pin the thread to CPU `qid`.
     pub pin: bool,
+    /// io_uring setup flags.
+    pub setup: RingSetup,
 }
 
 /// Serves queue `opts.qid` until the connection goes away; `registered` is called once the
@@ -47,11 +49,9 @@ pub fn serve_queue(
     registered: impl FnOnce(),
 ) -> io::Result<()> {
     if opts.pin {
-        let mut cpus = rustix::thread::CpuSet::new();
-        cpus.set(usize::from(opts.qid));
-        rustix::thread::sched_setaffinity(None, &cpus)?;
+        crate::cpu::pin_to(usize::from(opts.qid))?;
     }
-    let mut queue = Queue::new(dev.as_fd(), opts.qid, opts.depth, PAYLOAD_LEN)?;
+    let mut queue = Queue::new(dev.as_fd(), opts.qid, opts.depth, PAYLOAD_LEN, opts.setup)?;
     match gate.wait(Duration::from_secs(20)) {
         Ok(true) => {}
         Ok(false) => return Ok(()),
