@@ -3,9 +3,10 @@
 //! examples, and out-of-range numbers are refused by the parser with one line.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(unix)]
 use std::process::Command;
 
-use bindfs_tests::{binary, bindfs};
+use bindfs_tests::bindfs;
 
 /// The subcommands listed in the "Commands:" part of a `--help` text (without `help`).
 fn subcommands(help: &str) -> Vec<String> {
@@ -94,7 +95,8 @@ fn every_man_page_renders_without_warnings() {
 #[cfg(unix)]
 #[test]
 fn the_bash_completion_loads() {
-    let script = format!("source <('{}' completions bash) && complete -p bindfs-rs", binary().display());
+    let script =
+        format!("source <('{}' completions bash) && complete -p bindfs-rs", bindfs_tests::binary().display());
     let out = Command::new("bash").arg("-c").arg(&script).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("bindfs-rs"));
