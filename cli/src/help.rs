@@ -77,7 +77,7 @@ Examples:
   # Writes man1/bindfs-rs*.1 and man5/bindfs-rs.toml.5 below the directory:
   bindfs-rs man /usr/local/share/man";
 
-/// A command-line error of clap as one line (without clap's `error: ` and usage): a value
+/// A command-line error of clap as one line (without clap's `error: `, usage and tips): a value
 /// that failed its check names the flag, the value and what was expected, as in
 /// `--cache-ttl 5000: expected seconds from 0 to 3600`.
 pub fn one_line(err: &clap::Error) -> String {
@@ -100,10 +100,19 @@ pub fn one_line(err: &clap::Error) -> String {
             Some(valid) => format!("{flag} {value}: expected one of {valid}"),
             None => format!("{flag}: expected a value"),
         },
+        // clap's first paragraph, its lines joined ("... not provided:" and the arguments).
         _ => {
             let text = err.render().to_string();
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid command line");
-            first.trim_start_matches("error: ").to_owned()
+            let first: Vec<&str> = text
+                .lines()
+                .skip_while(|l| l.trim().is_empty())
+                .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+                .map(str::trim)
+                .collect();
+            match first.join(" ").trim_start_matches("error: ") {
+                "" => "invalid command line".to_owned(),
+                line => line.to_owned(),
+            }
         }
     }
 }
@@ -127,6 +136,27 @@ mod tests {
         let cli = crate::Cli::command();
         cli.clone().debug_assert();
         walk(&cli);
+    }
+
+    #[test]
+    fn command_line_errors_are_one_line_naming_the_problem() {
+        use clap::Parser;
+        let error = |args: &[&str]| one_line(&crate::Cli::try_parse_from(args).unwrap_err());
+        assert_eq!(
+            error(&["bindfs-rs", "mount", "/m", "--cache-ttl", "3601"]),
+            "--cache-ttl 3601: expected seconds from 0 to 3600"
+        );
+        assert_eq!(
+            error(&["bindfs-rs", "mount", "/m", "--log-level", "loud"]),
+            "--log-level loud: expected one of error, warn, info, debug, trace"
+        );
+        let missing = error(&["bindfs-rs", "link", "create", "/m/a"]);
+        assert!(
+            missing.contains("required") && missing.contains("<BACKING>") && !missing.contains('\n'),
+            "{missing}"
+        );
+        let unknown = error(&["bindfs-rs", "frob"]);
+        assert!(unknown.contains("'frob'") && !unknown.contains('\n'), "{unknown}");
     }
 
     /// Every example line of every text runs this program.

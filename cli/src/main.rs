@@ -226,8 +226,14 @@ fn link_args(config: Option<&std::path::Path>, links: &[String]) -> Result<Vec<a
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // --help and --version print and succeed as clap does; a bad command line is one line.
-        Err(e) if !e.use_stderr() => e.exit(),
+        // --help, --version, and a command without its subcommand (its help) print as clap
+        // does; a bad command line is one line.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
         Err(e) => {
             eprintln!("bindfs-rs: {}", help::one_line(&e));
             return ExitCode::FAILURE;
