@@ -4,8 +4,9 @@
 //! named after a hash of the mount point. A client sends one JSON request on one line and reads
 //! one JSON reply line. Only root and the user who made the view may change or list its links
 //! (rule 22): the daemon checks the peer's credentials (`SO_PEERCRED`) on every connection and
-//! answers anyone else "permission denied". Requests are bounded in size and time, so a client
-//! that sends garbage, too much, or nothing cannot stop the daemon serving.
+//! answers anyone else "permission denied". Every link change it is asked for, made or refused,
+//! is logged at info level with the caller's uid ([`audit`]). Requests are bounded in size and
+//! time, so a client that sends garbage, too much, or nothing cannot stop the daemon serving.
 //!
 //! The protocol itself (requests, replies, how they act on the links) is the core's
 //! [`bindfs_core::control`], shared with the Windows daemon.
@@ -16,6 +17,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bindfs_core::control::audit::{self, Caller};
 use bindfs_core::control::{Endpoint, LinkControl, handle, refusal};
 pub use bindfs_core::control::{LinkInfo, Reply, Request, link_spec};
 use bindfs_core::{AbsPath, CasePolicy, Link, LinkId, LinkSpec, Syntax, VPath};
@@ -170,13 +172,20 @@ fn serve_one(
     // The request is read in every case, so a refused client reads its answer, not EPIPE.
     let mut line = String::new();
     BufReader::new((&stream).take(MAX_REQUEST)).read_line(&mut line)?;
-    let reply = if !peer.uid.is_root() && peer.uid != owner {
-        refusal(at, "permission denied".into())
-    } else {
-        match serde_json::from_str::<Request>(&line) {
-            Ok(request) => handle(view, at, request),
-            Err(e) => refusal(at, format!("bad request: {e}")),
+    let caller = Caller::Uid(peer.uid.as_raw());
+    let reply = match serde_json::from_str::<Request>(&line) {
+        Ok(request) if !peer.uid.is_root() && peer.uid != owner => {
+            let reply = refusal(at, "permission denied".into());
+            audit::log_request(&request, &reply, caller);
+            reply
         }
+        _ if !peer.uid.is_root() && peer.uid != owner => refusal(at, "permission denied".into()),
+        Ok(request) => {
+            let reply = handle(view, at, request.clone());
+            audit::log_request(&request, &reply, caller);
+            reply
+        }
+        Err(e) => refusal(at, format!("bad request: {e}")),
     };
     let mut text = serde_json::to_string(&reply).map_err(std::io::Error::other)?;
     text.push('\n');

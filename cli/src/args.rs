@@ -1,5 +1,5 @@
 //! Link arguments, the same on every platform: `--link VIRTUAL=BACKING` and the TOML config file
-//! of `mount --config`.
+//! of `mount --config`; and the value parsers that check the ranges of `mount`'s numbers.
 
 use std::path::{Path, PathBuf};
 
@@ -23,9 +23,10 @@ pub struct LinkArg {
     pub except: Vec<PathBuf>,
 }
 
+/// A links file: its top-level keys.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ConfigFile {
+pub(crate) struct ConfigFile {
     #[serde(default)]
     link: Vec<LinkArg>,
 }
@@ -55,10 +56,39 @@ pub fn read_config(path: &Path) -> Result<Vec<LinkArg>, String> {
     Ok(parsed.link)
 }
 
+/// The value parser of `--cache-ttl`: seconds from 0 to 3600.
+pub fn cache_ttl(text: &str) -> Result<f64, String> {
+    const WANT: &str = "expected seconds from 0 to 3600";
+    let secs: f64 = text.trim().parse().map_err(|_| WANT.to_owned())?;
+    if (0.0..=3600.0).contains(&secs) { Ok(secs) } else { Err(WANT.to_owned()) }
+}
+
+/// The value parser of `--poll-us`: microseconds from 0 to 10000.
+pub fn poll_us(text: &str) -> Result<u64, String> {
+    const WANT: &str = "expected microseconds from 0 to 10000";
+    let us: u64 = text.trim().parse().map_err(|_| WANT.to_owned())?;
+    if us <= 10_000 { Ok(us) } else { Err(WANT.to_owned()) }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_ttl_and_poll_us_take_their_ranges_only() {
+        assert_eq!(cache_ttl("0"), Ok(0.0));
+        assert_eq!(cache_ttl("0.5"), Ok(0.5));
+        assert_eq!(cache_ttl("3600"), Ok(3600.0));
+        for bad in ["3600.5", "-1", "NaN", "inf", "soon", ""] {
+            assert_eq!(cache_ttl(bad), Err("expected seconds from 0 to 3600".to_owned()), "{bad}");
+        }
+        assert_eq!(poll_us("0"), Ok(0));
+        assert_eq!(poll_us("10000"), Ok(10_000));
+        for bad in ["10001", "-1", "5.5", ""] {
+            assert_eq!(poll_us(bad), Err("expected microseconds from 0 to 10000".to_owned()), "{bad}");
+        }
+    }
 
     #[test]
     fn link_arguments_split_at_the_first_equals_sign() {

@@ -6,15 +6,18 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod args;
 #[cfg(target_os = "linux")]
 mod demo;
+mod docs;
+mod help;
 #[cfg(target_os = "linux")]
 mod link;
 #[cfg(any(target_os = "linux", windows))]
 mod list;
+mod logs;
 #[cfg(target_os = "linux")]
 mod mount;
 #[cfg(windows)]
@@ -22,7 +25,7 @@ mod windows;
 
 /// Windows-style bind links on any directory.
 #[derive(Debug, Parser)]
-#[command(name = "bindfs-rs", version, about, propagate_version = true)]
+#[command(name = "bindfs-rs", version, about, propagate_version = true, after_help = help::MAIN)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,6 +35,7 @@ struct Cli {
 enum Command {
     /// Mount a view over MOUNTPOINT (its content stays visible as the on-disk layer) and create
     /// its first links. Returns once the view is live; the daemon keeps serving.
+    #[command(after_help = help::MOUNT)]
     Mount {
         /// The directory to cover (Windows: a drive `X:`, a global drive `\\.\X:`, or a directory
         /// that does not exist yet).
@@ -53,29 +57,46 @@ enum Command {
         #[arg(short = 'o', value_name = "OPTIONS")]
         options: Option<String>,
         /// How long the kernel may cache names and attributes, in seconds (0: exact).
-        #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+        #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = args::cache_ttl)]
         cache_ttl: f64,
         /// Linux: how long the worker reading requests polls for the next one after answering,
         /// when requests come that fast, in microseconds (0: never; default 50).
-        #[arg(long, value_name = "MICROS")]
+        #[arg(long, value_name = "MICROS", value_parser = args::poll_us)]
         poll_us: Option<u64>,
+        #[command(flatten)]
+        log: logs::LogArgs,
     },
     /// Create, remove or list links of live views.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::LINK)]
     Link(LinkCommand),
     /// Unmount a view (also one whose daemon died) and remove its control socket.
+    #[command(after_help = help::UNMOUNT)]
     Unmount {
         /// The view's mount point.
         mountpoint: PathBuf,
     },
     /// Build a small tree in a temporary directory, make a shadow, a merged, a read-only and an
     /// anchorless link over it, and print what a user sees through them.
+    #[command(after_help = help::DEMO)]
     Demo,
+    /// Print the completion script of a shell (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = help::COMPLETIONS)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (man1/bindfs-rs*.1, man5/bindfs-rs.toml.5) below DIR.
+    #[command(hide = true, after_help = help::MAN)]
+    Man {
+        /// The directory to write them below (e.g. /usr/local/share/man).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum LinkCommand {
     /// Make BACKING's tree visible at VIRTUAL, a path inside a live view.
+    #[command(after_help = help::LINK_CREATE)]
     Create {
         /// The virtual path (absolute, or relative to the working directory).
         #[arg(value_name = "VIRTUAL")]
@@ -93,12 +114,14 @@ enum LinkCommand {
         except: Vec<PathBuf>,
     },
     /// Remove the link at VIRTUAL (links below it first).
+    #[command(after_help = help::LINK_REMOVE)]
     Remove {
         /// The virtual path of the link.
         #[arg(value_name = "VIRTUAL")]
         virt: PathBuf,
     },
     /// List the links of one view, or of every view.
+    #[command(after_help = help::LINK_LIST)]
     List {
         /// The view's mount point (every view when left out).
         mountpoint: Option<PathBuf>,
@@ -111,18 +134,14 @@ enum LinkCommand {
 #[cfg(target_os = "linux")]
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl, poll_us } => {
+        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl, poll_us, log } => {
             if lower.is_some() {
                 return Err("--lower is for Windows views; on Linux the mount point's own content is \
                             the on-disk layer"
                     .into());
             }
-            if !(0.0..=3600.0).contains(&cache_ttl) {
-                return Err(format!("--cache-ttl {cache_ttl}: expected seconds from 0 to 3600"));
-            }
-            if let Some(us) = poll_us.filter(|us| *us > 10_000) {
-                return Err(format!("--poll-us {us}: expected microseconds from 0 to 10000"));
-            }
+            let foreground = foreground || log.debug;
+            logs::start(&log, foreground)?;
             let all = link_args(config.as_deref(), &links)?;
             mount::run(mount::MountRequest {
                 mountpoint,
@@ -142,13 +161,17 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Unmount { mountpoint } => link::unmount(&mountpoint),
         Command::Demo => demo::run(&mut std::io::stdout().lock()),
+        Command::Completions { shell } => {
+            docs::completions(shell, Cli::command(), &mut std::io::stdout().lock())
+        }
+        Command::Man { dir } => docs::man_pages(Cli::command(), &dir).map(|_| ()),
     }
 }
 
 #[cfg(windows)]
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl, poll_us } => {
+        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl, poll_us, log } => {
             let lower = lower.ok_or("--lower DIR: a Windows view names its on-disk layer")?;
             if let Some(o) = options {
                 return Err(format!("-o {o}: mount options are for Linux views"));
@@ -156,9 +179,8 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(us) = poll_us {
                 return Err(format!("--poll-us {us}: polling is for Linux views"));
             }
-            if !(0.0..=3600.0).contains(&cache_ttl) {
-                return Err(format!("--cache-ttl {cache_ttl}: expected seconds from 0 to 3600"));
-            }
+            let foreground = foreground || log.debug;
+            logs::start(&log, foreground)?;
             windows::mount(windows::MountRequest {
                 mountpoint,
                 lower,
@@ -176,6 +198,10 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Unmount { mountpoint } => windows::unmount(&mountpoint),
         Command::Demo => Err("demo: runs on Linux (it mounts a FUSE view)".into()),
+        Command::Completions { shell } => {
+            docs::completions(shell, Cli::command(), &mut std::io::stdout().lock())
+        }
+        Command::Man { dir } => docs::man_pages(Cli::command(), &dir).map(|_| ()),
     }
 }
 
@@ -198,7 +224,22 @@ fn link_args(config: Option<&std::path::Path>, links: &[String]) -> Result<Vec<a
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help, --version, and a command without its subcommand (its help) print as clap
+        // does; a bad command line is one line.
+        Err(e)
+            if !e.use_stderr()
+                || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            eprintln!("bindfs-rs: {}", help::one_line(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("bindfs-rs: {message}");

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use bindfs_core::control::audit::{self, Caller};
 use bindfs_core::{AbsPath, LinkFlags, LinkSpec, Syntax, Target};
 
 pub use crate::args::LinkArg;
@@ -92,9 +93,18 @@ pub fn run(request: MountRequest) -> Result<(), String> {
         config.extra = mount::parse_mount_options(o);
     }
     let view = mount::open_view(&config).map_err(|e| format!("mount point {}: {e}", real.display()))?;
+    let me = Caller::Uid(rustix::process::getuid().as_raw());
     for link in &request.links {
         let spec = link_spec(&mountpoint, link)?;
         view.create_link(spec).map_err(|e| format!("link {}: {e}", link.virt.display()))?;
+        let (path, backing) = (abs_string(&link.virt)?, abs_string(&link.backing)?);
+        let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
+        audit::log(
+            audit::Change::Create { path: &path, backing: &backing, flags },
+            me,
+            audit::Via::Mount,
+            None,
+        );
     }
     let (mut session, handle) =
         mount::mount(view, &config).map_err(|e| format!("mounting on {}: {e}", real.display()))?;
@@ -146,6 +156,7 @@ fn spawn_daemon() -> Result<(), String> {
     let mut child = Command::new(exe)
         .args(args)
         .env(NOTIFY_ENV, "1")
+        .env(crate::logs::DAEMON_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

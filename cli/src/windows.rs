@@ -21,6 +21,10 @@
 //!   ancestors; `link list` without a mount point lists every `bindfs-rs-*` pipe's view.
 //! - `unmount` asks the daemon to stop (`stop`) and waits until its pipe is gone: after a `stop`
 //!   the daemon takes no more clients and closes the pipe at once.
+//! - Every link change and `stop` the pipe is asked for is logged at info level with the client's
+//!   SID (read from its process's token), links made at mount with the mounting user's; the log
+//!   goes to `--log-file` (created with a DACL of this user and SYSTEM only), or to stderr in the
+//!   foreground. The Windows Event Log is not written.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -33,6 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+use bindfs_core::control::audit::{self, Caller};
 use bindfs_core::control::{self, Endpoint, Reply, Request};
 use bindfs_core::{AbsPath, CasePolicy, LinkFlags, LinkSpec, Syntax, Target, View};
 use bindfs_winfsp::WindowsBacking;
@@ -114,14 +119,18 @@ fn serve_one(serving: &Serving, pipe: OwnedHandle) -> std::io::Result<()> {
     let mut line = String::new();
     BufReader::new((&file).take(MAX_REQUEST)).read_line(&mut line)?;
     let mut stopping = false;
-    let reply = match serde_json::from_str::<Request>(&line) {
+    let request = serde_json::from_str::<Request>(&line);
+    let reply = match &request {
         Ok(Request::Stop) => {
             stopping = true;
             Reply { mountpoint: at.mountpoint.to_string(), error: None, links: Vec::new() }
         }
-        Ok(request) => control::handle(&serving.view, at, request),
+        Ok(request) => control::handle(&serving.view, at, request.clone()),
         Err(e) => control::refusal(at, format!("bad request: {e}")),
     };
+    if let Ok(request) = &request {
+        log_request(&file, request, &reply);
+    }
     let mut text = serde_json::to_string(&reply).map_err(std::io::Error::other)?;
     text.push('\n');
     let written = (&file).write_all(text.as_bytes()).and_then(|()| (&file).flush());
@@ -137,6 +146,28 @@ fn serve_one(serving: &Serving, pipe: OwnedHandle) -> std::io::Result<()> {
         let _ = serving.stop.send(());
     }
     written
+}
+
+/// Logs what `request` changed, with the client's SID (its process id when its token cannot be
+/// read: an elevated client of a daemon that is not).
+fn log_request(pipe: &File, request: &Request, reply: &Reply) {
+    if audit::Change::of(request).is_none() {
+        return;
+    }
+    let (pid, token) = sys::client_token(pipe).unwrap_or((0, None));
+    match token.as_ref().map(sys::token_sid) {
+        Some(Ok(sid)) => audit::log_request(request, reply, Caller::Sid(&sid)),
+        _ => audit::log_request(request, reply, Caller::Pid(pid)),
+    }
+}
+
+/// Opens the log file for appending, created readable and writable by this user (and SYSTEM)
+/// only.
+pub fn owner_only_log_file(path: &Path) -> std::io::Result<File> {
+    let sid = sys::my_sid().map_err(std::io::Error::other)?;
+    let security =
+        Descriptor::from_sddl(&format!("D:P(A;;FA;;;SY)(A;;FA;;;{sid})")).map_err(std::io::Error::other)?;
+    sys::append_with_security(path, &security)
 }
 
 /// Serves the view's pipe on threads until the process ends or a `stop` request, which `stop`
@@ -471,6 +502,7 @@ pub fn mount(request: MountRequest) -> Result<(), String> {
     config.cache_ttl = request.cache_ttl;
     let mounted =
         host::mount(&config, ready.links).map_err(|e| format!("{}: {e}", request.mountpoint.display()))?;
+    log_mount_links(&request.links);
     let (stop_tx, stop_rx) = mpsc::channel();
     serve_pipe(mounted.shared_view(), ready.at, stop_tx)?;
     println!("{READY}");
@@ -478,6 +510,18 @@ pub fn mount(request: MountRequest) -> Result<(), String> {
     let _ = stop_rx.recv();
     mounted.stop();
     Ok(())
+}
+
+/// Logs the links created at mount, with the mounting user's SID.
+fn log_mount_links(links: &[LinkArg]) {
+    let sid = sys::my_sid().unwrap_or_default();
+    for link in links {
+        let (Ok(path), Ok(backing)) = (absolute(&link.virt), absolute(&link.backing)) else { continue };
+        let (path, backing) = (path.to_string(), backing.to_string());
+        let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
+        let change = audit::Change::Create { path: &path, backing: &backing, flags };
+        audit::log(change, Caller::Sid(&sid), audit::Via::Mount, None);
+    }
 }
 
 /// Starts a detached copy serving in the foreground, and returns once it reports the view live
@@ -501,6 +545,7 @@ fn spawn_daemon() -> Result<(), String> {
     }
     let mut child = Command::new(exe)
         .args(args)
+        .env(crate::logs::DAEMON_ENV, "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -683,6 +728,53 @@ mod tests {
                 assert!(text.lines().any(|l| l.starts_with(&format!(r"{}\Foo -> ", s.at))), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn link_changes_on_the_pipe_are_logged_with_the_callers_sid() {
+        /// A log kept in memory.
+        #[derive(Clone, Default)]
+        struct Kept(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Kept {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        // The pipe is served on threads of its own: the log must be the process's (this test is
+        // the only one that sets it; others' events only add lines).
+        let kept = Kept::default();
+        let writer = kept.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        let s = Served::new(None);
+        link_create(&s.v("Logged"), &s.t("Target"), true, false, &[]).unwrap();
+        link_remove(&s.v("Logged")).unwrap();
+        let text = String::from_utf8(kept.0.lock().unwrap().clone()).unwrap();
+        let sid = sys::my_sid().unwrap();
+        let path = format!(r#"path="{}\Logged""#, s.at).replace('\\', r"\\");
+        let created =
+            text.lines().find(|l| l.contains(&format!("link created by sid={sid}"))).unwrap_or_default();
+        assert!(created.contains("read_only=true") && created.contains("via=control"), "{text}");
+        assert!(text.contains(&format!("link removed by sid={sid}")), "{text}");
+        assert!(text.to_lowercase().contains(&path.to_lowercase()), "{path} not in {text}");
+    }
+
+    #[test]
+    fn a_log_file_is_created_for_this_user_and_appended_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bindfs.log");
+        writeln!(owner_only_log_file(&path).unwrap(), "one").unwrap();
+        writeln!(owner_only_log_file(&path).unwrap(), "two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\ntwo\n");
+        assert!(owner_only_log_file(&dir.path().join("no\\such\\dir.log")).is_err());
     }
 
     #[test]

@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+pub mod audit;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{

@@ -1,6 +1,6 @@
 //! The Win32 calls of the Windows command, each behind a safe function: the control pipe's
-//! server and client ends, its DACL, and the tokens that say who runs a process. The only
-//! `unsafe` of the command.
+//! server and client ends, its DACL, the tokens that say who runs a process, and the log file
+//! created owner-only. The only `unsafe` of the command.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -16,10 +16,14 @@ use windows::Win32::Security::{
     GetTokenInformation, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_ELEVATION, TOKEN_QUERY, TOKEN_USER,
     TokenElevation, TokenUser,
 };
-use windows::Win32::Storage::FileSystem::{FILE_FLAG_FIRST_PIPE_INSTANCE, PIPE_ACCESS_DUPLEX};
+use windows::Win32::Storage::FileSystem::{
+    CreateFileW, FILE_APPEND_DATA, FILE_ATTRIBUTE_NORMAL, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_SHARE_READ,
+    FILE_SHARE_WRITE, OPEN_ALWAYS, PIPE_ACCESS_DUPLEX, SYNCHRONIZE,
+};
 use windows::Win32::System::Pipes::{
-    ConnectNamedPipe, CreateNamedPipeW, GetNamedPipeServerProcessId, PIPE_READMODE_BYTE,
-    PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT, WaitNamedPipeW,
+    ConnectNamedPipe, CreateNamedPipeW, GetNamedPipeClientProcessId, GetNamedPipeServerProcessId,
+    PIPE_READMODE_BYTE, PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
+    WaitNamedPipeW,
 };
 use windows::Win32::System::Threading::{
     GetCurrentProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
@@ -181,17 +185,63 @@ pub fn server_token(pipe: &File) -> Result<(u32, OwnedHandle), String> {
     // SAFETY: a pipe handle we hold open; `pid` is a local the call writes.
     unsafe { GetNamedPipeServerProcessId(raw(pipe), &mut pid) }
         .map_err(|e| format!("control pipe server: {e}"))?;
+    Ok((pid, process_token(pid).map_err(|e| format!("control pipe server {e}"))?))
+}
+
+/// The id of the client process at the other end of the server end `pipe`, and (when this
+/// process may read it) that process's token.
+pub fn client_token(pipe: &File) -> Result<(u32, Option<OwnedHandle>), String> {
+    let mut pid = 0u32;
+    // SAFETY: a pipe handle we hold open; `pid` is a local the call writes.
+    unsafe { GetNamedPipeClientProcessId(raw(pipe), &mut pid) }
+        .map_err(|e| format!("control pipe client: {e}"))?;
+    Ok((pid, process_token(pid).ok()))
+}
+
+/// The token of process `pid`, for queries.
+fn process_token(pid: u32) -> Result<OwnedHandle, String> {
     // SAFETY: opening a process by id for a query; the handle is owned below.
     let process = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, false, pid) }
-        .map_err(|e| format!("control pipe server process {pid}: {e}"))?;
+        .map_err(|e| format!("process {pid}: {e}"))?;
     // SAFETY: a process handle just opened, owned from here on.
     let process = unsafe { OwnedHandle::from_raw_handle(process.0) };
     let mut token = HANDLE::default();
     // SAFETY: a process handle we own; `token` receives a handle owned below.
     unsafe { OpenProcessToken(raw(&process), TOKEN_QUERY, &mut token) }
-        .map_err(|e| format!("server token: {e}"))?;
+        .map_err(|e| format!("process {pid} token: {e}"))?;
     // SAFETY: a token handle just opened, owned from here on.
-    Ok((pid, unsafe { OwnedHandle::from_raw_handle(token.0) }))
+    Ok(unsafe { OwnedHandle::from_raw_handle(token.0) })
+}
+
+/// Opens `path` for appending, creating it with the DACL of `security` when it does not exist
+/// (an existing file keeps its own).
+pub fn append_with_security(path: &std::path::Path, security: &Descriptor) -> std::io::Result<File> {
+    use std::os::windows::ffi::OsStrExt;
+    let name: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+    if name[..name.len() - 1].contains(&0) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "a path with a NUL"));
+    }
+    let attributes = SECURITY_ATTRIBUTES {
+        nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+        lpSecurityDescriptor: security.0.0,
+        bInheritHandle: false.into(),
+    };
+    // SAFETY: a NUL-terminated name without inner NULs (checked) and security attributes that
+    // outlive the call; the handle returned is owned below.
+    let handle = unsafe {
+        CreateFileW(
+            PCWSTR(name.as_ptr()),
+            FILE_APPEND_DATA.0 | SYNCHRONIZE.0,
+            FILE_SHARE_READ | FILE_SHARE_WRITE,
+            Some(&attributes),
+            OPEN_ALWAYS,
+            FILE_ATTRIBUTE_NORMAL,
+            None,
+        )
+    }
+    .map_err(|e| std::io::Error::from_raw_os_error(e.code().0 & 0xFFFF))?;
+    // SAFETY: a file handle just opened, owned from here on.
+    Ok(File::from(unsafe { OwnedHandle::from_raw_handle(handle.0) }))
 }
 
 /// `WaitNamedPipeW`: waits at most `millis` for an instance of pipe `name` (NUL-terminated

@@ -1,0 +1,238 @@
+//! Shell completions and man pages, generated from the clap definitions so they never drift
+//! from the program: `bindfs-rs completions SHELL` prints a completion script, and the hidden
+//! `bindfs-rs man DIR` writes `DIR/man1/bindfs-rs.1`, one page per subcommand
+//! (`bindfs-rs-mount.1`, `bindfs-rs-link-create.1`, ...), and `DIR/man5/bindfs-rs.toml.5`, the
+//! links file's page (written by hand below: its keys are serde's, not clap's).
+//!
+//! Nothing generated is kept in git: packagers and users run `bindfs-rs man` on the binary they
+//! install, so a page always describes the binary next to it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Command;
+
+/// Prints the completion script of `shell` for `cmd` (the whole command line) on `out`.
+pub fn completions(shell: clap_complete::Shell, mut cmd: Command, out: &mut dyn Write) -> Result<(), String> {
+    let name = cmd.get_name().to_owned();
+    // Generated in memory first: clap_complete panics on a failed write (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, name, &mut script);
+    out.write_all(&script).map_err(|e| format!("stdout: {e}"))
+}
+
+/// Writes the man pages of `cmd` and the links file's page below `dir`; returns their paths.
+pub fn man_pages(cmd: Command, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
+    let (man1, man5) = (dir.join("man1"), dir.join("man5"));
+    for d in [&man1, &man5] {
+        std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+    }
+    let mut cmd = cmd.disable_help_subcommand(true);
+    cmd.build();
+    let mut written = Vec::new();
+    let mut pages = Vec::new();
+    collect(&cmd, &mut pages);
+    let names: Vec<String> = pages.iter().map(|c| page_name(c)).collect();
+    for page in &pages {
+        let path = man1.join(format!("{}.1", page_name(page)));
+        let mut text = Vec::new();
+        render(page, &names, &mut text).map_err(|e| io(&path, e))?;
+        std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+        written.push(path);
+    }
+    let path = man5.join("bindfs-rs.toml.5");
+    std::fs::write(&path, LINKS_FILE_PAGE).map_err(|e| io(&path, e))?;
+    written.push(path);
+    Ok(written)
+}
+
+/// `cmd` and its subcommands, depth first, without hidden ones.
+fn collect<'a>(cmd: &'a Command, into: &mut Vec<&'a Command>) {
+    into.push(cmd);
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        collect(sub, into);
+    }
+}
+
+/// `bindfs-rs-link-create` for `bindfs-rs link create` (clap's display name once built).
+fn page_name(cmd: &Command) -> String {
+    cmd.get_display_name().unwrap_or_else(|| cmd.get_name()).to_owned()
+}
+
+/// One page: clap_mangen's sections, then EXAMPLES (the `--help` examples) and SEE ALSO.
+fn render(cmd: &Command, all: &[String], out: &mut Vec<u8>) -> std::io::Result<()> {
+    let source = format!("bindfs-rs {}", cmd.get_version().unwrap_or_default());
+    let man = clap_mangen::Man::new(cmd.clone())
+        .title(page_name(cmd).to_uppercase())
+        .source(source)
+        .manual("bindfs-rs");
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(out)?;
+    }
+    if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
+        man.render_subcommands_section(out)?;
+    }
+    if let Some(examples) = cmd.get_after_help() {
+        writeln!(out, ".SH EXAMPLES\n.nf")?;
+        let text = examples.to_string();
+        for line in text.lines().filter(|l| *l != crate::help::HEADING) {
+            writeln!(out, "{}", roff_line(line.strip_prefix("  ").unwrap_or(line)))?;
+        }
+        writeln!(out, ".fi")?;
+    }
+    // The main page points to every other; each other page to the main one (and `mount` to
+    // the links file's).
+    let own = page_name(cmd);
+    let mut see: Vec<String> = match all.first() {
+        Some(main) if *main == own => {
+            all[1..].iter().map(|n| format!("\\fB{}\\fR(1)", roff_text(n))).collect()
+        }
+        Some(main) => vec![format!("\\fB{}\\fR(1)", roff_text(main))],
+        None => Vec::new(),
+    };
+    if all.first() == Some(&own) || cmd.get_name() == "mount" {
+        see.push("\\fBbindfs\\-rs.toml\\fR(5)".to_owned());
+    }
+    writeln!(out, ".SH \"SEE ALSO\"\n{}", see.join(",\n"))
+}
+
+/// `text` with roff's special characters escaped (backslashes, and hyphens as minus signs, so
+/// a copied option still works).
+fn roff_text(text: &str) -> String {
+    text.replace('\\', "\\e").replace('-', "\\-")
+}
+
+/// A line of text for a no-fill block: escaped, and never read as a request.
+fn roff_line(line: &str) -> String {
+    let text = roff_text(line);
+    if text.starts_with('.') || text.starts_with('\'') { format!("\\&{text}") } else { text }
+}
+
+/// The man page of the links file (`mount --config FILE`). It documents every key the file
+/// takes; the test below checks that against the parser.
+pub const LINKS_FILE_PAGE: &str = r#".TH BINDFS-RS.TOML 5 "" "bindfs-rs" "bindfs-rs"
+.SH NAME
+bindfs-rs.toml \- the links file of bindfs-rs
+.SH SYNOPSIS
+\fBbindfs-rs mount\fR \fIMOUNTPOINT\fR \fB\-\-config\fR \fIFILE\fR
+.SH DESCRIPTION
+A links file lists the links a view gets when it is mounted, in TOML.
+\fBbindfs-rs mount \-\-config\fR creates them in the order of the file, before the
+\fB\-\-link\fR ones of the command line, and all before the view is mounted: a bad link
+fails the mount and nothing is mounted.
+Unknown keys are refused, so a misspelt key is an error, not a silent default.
+Relative paths are taken from the working directory of \fBbindfs-rs mount\fR.
+.\" The fstab work adds the [mount] table (the mount options, one name each across the
+.\" command line, -o and this file): document its keys in a "THE [mount] TABLE" section here.
+.SH "THE [[link]] TABLES"
+Each \fB[[link]]\fR table is one link, with these keys:
+.TP
+\fBvirtual\fR = \fIPATH\fR (required)
+Where the link shows, a path inside the view (the mount point itself for a link over the
+whole view).
+.TP
+\fBbacking\fR = \fIPATH\fR (required)
+What it shows: a directory or a file, on any file system, or a path inside the view (a
+chain).
+.TP
+\fBread_only\fR = \fIBOOL\fR (default false)
+Refuse every change through the link; the backing stays writable directly.
+.TP
+\fBmerged\fR = \fIBOOL\fR (default false)
+Show the union of the virtual path's own content and the backing's; the backing wins where
+both have a name.
+.TP
+\fBexcept\fR = [\fIPATH\fR, ...] (default none)
+Paths below \fBvirtual\fR where the link does not apply: the view's own content shows there.
+.\" The persist work adds a per-link key (optional = true: create the link when its backing
+.\" appears): document it here, as a .TP entry like those above.
+.SH EXAMPLE
+.nf
+[[link]]
+virtual = "/srv/view/photos"
+backing = "/data/photos"
+read_only = true
+
+[[link]]
+virtual = "/srv/view/docs"
+backing = "/data/extra"
+merged = true
+except = ["/srv/view/docs/private"]
+.fi
+.SH "SEE ALSO"
+\fBbindfs-rs\fR(1), \fBbindfs-rs-mount\fR(1)
+"#;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The field names serde asks for when it reads `T` (a struct): what its parser takes.
+    fn fields_of<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+        use serde::de::{Deserializer, Error, Visitor};
+        #[derive(Debug)]
+        struct Found(Vec<&'static str>);
+        impl std::fmt::Display for Found {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("fields found")
+            }
+        }
+        impl std::error::Error for Found {}
+        impl Error for Found {
+            fn custom<M: std::fmt::Display>(_: M) -> Found {
+                Found(Vec::new())
+            }
+        }
+        struct Probe;
+        impl<'de> Deserializer<'de> for Probe {
+            type Error = Found;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+                Err(Found(Vec::new()))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Found> {
+                Err(Found(fields.to_vec()))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+                option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+                ignored_any
+            }
+        }
+        T::deserialize(Probe).map(|_| Vec::new()).unwrap_or_else(|e| e.0)
+    }
+
+    #[test]
+    fn the_links_file_page_documents_every_key_the_parser_takes() {
+        let keys = fields_of::<crate::args::LinkArg>();
+        assert!(keys.contains(&"virtual") && keys.contains(&"except"), "{keys:?}");
+        for key in keys {
+            assert!(LINKS_FILE_PAGE.contains(&format!("\\fB{key}\\fR = ")), "bindfs-rs.toml.5 lacks {key}");
+        }
+        let tables = fields_of::<crate::args::ConfigFile>();
+        assert!(tables.contains(&"link"), "{tables:?}");
+        for table in tables {
+            let (array, one) = (format!("\\fB[[{table}]]\\fR"), format!("\\fB[{table}]\\fR"));
+            assert!(
+                LINKS_FILE_PAGE.contains(&array) || LINKS_FILE_PAGE.contains(&one),
+                "bindfs-rs.toml.5 lacks [{table}]"
+            );
+        }
+    }
+
+    #[test]
+    fn roff_escapes_backslashes_hyphens_and_leading_dots() {
+        assert_eq!(roff_line(r"C:\Data --x"), r"C:\eData \-\-x");
+        assert_eq!(roff_line(".hidden"), r"\&.hidden");
+    }
+}

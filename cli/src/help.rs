@@ -1,0 +1,176 @@
+//! What `--help` shows beyond the flags: the examples of each subcommand (also the EXAMPLES
+//! section of its man page), and command-line errors as one line.
+
+/// The heading every examples text starts with.
+pub const HEADING: &str = "Examples:";
+
+/// `bindfs-rs --help`.
+pub const MAIN: &str = "\
+Examples:
+  bindfs-rs mount /srv/view --link /srv/view/photos=/data/photos
+  bindfs-rs link create /srv/view/music /data/music --read-only
+  bindfs-rs link list
+  bindfs-rs unmount /srv/view";
+
+/// `mount --help`.
+pub const MOUNT: &str = "\
+Examples:
+  # Cover /srv/view (its own files stay visible) and show /data/photos at /srv/view/photos:
+  bindfs-rs mount /srv/view --link /srv/view/photos=/data/photos
+  # Links from a file, names and attributes never cached, every link change logged:
+  bindfs-rs mount /srv/view --config /etc/bindfs-rs.toml --cache-ttl 0 --log-level info --log-file /var/log/bindfs-rs.log
+  # Debug a view in the foreground, its log on stderr (Ctrl-C unmounts):
+  bindfs-rs mount /srv/view -d
+  # Windows: drive X: over the on-disk layer C:\\Data:
+  bindfs-rs mount X: --lower C:\\Data --link X:\\docs=C:\\Users\\me\\Documents";
+
+/// `link --help`.
+pub const LINK: &str = "\
+Examples:
+  bindfs-rs link create /srv/view/photos /data/photos
+  bindfs-rs link remove /srv/view/photos
+  bindfs-rs link list --json";
+
+/// `link create --help`.
+pub const LINK_CREATE: &str = "\
+Examples:
+  # Show /data/photos at /srv/view/photos, read-only:
+  bindfs-rs link create /srv/view/photos /data/photos --read-only
+  # Add /data/extra's files to the view's own /srv/view/docs, except its private folder:
+  bindfs-rs link create /srv/view/docs /data/extra --merged --except /srv/view/docs/private";
+
+/// `link remove --help`.
+pub const LINK_REMOVE: &str = "\
+Examples:
+  bindfs-rs link remove /srv/view/photos";
+
+/// `link list --help`.
+pub const LINK_LIST: &str = "\
+Examples:
+  # The links of every view:
+  bindfs-rs link list
+  # The links of one view, as JSON:
+  bindfs-rs link list /srv/view --json";
+
+/// `unmount --help`.
+pub const UNMOUNT: &str = "\
+Examples:
+  bindfs-rs unmount /srv/view";
+
+/// `demo --help`.
+pub const DEMO: &str = "\
+Examples:
+  bindfs-rs demo";
+
+/// `completions --help`.
+pub const COMPLETIONS: &str = "\
+Examples:
+  # Load for this bash session (or save it to /usr/share/bash-completion/completions/bindfs-rs):
+  source <(bindfs-rs completions bash)
+  bindfs-rs completions zsh > ~/.zfunc/_bindfs-rs
+  bindfs-rs completions fish > ~/.config/fish/completions/bindfs-rs.fish
+  bindfs-rs completions powershell >> $PROFILE";
+
+/// `man --help`.
+pub const MAN: &str = "\
+Examples:
+  # Writes man1/bindfs-rs*.1 and man5/bindfs-rs.toml.5 below the directory:
+  bindfs-rs man /usr/local/share/man";
+
+/// A command-line error of clap as one line (without clap's `error: `, usage and tips): a value
+/// that failed its check names the flag, the value and what was expected, as in
+/// `--cache-ttl 5000: expected seconds from 0 to 3600`.
+pub fn one_line(err: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let context = |kind| match err.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(list)) => Some(list.join(", ")),
+        _ => None,
+    };
+    // "--cache-ttl <SECS>" names the flag as "--cache-ttl".
+    let flag = context(ContextKind::InvalidArg).map(|a| a.split(' ').next().unwrap_or_default().to_owned());
+    let value = context(ContextKind::InvalidValue);
+    match (err.kind(), flag, value) {
+        (ErrorKind::ValueValidation, Some(flag), Some(value)) => {
+            let why =
+                std::error::Error::source(err).map_or_else(|| "invalid value".to_owned(), |e| e.to_string());
+            format!("{flag} {value}: {why}")
+        }
+        (ErrorKind::InvalidValue, Some(flag), Some(value)) => match context(ContextKind::ValidValue) {
+            Some(valid) => format!("{flag} {value}: expected one of {valid}"),
+            None => format!("{flag}: expected a value"),
+        },
+        // clap's first paragraph, its lines joined ("... not provided:" and the arguments).
+        _ => {
+            let text = err.render().to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .skip_while(|l| l.trim().is_empty())
+                .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+                .map(str::trim)
+                .collect();
+            match first.join(" ").trim_start_matches("error: ") {
+                "" => "invalid command line".to_owned(),
+                line => line.to_owned(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every subcommand's `--help` ends with examples (clap's built-in `help` aside).
+    #[test]
+    fn every_subcommand_has_examples() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command) {
+            let text = cmd.get_after_help().map(ToString::to_string).unwrap_or_default();
+            assert!(text.starts_with(HEADING), "`{}` has no examples in its --help", cmd.get_name());
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(sub);
+            }
+        }
+        let cli = crate::Cli::command();
+        cli.clone().debug_assert();
+        walk(&cli);
+    }
+
+    #[test]
+    fn command_line_errors_are_one_line_naming_the_problem() {
+        use clap::Parser;
+        let error = |args: &[&str]| one_line(&crate::Cli::try_parse_from(args).unwrap_err());
+        assert_eq!(
+            error(&["bindfs-rs", "mount", "/m", "--cache-ttl", "3601"]),
+            "--cache-ttl 3601: expected seconds from 0 to 3600"
+        );
+        assert_eq!(
+            error(&["bindfs-rs", "mount", "/m", "--log-level", "loud"]),
+            "--log-level loud: expected one of error, warn, info, debug, trace"
+        );
+        let missing = error(&["bindfs-rs", "link", "create", "/m/a"]);
+        assert!(
+            missing.contains("required") && missing.contains("<BACKING>") && !missing.contains('\n'),
+            "{missing}"
+        );
+        let unknown = error(&["bindfs-rs", "frob"]);
+        assert!(unknown.contains("'frob'") && !unknown.contains('\n'), "{unknown}");
+    }
+
+    /// Every example line of every text runs this program.
+    #[test]
+    fn examples_are_commands_of_this_program() {
+        for text in [MAIN, MOUNT, LINK, LINK_CREATE, LINK_REMOVE, LINK_LIST, UNMOUNT, DEMO, COMPLETIONS, MAN]
+        {
+            let mut lines = text.lines();
+            assert_eq!(lines.next(), Some(HEADING));
+            let commands: Vec<&str> = lines.map(str::trim).filter(|l| !l.starts_with('#')).collect();
+            assert!(!commands.is_empty(), "{text}");
+            for c in commands {
+                assert!(c.contains("bindfs-rs "), "{c}");
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Man pages, completions and `--help` (issue 14, item 4): every generated page renders with
+//! `man -l` without a warning, the bash completion loads, every subcommand's `--help` shows
+//! examples, and out-of-range numbers are refused by the parser with one line.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[cfg(unix)]
+use std::process::Command;
+
+use bindfs_tests::bindfs;
+
+/// The subcommands listed in the "Commands:" part of a `--help` text (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|name| name != "help")
+        .collect()
+}
+
+#[test]
+fn every_subcommand_help_has_examples() {
+    let mut todo: Vec<Vec<String>> = vec![vec![]];
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let out = bindfs(&args);
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        let examples =
+            help.split("\nExamples:\n").nth(1).unwrap_or_else(|| panic!("{args:?}: no examples:\n{help}"));
+        assert!(examples.lines().any(|l| l.trim_start().starts_with("bindfs-rs ")), "{args:?}:\n{help}");
+        for sub in subcommands(&help) {
+            let mut next = path.clone();
+            next.push(sub);
+            todo.push(next);
+        }
+        seen += 1;
+    }
+    // bindfs-rs, mount, link, link create|remove|list, unmount, demo, completions at least.
+    assert!(seen >= 9, "only {seen} commands found");
+}
+
+#[cfg(unix)]
+#[test]
+fn every_man_page_renders_without_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bindfs(&["man", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut pages: Vec<_> = ["man1", "man5"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(dir.path().join(d)).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    pages.sort();
+    let names: Vec<String> =
+        pages.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for want in [
+        "bindfs-rs.1",
+        "bindfs-rs-mount.1",
+        "bindfs-rs-link-create.1",
+        "bindfs-rs-link-list.1",
+        "bindfs-rs.toml.5",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} not written: {names:?}");
+    }
+    for page in &pages {
+        let shown = Command::new("man")
+            .arg("-l")
+            .arg(page)
+            .env("MANWIDTH", "80")
+            .env_remove("MAN_KEEP_FORMATTING")
+            .output()
+            .expect("man (Debian: man-db) must be installed; .ci/run installs it");
+        let err = String::from_utf8_lossy(&shown.stderr);
+        assert!(shown.status.success() && err.is_empty(), "man -l {}: {err}", page.display());
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(text.contains("NAME") && text.contains("bindfs"), "{}: {text}", page.display());
+    }
+    let mount = String::from_utf8_lossy(
+        &Command::new("man")
+            .arg("-l")
+            .arg(dir.path().join("man1/bindfs-rs-mount.1"))
+            .env("MANWIDTH", "80")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(mount.contains("EXAMPLES") && mount.contains("--log-level"), "{mount}");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_bash_completion_loads() {
+    let script =
+        format!("source <('{}' completions bash) && complete -p bindfs-rs", bindfs_tests::binary().display());
+    let out = Command::new("bash").arg("-c").arg(&script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bindfs-rs"));
+}
+
+#[test]
+fn each_shell_gets_a_script_and_an_unknown_one_a_one_line_error() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = bindfs(&["completions", shell]);
+        assert!(out.status.success() && out.stdout.len() > 100, "{shell}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("link"), "{shell}: no subcommands");
+    }
+    let out = bindfs(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("tcsh") && err.contains("bash"), "{err}");
+}
+
+#[test]
+fn out_of_range_numbers_are_refused_by_the_parser_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().to_str().unwrap();
+    for (args, want) in [
+        (vec!["mount", m, "--cache-ttl", "5000"], "--cache-ttl 5000: expected seconds from 0 to 3600"),
+        (vec!["mount", m, "--cache-ttl=-1"], "--cache-ttl -1: expected seconds from 0 to 3600"),
+        (vec!["mount", m, "--poll-us", "20000"], "--poll-us 20000: expected microseconds from 0 to 10000"),
+    ] {
+        let out = bindfs(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("bindfs-rs: {want}\n"), "{args:?}");
+    }
+}
