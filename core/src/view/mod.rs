@@ -30,6 +30,7 @@ mod file;
 mod handle;
 mod kept;
 mod place;
+mod which;
 
 use parking_lot::RwLock;
 
@@ -44,6 +45,7 @@ use crate::table::{Link, LinkId, LinkSpec, LinkTable, Probe};
 pub use dir::{ListedEntry, Listing, OpenDir};
 pub use handle::Handle;
 use kept::{KeptDirs, KeptRoots};
+pub use which::{Holder, Served, Which};
 
 /// A live namespace: a link table over a backing store.
 #[derive(Debug)]
