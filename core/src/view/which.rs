@@ -164,7 +164,8 @@ mod tests {
     fn each_layer_kind_is_told_with_its_link_and_real_paths() {
         let v = view();
         // (path, serving link, how served, holders' real paths, writable)
-        let cases: [(&str, Option<&str>, &str, &[&str], bool); 11] = [
+        type Case<'a> = (&'a str, Option<&'a str>, &'a str, &'a [&'a str], bool);
+        let cases: [Case; 11] = [
             ("/plain.txt", None, "on-disk", &["/vol/plain.txt"], true),
             ("/A/f.txt", Some("/A"), "backing", &["/t/a/f.txt"], true),
             ("/A", Some("/A"), "backing", &["/t/a"], true),
