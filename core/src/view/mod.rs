@@ -140,6 +140,11 @@ impl<B: Backing> View<B> {
         &self.backing
     }
 
+    /// How long opened backing roots are kept ([`View::set_root_cache`]): the view's cache time.
+    pub fn cache_time(&self) -> std::time::Duration {
+        self.root_ttl
+    }
+
     /// The case policy of the view.
     pub fn policy(&self) -> CasePolicy {
         self.table.read().policy()
