@@ -655,6 +655,36 @@ mod tests {
     }
 
     #[test]
+    fn link_which_and_status_answer_on_the_pipe() {
+        let s = Served::new(None);
+        link_create(&s.v("Foo"), &s.t("Target"), false, true, &[]).unwrap();
+        let which = |rel: &str| {
+            let mut out = Vec::new();
+            link_which(&s.v(rel), true, &mut out).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap()
+        };
+        let w = which(r"Foo\Cat.txt");
+        assert_eq!(w["layer"], "backing");
+        assert_eq!(w["link"]["virtual"], format!(r"{}\Foo", s.at));
+        let real = w["real_path"].as_str().unwrap().to_lowercase();
+        assert!(real.ends_with(r"\t\target\cat.txt"), "{w}");
+        // The on-disk layer's real path is under the lower directory, not the mount point.
+        let w = which(r"Foo\old.txt");
+        assert_eq!(w["layer"], "on-disk");
+        let real = w["real_path"].as_str().unwrap().to_lowercase();
+        assert!(real.ends_with(r"\disk\foo\old.txt"), "{w}");
+        let missing = link_which(&s.v(r"Foo\nope"), false, &mut Vec::new()).unwrap_err();
+        assert!(!missing.contains('\n') && missing.contains("nope"), "{missing}");
+
+        let mut out = Vec::new();
+        status(Some(&s.tmp.join("view")), true, &mut out).unwrap();
+        let rows: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(rows[0]["links"], 1);
+        assert_eq!(rows[0]["pid"], std::process::id());
+        assert!(rows[0]["passthrough"].is_null(), "{rows}");
+    }
+
+    #[test]
     fn bad_requests_get_a_one_line_error() {
         let s = Served::new(None);
         let reply = raw_call(&s.at, "garbage\n");
