@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bindfs_core::control::audit::{self, Caller};
-use bindfs_core::control::{Endpoint, LinkControl, handle, refusal};
-pub use bindfs_core::control::{LinkInfo, Reply, Request, link_spec};
+use bindfs_core::control::{Endpoint, LinkControl, Settings, handle, refusal};
+pub use bindfs_core::control::{LinkInfo, Reply, Request, StatusInfo, WhichInfo, link_spec};
 use bindfs_core::{AbsPath, CasePolicy, Link, LinkId, LinkSpec, Syntax, VPath};
 
 use crate::fs::ViewHandle;
@@ -85,6 +85,15 @@ impl LinkControl for ViewHandle {
 
     fn links(&self) -> Vec<Link> {
         self.view().links()
+    }
+
+    fn which(&self, path: &VPath) -> bindfs_core::Result<(bindfs_core::Which, Option<AbsPath>)> {
+        // The on-disk layer is the mount point's own content (None: the protocol says so).
+        Ok((self.view().which(path)?, None))
+    }
+
+    fn settings(&self) -> Settings {
+        Settings { cache_ttl: self.cache_ttl(), passthrough: Some(self.passthrough()) }
     }
 }
 

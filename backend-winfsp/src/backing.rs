@@ -275,6 +275,8 @@ fn delete_at_close(handle: BorrowedHandle<'_>) -> Result<()> {
 #[derive(Debug)]
 pub struct WindowsBacking {
     disk_root: WindowsNode,
+    /// The path the on-disk layer was opened at, for reporting (`link which`).
+    disk_path: AbsPath,
 }
 
 impl WindowsBacking {
@@ -285,7 +287,7 @@ impl WindowsBacking {
         if stat_handle(root.handle())?.kind != FileKind::Dir {
             return Err(Error::NotDir);
         }
-        Ok(WindowsBacking { disk_root: root })
+        Ok(WindowsBacking { disk_root: root, disk_path: lower.clone() })
     }
 
     /// Reopens `handle`'s object with `access`.
@@ -604,6 +606,10 @@ impl Backing for WindowsBacking {
 
     fn open_disk_root(&self) -> Result<WindowsNode> {
         Ok(self.disk_root.clone())
+    }
+
+    fn disk_root_path(&self) -> Option<AbsPath> {
+        Some(self.disk_path.clone())
     }
 
     fn open_host(&self, path: &AbsPath) -> Result<WindowsNode> {

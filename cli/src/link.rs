@@ -55,7 +55,7 @@ pub fn views() -> Result<Vec<PathBuf>, String> {
 }
 
 /// The mount point of the view holding `path` (absolute).
-fn view_of(path: &str) -> Result<PathBuf, String> {
+pub(crate) fn view_of(path: &str) -> Result<PathBuf, String> {
     let target = Path::new(path);
     views()?
         .into_iter()
@@ -64,7 +64,7 @@ fn view_of(path: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{path} is not inside a bindfs-rs view"))
 }
 
-fn call(mountpoint: &Path, request: &Request) -> Result<control::Reply, String> {
+pub(crate) fn call(mountpoint: &Path, request: &Request) -> Result<control::Reply, String> {
     let reply = control::call(mountpoint, request)?;
     match reply.error {
         Some(e) => Err(e),
@@ -99,14 +99,7 @@ pub fn remove(virt: &Path) -> Result<(), String> {
 /// `link list`: the links of one view, or of every view.
 pub fn list(mountpoint: Option<&Path>, json: bool, out: &mut dyn std::io::Write) -> Result<(), String> {
     let mountpoints = match mountpoint {
-        Some(m) => {
-            let abs = abs_string(m)?;
-            let real = std::fs::canonicalize(&abs).map(|p| p.to_string_lossy().into_owned()).unwrap_or(abs);
-            if !views()?.iter().any(|v| v.as_os_str() == real.as_str()) {
-                return Err(format!("{real} is not a bindfs-rs view"));
-            }
-            vec![PathBuf::from(real)]
-        }
+        Some(m) => vec![named_view(m)?],
         None => views()?,
     };
     let mut all: Vec<LinkInfo> = Vec::new();
@@ -120,6 +113,16 @@ pub fn list(mountpoint: Option<&Path>, json: bool, out: &mut dyn std::io::Write)
         }
     }
     crate::list::print(&all, json, out)
+}
+
+/// The mount point of the view named by `m` (a mount point, symlinks resolved).
+pub(crate) fn named_view(m: &Path) -> Result<PathBuf, String> {
+    let abs = abs_string(m)?;
+    let real = std::fs::canonicalize(&abs).map(|p| p.to_string_lossy().into_owned()).unwrap_or(abs);
+    if !views()?.iter().any(|v| v.as_os_str() == real.as_str()) {
+        return Err(format!("{real} is not a bindfs-rs view"));
+    }
+    Ok(PathBuf::from(real))
 }
 
 /// `unmount`: unmounts a view, also one whose daemon died ("transport endpoint is not

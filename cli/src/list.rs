@@ -1,6 +1,6 @@
 //! How `bindfs-rs link list` prints links, the same on every platform: one line a link, or with
 //! `--json` one JSON array of link objects (`virtual`, `backing`, `read_only`, `merged`,
-//! `anchorless`, `except`) over every view listed, so a script reads Linux and Windows alike.
+//! `anchorless`, `except`, `view`: the mount point of the link's view) over every view listed, so a script reads Linux and Windows alike.
 
 use bindfs_core::control::LinkInfo;
 
@@ -23,7 +23,8 @@ pub(crate) mod tests {
     use super::*;
 
     /// The keys of one link object in `link list --json`, sorted: what every platform prints.
-    pub(crate) const KEYS: [&str; 6] = ["anchorless", "backing", "except", "merged", "read_only", "virtual"];
+    pub(crate) const KEYS: [&str; 7] =
+        ["anchorless", "backing", "except", "merged", "read_only", "view", "virtual"];
 
     /// Checks that `text` is `link list --json` output: an array of link objects with exactly
     /// [`KEYS`], typed as the Linux command prints them; returns the objects.
@@ -38,6 +39,7 @@ pub(crate) mod tests {
             assert!(object["virtual"].is_string() && object["backing"].is_string(), "{l}");
             assert!(object["read_only"].is_boolean() && object["merged"].is_boolean(), "{l}");
             assert!(object["anchorless"].is_boolean() && object["except"].is_array(), "{l}");
+            assert!(object["view"].is_string(), "{l}");
         }
         links
     }
@@ -45,6 +47,7 @@ pub(crate) mod tests {
     #[test]
     fn json_is_one_flat_array_of_link_objects() {
         let link = LinkInfo {
+            view: "/m".into(),
             virt: "/m/a".into(),
             backing: "/srv/b".into(),
             read_only: true,
@@ -65,6 +68,7 @@ pub(crate) mod tests {
     #[test]
     fn text_is_one_line_a_link() {
         let link = LinkInfo {
+            view: "/m".into(),
             virt: "/m/a".into(),
             backing: "/srv/b".into(),
             read_only: false,

@@ -20,6 +20,8 @@ mod list;
 mod logs;
 #[cfg(target_os = "linux")]
 mod mount;
+#[cfg(any(target_os = "linux", windows))]
+mod which;
 #[cfg(windows)]
 mod windows;
 
@@ -75,6 +77,15 @@ enum Command {
         /// The view's mount point.
         mountpoint: PathBuf,
     },
+    /// Show each live view (or the one at MOUNTPOINT): its daemon's pid, passthrough, cache
+    /// time and link count; a view whose daemon is dead is shown as such.
+    Status {
+        /// The view's mount point (every view when left out).
+        mountpoint: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Build a small tree in a temporary directory, make a shadow, a merged, a read-only and an
     /// anchorless link over it, and print what a user sees through them.
     #[command(after_help = help::DEMO)]
@@ -120,6 +131,15 @@ enum LinkCommand {
         #[arg(value_name = "VIRTUAL")]
         virt: PathBuf,
     },
+    /// Tell which link and layer serve PATH, where it really is, and for a merged link every
+    /// layer that has the name, in order.
+    Which {
+        /// A path inside a live view.
+        path: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the links of one view, or of every view.
     #[command(after_help = help::LINK_LIST)]
     List {
@@ -159,6 +179,12 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Link(LinkCommand::List { mountpoint, json }) => {
             link::list(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
         }
+        Command::Link(LinkCommand::Which { path, json }) => {
+            which::which(&path, json, &mut std::io::stdout().lock())
+        }
+        Command::Status { mountpoint, json } => {
+            which::status(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
+        }
         Command::Unmount { mountpoint } => link::unmount(&mountpoint),
         Command::Demo => demo::run(&mut std::io::stdout().lock()),
         Command::Completions { shell } => {
@@ -195,6 +221,12 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Link(LinkCommand::Remove { virt }) => windows::link_remove(&virt),
         Command::Link(LinkCommand::List { mountpoint, json }) => {
             windows::link_list(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
+        }
+        Command::Link(LinkCommand::Which { path, json }) => {
+            windows::link_which(&path, json, &mut std::io::stdout().lock())
+        }
+        Command::Status { mountpoint, json } => {
+            windows::status(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
         }
         Command::Unmount { mountpoint } => windows::unmount(&mountpoint),
         Command::Demo => Err("demo: runs on Linux (it mounts a FUSE view)".into()),

@@ -123,7 +123,7 @@ fn serve_one(serving: &Serving, pipe: OwnedHandle) -> std::io::Result<()> {
     let reply = match &request {
         Ok(Request::Stop) => {
             stopping = true;
-            Reply { mountpoint: at.mountpoint.to_string(), error: None, links: Vec::new() }
+            Reply { mountpoint: at.mountpoint.to_string(), ..Reply::default() }
         }
         Ok(request) => control::handle(&serving.view, at, request.clone()),
         Err(e) => control::refusal(at, format!("bad request: {e}")),
@@ -326,14 +326,14 @@ pub fn link_remove(virt: &Path) -> Result<(), String> {
 pub fn link_list(mountpoint: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<(), String> {
     let replies = match mountpoint {
         Some(m) => vec![checked(call(&mount_point(m)?.at, &Request::List)?)?],
-        None => all_views()?,
+        None => all_views(&Request::List)?,
     };
     let links: Vec<_> = replies.into_iter().flat_map(|r| r.links).collect();
     crate::list::print(&links, json, out)
 }
 
 /// Every live view this user may ask: one reply each.
-fn all_views() -> Result<Vec<Reply>, String> {
+fn all_views(request: &Request) -> Result<Vec<Reply>, String> {
     let pipes = std::fs::read_dir(r"\\.\pipe\").map_err(|e| format!("listing pipes: {e}"))?;
     let mut replies = Vec::new();
     for entry in pipes.flatten() {
@@ -345,7 +345,7 @@ fn all_views() -> Result<Vec<Reply>, String> {
         if trusted_server(&pipe).is_err() {
             continue;
         }
-        let mut text = serde_json::to_string(&Request::List).map_err(|e| e.to_string())?;
+        let mut text = serde_json::to_string(request).map_err(|e| e.to_string())?;
         text.push('\n');
         let mut line = String::new();
         if (&pipe).write_all(text.as_bytes()).is_ok() && BufReader::new(&pipe).read_line(&mut line).is_ok() {
@@ -355,6 +355,29 @@ fn all_views() -> Result<Vec<Reply>, String> {
         }
     }
     Ok(replies)
+}
+
+/// `link which`: asks the daemon of the view holding `path`, printed as on Linux.
+pub fn link_which(path: &Path, json: bool, out: &mut dyn Write) -> Result<(), String> {
+    let p = absolute(path)?;
+    let mountpoint = view_of(&p)?;
+    let reply = checked(call(&mountpoint, &Request::Which { path: p.to_string() })?)?;
+    let w = reply.which.ok_or_else(|| format!("the daemon of {mountpoint} cannot answer which"))?;
+    crate::which::print_which(&w, json, out)
+}
+
+/// `status`: every live view (or the one at `mountpoint`), printed as on Linux. A daemon that
+/// died takes its pipe with it, so only live views are found.
+pub fn status(mountpoint: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<(), String> {
+    let replies = match mountpoint {
+        Some(m) => vec![checked(call(&mount_point(m)?.at, &Request::Status)?)?],
+        None => all_views(&Request::Status)?,
+    };
+    let rows: Vec<_> = replies
+        .into_iter()
+        .filter_map(|r| r.status.map(|s| crate::which::ViewStatus::live(r.mountpoint, &s)))
+        .collect();
+    crate::which::print_status(&rows, json, out)
 }
 
 /// `unmount`: asks the daemon to stop and waits until its pipe is gone.
@@ -674,6 +697,36 @@ mod tests {
         assert_eq!(links.len(), 1);
         assert_eq!(links[0]["virtual"], format!(r"{}\Foo", s.at));
         assert_eq!(links[0]["merged"], true);
+    }
+
+    #[test]
+    fn link_which_and_status_answer_on_the_pipe() {
+        let s = Served::new(None);
+        link_create(&s.v("Foo"), &s.t("Target"), false, true, &[]).unwrap();
+        let which = |rel: &str| {
+            let mut out = Vec::new();
+            link_which(&s.v(rel), true, &mut out).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap()
+        };
+        let w = which(r"Foo\Cat.txt");
+        assert_eq!(w["layer"], "backing");
+        assert_eq!(w["link"]["virtual"], format!(r"{}\Foo", s.at));
+        let real = w["real_path"].as_str().unwrap().to_lowercase();
+        assert!(real.ends_with(r"\t\target\cat.txt"), "{w}");
+        // The on-disk layer's real path is under the lower directory, not the mount point.
+        let w = which(r"Foo\old.txt");
+        assert_eq!(w["layer"], "on-disk");
+        let real = w["real_path"].as_str().unwrap().to_lowercase();
+        assert!(real.ends_with(r"\disk\foo\old.txt"), "{w}");
+        let missing = link_which(&s.v(r"Foo\nope"), false, &mut Vec::new()).unwrap_err();
+        assert!(!missing.contains('\n') && missing.contains("nope"), "{missing}");
+
+        let mut out = Vec::new();
+        status(Some(&s.tmp.join("view")), true, &mut out).unwrap();
+        let rows: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(rows[0]["links"], 1);
+        assert_eq!(rows[0]["pid"], std::process::id());
+        assert!(rows[0]["passthrough"].is_null(), "{rows}");
     }
 
     #[test]

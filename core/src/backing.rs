@@ -259,6 +259,13 @@ pub trait Backing: Send + Sync {
     /// before mounting).
     fn open_disk_root(&self) -> Result<Self::Node>;
 
+    /// The host path of the on-disk layer's root, when the store knows it: for reporting only
+    /// (`link which`), never opened. `None`: the view is mounted over it (Linux), so it is the
+    /// mount point, covered by the view.
+    fn disk_root_path(&self) -> Option<AbsPath> {
+        None
+    }
+
     /// Opens a backing path an administrator named (the `B` of a link). This is the one place a
     /// whole path is resolved, and symlinks in it are followed as the administrator meant them.
     fn open_host(&self, path: &AbsPath) -> Result<Self::Node>;

@@ -15,7 +15,8 @@ pub mod audit;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AbsPath, Backing, CasePolicy, Link, LinkFlags, LinkId, LinkSpec, Result, Syntax, Target, VPath, View,
+    AbsPath, Backing, CasePolicy, FileKind, Link, LinkFlags, LinkId, LinkSpec, Origin, Result, Served,
+    Syntax, Target, VPath, View, Which,
 };
 
 /// What a live view offers the control channel: its links.
@@ -26,6 +27,21 @@ pub trait LinkControl {
     fn remove_link(&self, virt: &VPath) -> Result<Link>;
     /// The links, in creation order.
     fn links(&self) -> Vec<Link>;
+    /// Which link and layers serve `path` (`link which`), and the host path of the on-disk
+    /// layer's root when the store knows it (else it is the mount point, covered by the view).
+    fn which(&self, path: &VPath) -> Result<(Which, Option<AbsPath>)>;
+    /// How the view serves, for `status`.
+    fn settings(&self) -> Settings;
+}
+
+/// How a view serves, as `status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How long what the view shows may be cached.
+    pub cache_ttl: std::time::Duration,
+    /// Whether the kernel does open files' I/O on the backing files; `None` where there is no
+    /// such thing (WinFsp).
+    pub passthrough: Option<bool>,
 }
 
 /// A view without platform caches to drop (the in-memory store, a WinFsp view whose file info
@@ -42,6 +58,14 @@ impl<B: Backing> LinkControl for View<B> {
     fn links(&self) -> Vec<Link> {
         View::links(self)
     }
+
+    fn which(&self, path: &VPath) -> Result<(Which, Option<AbsPath>)> {
+        Ok((View::which(self, path)?, self.backing().disk_root_path()))
+    }
+
+    fn settings(&self) -> Settings {
+        Settings { cache_ttl: self.cache_time(), passthrough: None }
+    }
 }
 
 impl<T: LinkControl> LinkControl for Arc<T> {
@@ -55,6 +79,14 @@ impl<T: LinkControl> LinkControl for Arc<T> {
 
     fn links(&self) -> Vec<Link> {
         T::links(self)
+    }
+
+    fn which(&self, path: &VPath) -> Result<(Which, Option<AbsPath>)> {
+        T::which(self, path)
+    }
+
+    fn settings(&self) -> Settings {
+        T::settings(self)
     }
 }
 
@@ -98,6 +130,13 @@ pub enum Request {
     },
     /// List the links.
     List,
+    /// Tell which link and layers serve a path, and where it really is.
+    Which {
+        /// The path, absolute.
+        path: String,
+    },
+    /// Tell how the view serves: its daemon, cache time, passthrough, link count.
+    Status,
     /// Stop serving and unmount. Windows daemons take it from their pipe; a Linux view is
     /// unmounted through the kernel (`bindfs-rs unmount`) and refuses it.
     Stop,
@@ -106,6 +145,9 @@ pub enum Request {
 /// A link as `list` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkInfo {
+    /// The mount point of the view the link belongs to.
+    #[serde(default)]
+    pub view: String,
     /// The virtual path, absolute.
     #[serde(rename = "virtual")]
     pub virt: String,
@@ -141,8 +183,58 @@ impl std::fmt::Display for LinkInfo {
     }
 }
 
-/// The daemon's answer.
+/// One layer that holds a name, as `which` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// `backing` (of a link) or `on-disk`.
+    pub origin: String,
+    /// The virtual path of the link whose backing this is; `None` for the on-disk layer.
+    pub link: Option<String>,
+    /// Where the entry is on the host.
+    pub real_path: String,
+    /// What it is there: `file`, `dir`, `symlink`, ...
+    pub kind: String,
+}
+
+/// What `which` reports about one path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhichInfo {
+    /// The path asked about, absolute.
+    pub path: String,
+    /// The view's mount point.
+    pub view: String,
+    /// How the entry is served: `backing`, `on-disk`, `exception` or `synthesized`.
+    pub layer: String,
+    /// The deepest link serving the path; `None` where no link covers it.
+    pub link: Option<LinkInfo>,
+    /// For `exception`: the exception path covering the path.
+    pub exception: Option<String>,
+    /// For `exception`: the virtual path of the link that does not apply there.
+    pub excepted_link: Option<String>,
+    /// Where the entry shown is on the host; `None` for a synthesized directory.
+    pub real_path: Option<String>,
+    /// Whether the entry may be changed through the view.
+    pub writable: bool,
+    /// Every layer holding the name, in precedence order (the first is the one shown).
+    pub layers: Vec<LayerInfo>,
+}
+
+/// What `status` reports about a view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusInfo {
+    /// The daemon's process id.
+    pub pid: u32,
+    /// Whether the kernel does open files' I/O on the backing files (`None`: not on this
+    /// platform).
+    pub passthrough: Option<bool>,
+    /// How long what the view shows may be cached, in seconds.
+    pub cache_ttl: f64,
+    /// How many links the view has.
+    pub links: usize,
+}
+
+/// The daemon's answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
     /// The view's mount point.
     pub mountpoint: String,
@@ -152,6 +244,12 @@ pub struct Reply {
     /// The links, for `list`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkInfo>,
+    /// The answer to `which`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub which: Option<WhichInfo>,
+    /// The answer to `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusInfo>,
 }
 
 /// A path of the view at `at` from an absolute path string.
@@ -183,6 +281,7 @@ pub fn link_spec(
 fn info(mountpoint: &AbsPath, link: &Link) -> LinkInfo {
     let abs = |p: &VPath| mountpoint.join(p.names()).to_string();
     LinkInfo {
+        view: mountpoint.to_string(),
         virt: abs(&link.virt),
         backing: match &link.target {
             Target::Host(p) => p.to_string(),
@@ -195,14 +294,78 @@ fn info(mountpoint: &AbsPath, link: &Link) -> LinkInfo {
     }
 }
 
+fn kind_name(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::File => "file",
+        FileKind::Dir => "dir",
+        FileKind::Symlink => "symlink",
+        FileKind::Fifo => "fifo",
+        FileKind::Socket => "socket",
+        FileKind::CharDevice => "char-device",
+        FileKind::BlockDevice => "block-device",
+    }
+}
+
+/// `which`'s answer for `path` (absolute) from what the view told.
+fn which_info(
+    view: &impl LinkControl,
+    at: &Endpoint,
+    path: &str,
+    v: &VPath,
+) -> std::result::Result<WhichInfo, String> {
+    let (which, disk) = view.which(v).map_err(|e| format!("{path}: {e}"))?;
+    let mountpoint = &at.mountpoint;
+    let disk = disk.unwrap_or_else(|| mountpoint.clone());
+    let abs = |p: &VPath| mountpoint.join(p.names()).to_string();
+    let links = view.links();
+    let link_virt = |origin: Origin| match origin {
+        Origin::OnDisk => None,
+        Origin::Backing(id) => links.iter().find(|l| l.id == id).map(|l| abs(&l.virt)),
+    };
+    let layers: Vec<LayerInfo> = which
+        .holders
+        .iter()
+        .map(|h| LayerInfo {
+            origin: match h.layer.origin {
+                Origin::OnDisk => "on-disk".to_owned(),
+                Origin::Backing(_) => "backing".to_owned(),
+            },
+            link: link_virt(h.layer.origin),
+            real_path: h.layer.host_path(&disk).to_string(),
+            kind: kind_name(h.kind).to_owned(),
+        })
+        .collect();
+    let (layer, exception, excepted_link) = match &which.served {
+        Served::Backing => ("backing", None, None),
+        Served::OnDisk => ("on-disk", None, None),
+        Served::Exception { link, exception } => ("exception", Some(abs(exception)), Some(abs(&link.virt))),
+        Served::Synthesized => ("synthesized", None, None),
+    };
+    let real_path = match which.served {
+        Served::Synthesized => None,
+        _ => layers.first().map(|l| l.real_path.clone()),
+    };
+    Ok(WhichInfo {
+        path: abs(v),
+        view: mountpoint.to_string(),
+        layer: layer.to_owned(),
+        link: which.link.as_ref().map(|l| info(mountpoint, l)),
+        exception,
+        excepted_link,
+        real_path,
+        writable: which.writable,
+        layers,
+    })
+}
+
 /// The reply refusing a request with `error`.
 pub fn refusal(at: &Endpoint, error: String) -> Reply {
-    Reply { mountpoint: at.mountpoint.to_string(), error: Some(error), links: Vec::new() }
+    Reply { mountpoint: at.mountpoint.to_string(), error: Some(error), ..Reply::default() }
 }
 
 /// Carries out one request on the view (the channel has already checked who asks).
 pub fn handle(view: &impl LinkControl, at: &Endpoint, request: Request) -> Reply {
-    let mut reply = Reply { mountpoint: at.mountpoint.to_string(), error: None, links: Vec::new() };
+    let mut reply = Reply { mountpoint: at.mountpoint.to_string(), ..Reply::default() };
     let outcome = match request {
         Request::Create { virt, backing, read_only, merged, except } => {
             link_spec(at, &virt, &backing, LinkFlags { read_only, merged }, &except)
@@ -212,6 +375,20 @@ pub fn handle(view: &impl LinkControl, at: &Endpoint, request: Request) -> Reply
             .and_then(|v| view.remove_link(&v).map(|_| ()).map_err(|e| format!("{virt}: {e}"))),
         Request::List => {
             reply.links = view.links().iter().map(|l| info(&at.mountpoint, l)).collect();
+            Ok(())
+        }
+        Request::Which { path } => inside(at, &path, "path").and_then(|v| {
+            reply.which = Some(which_info(view, at, &path, &v)?);
+            Ok(())
+        }),
+        Request::Status => {
+            let settings = view.settings();
+            reply.status = Some(StatusInfo {
+                pid: std::process::id(),
+                passthrough: settings.passthrough,
+                cache_ttl: settings.cache_ttl.as_secs_f64(),
+                links: view.links().len(),
+            });
             Ok(())
         }
         Request::Stop => Err("stop is not served on this channel".to_owned()),
@@ -260,6 +437,42 @@ mod tests {
         assert!(err.contains("not inside the view"), "{err}");
         let root = link_spec(&mnt, "/mnt/v", "/srv/x", LinkFlags::default(), &[]).unwrap();
         assert!(root.virt.is_root() && matches!(root.target, Target::Host(_)));
+    }
+
+    #[test]
+    fn which_and_status_answer_from_the_view() {
+        let store = crate::fake::FakeBacking::new("/vol");
+        store.write_file("/vol/d/both.txt", b"disk");
+        store.write_file("/t/m/both.txt", b"m");
+        let view = View::new(store, CasePolicy::Sensitive);
+        let at = Endpoint {
+            mountpoint: AbsPath::parse("/mnt/v", Syntax::Posix).unwrap(),
+            syntax: Syntax::Posix,
+            policy: CasePolicy::Sensitive,
+        };
+        let create = Request::Create {
+            virt: "/mnt/v/d".into(),
+            backing: "/t/m".into(),
+            read_only: true,
+            merged: true,
+            except: vec![],
+        };
+        assert_eq!(handle(&view, &at, create).error, None);
+        let reply = handle(&view, &at, Request::Which { path: "/mnt/v/d/both.txt".into() });
+        let which = reply.which.unwrap();
+        assert_eq!(which.layer, "backing");
+        assert_eq!(which.real_path.as_deref(), Some("/t/m/both.txt"));
+        let link = which.link.unwrap();
+        assert!(link.merged && link.read_only && link.view == "/mnt/v", "{link:?}");
+        let real: Vec<&str> = which.layers.iter().map(|l| l.real_path.as_str()).collect();
+        assert_eq!(real, ["/t/m/both.txt", "/vol/d/both.txt"]);
+        assert_eq!(which.layers[1].origin, "on-disk");
+        let missing = handle(&view, &at, Request::Which { path: "/mnt/v/nope".into() });
+        assert!(missing.error.unwrap().starts_with("/mnt/v/nope: "));
+        let status = handle(&view, &at, Request::Status).status.unwrap();
+        assert_eq!((status.links, status.pid, status.passthrough), (1, std::process::id(), None));
+        let listed = handle(&view, &at, Request::List).links;
+        assert_eq!(listed[0].view, "/mnt/v");
     }
 
     #[test]

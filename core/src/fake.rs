@@ -389,6 +389,10 @@ impl Backing for FakeBacking {
         self.tree.lock().walk(self.policy, &self.disk_root).map(FakeNode)
     }
 
+    fn disk_root_path(&self) -> Option<AbsPath> {
+        Some(self.disk_root.clone())
+    }
+
     fn open_host(&self, path: &AbsPath) -> Result<FakeNode> {
         self.tree.lock().walk(self.policy, path).map(FakeNode)
     }

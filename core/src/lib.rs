@@ -62,4 +62,4 @@ pub use name::{CasePolicy, Name};
 pub use path::{AbsPath, Root, Syntax, VPath};
 pub use resolve::{Layer, LayerRoot, Origin, Resolution};
 pub use table::{Link, LinkFlags, LinkId, LinkSpec, LinkTable, Target};
-pub use view::{Entry, EntryAttr, Handle, ListedEntry, Listing, OpenDir, View};
+pub use view::{Entry, EntryAttr, Handle, Holder, ListedEntry, Listing, OpenDir, Served, View, Which};

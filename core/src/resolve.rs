@@ -58,6 +58,17 @@ pub struct Layer {
     pub writable: bool,
 }
 
+impl Layer {
+    /// Where this layer's location is on the host, the on-disk layer's root being at
+    /// `disk_root` (for reporting: the store is reached by handle, never by this path).
+    pub fn host_path(&self, disk_root: &AbsPath) -> AbsPath {
+        match &self.root {
+            LayerRoot::Disk => disk_root.join(&self.rel),
+            LayerRoot::Host(root) => root.join(&self.rel),
+        }
+    }
+}
+
 /// The layers that serve one virtual path, highest precedence first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolution {

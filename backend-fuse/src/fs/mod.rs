@@ -187,6 +187,16 @@ impl ViewHandle {
         &self.0.view
     }
 
+    /// How long the kernel may cache what the view shows.
+    pub fn cache_ttl(&self) -> Duration {
+        self.0.options.cache_ttl
+    }
+
+    /// Whether the kernel agreed to passthrough (known once the session started).
+    pub fn passthrough(&self) -> bool {
+        self.0.passthrough.load(Ordering::Relaxed)
+    }
+
     /// Gives the workers a descriptor of the session's connection, to poll for requests.
     pub fn set_session_fd(&self, fd: std::os::fd::OwnedFd) {
         if let Ok(dup) = fd.try_clone() {

@@ -30,6 +30,7 @@ mod file;
 mod handle;
 mod kept;
 mod place;
+mod which;
 
 use parking_lot::RwLock;
 
@@ -44,6 +45,7 @@ use crate::table::{Link, LinkId, LinkSpec, LinkTable, Probe};
 pub use dir::{ListedEntry, Listing, OpenDir};
 pub use handle::Handle;
 use kept::{KeptDirs, KeptRoots};
+pub use which::{Holder, Served, Which};
 
 /// A live namespace: a link table over a backing store.
 #[derive(Debug)]
@@ -136,6 +138,11 @@ impl<B: Backing> View<B> {
     /// The backing store.
     pub fn backing(&self) -> &B {
         &self.backing
+    }
+
+    /// How long opened backing roots are kept ([`View::set_root_cache`]): the view's cache time.
+    pub fn cache_time(&self) -> std::time::Duration {
+        self.root_ttl
     }
 
     /// The case policy of the view.
