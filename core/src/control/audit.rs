@@ -79,7 +79,7 @@ impl<'a> Change<'a> {
             }),
             Request::Remove { virt } => Some(Change::Remove { path: virt }),
             Request::Stop => Some(Change::Stop),
-            Request::List => None,
+            Request::List | Request::Which { .. } | Request::Status => None,
         }
     }
 }
