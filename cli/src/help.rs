@@ -52,6 +52,22 @@ Examples:
   # The links of one view, as JSON:
   bindfs-rs link list /srv/view --json";
 
+/// `link which --help`.
+pub const LINK_WHICH: &str = "\
+Examples:
+  # Which link and layer serve a file, and where it really is:
+  bindfs-rs link which /srv/view/photos/2024/beach.jpg
+  # Every layer of a merged link that has the name, as JSON:
+  bindfs-rs link which /srv/view/docs/readme.txt --json";
+
+/// `status --help`.
+pub const STATUS: &str = "\
+Examples:
+  # Every live view: daemon pid, passthrough, cache time, link count:
+  bindfs-rs status
+  # One view, as JSON:
+  bindfs-rs status /srv/view --json";
+
 /// `unmount --help`.
 pub const UNMOUNT: &str = "\
 Examples:

@@ -79,6 +79,7 @@ enum Command {
     },
     /// Show each live view (or the one at MOUNTPOINT): its daemon's pid, passthrough, cache
     /// time and link count; a view whose daemon is dead is shown as such.
+    #[command(after_help = help::STATUS)]
     Status {
         /// The view's mount point (every view when left out).
         mountpoint: Option<PathBuf>,
@@ -133,6 +134,7 @@ enum LinkCommand {
     },
     /// Tell which link and layer serve PATH, where it really is, and for a merged link every
     /// layer that has the name, in order.
+    #[command(after_help = help::LINK_WHICH)]
     Which {
         /// A path inside a live view.
         path: PathBuf,
