@@ -20,6 +20,7 @@ mod list;
 mod logs;
 #[cfg(target_os = "linux")]
 mod mount;
+mod service;
 #[cfg(any(target_os = "linux", windows))]
 mod which;
 #[cfg(windows)]
@@ -97,6 +98,10 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Windows: start a view at boot, as a Windows service (install, uninstall, start, stop,
+    /// status). On Linux the systemd unit does this.
+    #[command(subcommand, after_help = service::HELP, hide = cfg!(not(windows)))]
+    Service(service::ServiceCommand),
     /// Write the man pages (man1/bindfs-rs*.1, man5/bindfs-rs.toml.5) below DIR.
     #[command(hide = true, after_help = help::MAN)]
     Man {
@@ -193,6 +198,7 @@ fn run(cli: Cli) -> Result<(), String> {
             docs::completions(shell, Cli::command(), &mut std::io::stdout().lock())
         }
         Command::Man { dir } => docs::man_pages(Cli::command(), &dir).map(|_| ()),
+        Command::Service(command) => service::run(command),
     }
 }
 
@@ -236,6 +242,7 @@ fn run(cli: Cli) -> Result<(), String> {
             docs::completions(shell, Cli::command(), &mut std::io::stdout().lock())
         }
         Command::Man { dir } => docs::man_pages(Cli::command(), &dir).map(|_| ()),
+        Command::Service(command) => service::run(command),
     }
 }
 

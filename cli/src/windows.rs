@@ -48,6 +48,7 @@ use windows::Win32::Storage::FileSystem::SECURITY_IDENTIFICATION;
 use self::sys::{Descriptor, wide};
 use crate::args::LinkArg;
 
+pub mod service;
 mod sys;
 
 /// The largest request line a daemon reads.
@@ -516,6 +517,23 @@ pub fn mount(request: MountRequest) -> Result<(), String> {
     if !request.foreground {
         return spawn_daemon();
     }
+    let (stop_tx, stop_rx) = mpsc::channel();
+    serve(&request, ready, stop_tx, &stop_rx, || {
+        println!("{READY}");
+        let _ = std::io::stdout().flush();
+    })
+}
+
+/// Serves a prepared view in this process until a `stop` arrives on `stop`: from the pipe's
+/// `stop` request (through `stop_tx`), or from whoever else holds a sender (the service's
+/// control handler). `live` runs once the view is live and its pipe answers.
+fn serve(
+    request: &MountRequest,
+    ready: Prepared,
+    stop_tx: mpsc::Sender<()>,
+    stop: &mpsc::Receiver<()>,
+    live: impl FnOnce(),
+) -> Result<(), String> {
     // A daemon sitting in its caller's working directory would keep it from being removed or
     // renamed for as long as the view lives.
     if let Err(e) = std::env::set_current_dir(neutral_dir()) {
@@ -526,11 +544,9 @@ pub fn mount(request: MountRequest) -> Result<(), String> {
     let mounted =
         host::mount(&config, ready.links).map_err(|e| format!("{}: {e}", request.mountpoint.display()))?;
     log_mount_links(&request.links);
-    let (stop_tx, stop_rx) = mpsc::channel();
     serve_pipe(mounted.shared_view(), ready.at, stop_tx)?;
-    println!("{READY}");
-    let _ = std::io::stdout().flush();
-    let _ = stop_rx.recv();
+    live();
+    let _ = stop.recv();
     mounted.stop();
     Ok(())
 }
