@@ -16,7 +16,9 @@
 #   (backend-winfsp/link_winfsp.rs). Its user-mode calls run under Wine; only its driver
 #   (mounting a volume) does not, so no test here mounts.
 # - Both directories go on WINEPATH, Wine's DLL search path; cargo runs every test binary
-#   through tools/wine-run.sh.
+#   through tools/wine-run.sh. They also go on the prefix's system PATH (the registry's), for
+#   the processes Wine's service manager starts: it gives a service the registry's environment,
+#   not ours (cli/tests/service.rs starts the bindfs-rs binary as a service).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -64,6 +66,14 @@ export WINEPATH="$(winpath "$out/dll");$(winpath "$BINDFS_WINFSP_DLL_DIR")"
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
   echo "windows-test: making the Wine prefix (once)"
   /usr/lib/wine/wine64 wineboot --init >/dev/null 2>&1 || true
+  /usr/lib/wine/wineserver -w
+fi
+
+# The prefix's system PATH with both directories on it (written again when they move).
+env_key='HKLM\System\CurrentControlSet\Control\Session Manager\Environment'
+system_path="%SystemRoot%\system32;%SystemRoot%;%SystemRoot%\system32\wbem;%SystemRoot%\system32\WindowsPowershell\v1.0;$WINEPATH"
+if ! /usr/lib/wine/wine64 reg query "$env_key" /v PATH 2>/dev/null | tr -d '\r' | grep -qF "$WINEPATH"; then
+  /usr/lib/wine/wine64 reg add "$env_key" /v PATH /t REG_EXPAND_SZ /d "$system_path" /f >/dev/null
   /usr/lib/wine/wineserver -w
 fi
 
