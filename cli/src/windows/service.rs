@@ -485,6 +485,11 @@ mod tests {
         }
     }
 
+    /// Taken by each test that talks to the service manager: Wine's answers a handle it has just
+    /// given out with ERROR_INVALID_HANDLE now and then while another thread of the same process
+    /// creates or deletes a service.
+    static SCM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// Whether this process may register services: on Windows only an administrator may; Wine
     /// lets everyone.
     fn may_register(test: &str) -> bool {
@@ -578,6 +583,7 @@ mod tests {
 
     #[test]
     fn bad_input_is_one_line_and_registers_nothing() {
+        let _scm = SCM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !may_register("bad_input_is_one_line_and_registers_nothing") {
             return;
         }
@@ -610,6 +616,7 @@ mod tests {
 
     #[test]
     fn install_registers_an_auto_start_service_whose_command_parses_back_and_uninstall_removes_it() {
+        let _scm = SCM.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !may_register("install_registers_...") {
             return;
         }
