@@ -26,7 +26,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::Path;
-use std::sync::{OnceLock, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
@@ -40,7 +40,7 @@ use windows_service::service::{
     ServiceErrorControl, ServiceExitCode, ServiceFailureActions, ServiceFailureResetPeriod, ServiceInfo,
     ServiceStartType, ServiceState, ServiceStatus, ServiceType,
 };
-use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
+use windows_service::service_control_handler::{self, ServiceControlHandlerResult, ServiceStatusHandle};
 use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 
 use super::{MountRequest, absolute, mount_point, prepare};
@@ -421,8 +421,20 @@ fn serve(name: &str, view: &ViewArgs) -> Result<(), String> {
     let service = service_name(name)?;
     let (stop_tx, stop_rx) = mpsc::channel();
     let control_stop = stop_tx.clone();
+    // The handler tells the SCM the stop has begun (`service stop` and Windows' shutdown then
+    // wait for it); it is registered before the handle it reports with exists.
+    let registered: Arc<OnceLock<ServiceStatusHandle>> = Arc::default();
+    let handler_handle = Arc::clone(&registered);
     let handler = move |control| match control {
         ServiceControl::Stop | ServiceControl::Shutdown => {
+            if let Some(handle) = handler_handle.get() {
+                let pending = service_status(
+                    ServiceState::StopPending,
+                    ServiceControlAccept::empty(),
+                    ServiceExitCode::NO_ERROR,
+                );
+                let _ = handle.set_service_status(pending);
+            }
             let _ = control_stop.send(());
             ServiceControlHandlerResult::NoError
         }
@@ -431,6 +443,7 @@ fn serve(name: &str, view: &ViewArgs) -> Result<(), String> {
     };
     let handle =
         service_control_handler::register(&service, handler).map_err(|e| scm_error("run", &service, &e))?;
+    let _ = registered.set(handle);
     let report = |state, accept, exit| {
         if let Err(e) = handle.set_service_status(service_status(state, accept, exit)) {
             tracing::warn!(error = %e, "reporting the service's state");
