@@ -90,6 +90,16 @@ pub fn run(request: MountRequest) -> Result<(), String> {
     let real = std::fs::canonicalize(&request.mountpoint)
         .map_err(|e| format!("mount point {}: {e}", request.mountpoint.display()))?;
     let mountpoint = absolute(&real)?;
+    // The daemon of an earlier view here (one detached by `unmount --lazy` that still serves
+    // files open in it, or one on its way out) unmounts by path when it ends (fuser), which
+    // would take this new view with it: wait until it is gone.
+    if !control::wait_until_gone(&real, Duration::from_secs(10)) {
+        return Err(format!(
+            "{}: the daemon of an earlier view there still runs (files open in a view unmounted with \
+             --lazy?); close them first",
+            real.display()
+        ));
+    }
     let mut config = MountConfig::new(&real);
     config.options.cache_ttl = request.cache_ttl;
     if let Some(poll) = request.poll {
