@@ -11,6 +11,7 @@
 use std::io::Write;
 
 /// How a finding stands.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code, reason = "Windows' findings are ok or fail"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// As views need it.
@@ -63,6 +64,7 @@ pub fn report(findings: &[Finding], out: &mut dyn Write) -> Result<(), String> {
     }
 }
 
+#[cfg(any(target_os = "linux", test))]
 /// `/dev/fuse`: `device` is `(is a character device, mode)` when it exists.
 pub fn dev_fuse(device: Option<(bool, u32)>, root: bool) -> Finding {
     match device {
@@ -87,6 +89,7 @@ pub fn dev_fuse(device: Option<(bool, u32)>, root: bool) -> Finding {
     }
 }
 
+#[cfg(any(target_os = "linux", test))]
 /// `fusermount3`: `found` is `(path, owner uid, mode)` when it is on the PATH.
 pub fn fusermount3(found: Option<(&str, u32, u32)>, root: bool) -> Finding {
     const INSTALL: &str = "install fuse3 (apt install fuse3, dnf install fuse3, pacman -S fuse3)";
@@ -112,6 +115,7 @@ pub fn fusermount3(found: Option<(&str, u32, u32)>, root: bool) -> Finding {
     }
 }
 
+#[cfg(any(target_os = "linux", test))]
 /// `user_allow_other` in `/etc/fuse.conf` (`conf` is its text, when readable).
 pub fn user_allow_other(conf: Option<&str>) -> Finding {
     let on = conf.is_some_and(|text| text.lines().any(|l| l.trim() == "user_allow_other"));
@@ -128,6 +132,7 @@ pub fn user_allow_other(conf: Option<&str>) -> Finding {
     }
 }
 
+#[cfg(any(target_os = "linux", test))]
 /// Passthrough (open files served by the kernel at native speed): `release` is the kernel's
 /// (`uname -r`), `config` whether it was built with `CONFIG_FUSE_PASSTHROUGH` (when known),
 /// `cap_sys_admin` whether this process has that capability.
@@ -164,6 +169,7 @@ pub fn passthrough(release: &str, config: Option<bool>, cap_sys_admin: bool) -> 
     Finding::new(Verdict::Ok, format!("kernel {release}: passthrough possible{known}"), None)
 }
 
+#[cfg(any(target_os = "linux", test))]
 /// Who runs the views: root serves every user, a user only themself.
 pub fn privileges(uid: u32) -> Finding {
     if uid == 0 {
@@ -319,6 +325,36 @@ mod tests {
         let ok = winfsp(Some(r"C:\WinFsp"), Some(r"C:\WinFsp\bin\winfsp-x64.dll"), Some("2.1.25156"));
         assert_eq!(ok[0].verdict, Verdict::Ok);
         assert!(ok[0].text.contains("version 2.1.25156"), "{}", ok[0].text);
+    }
+
+    /// Under Wine (tools/windows-test.sh): the registry is read (a key every Windows has, and
+    /// WinFsp's, which the test prefix lacks unless WinFsp was installed into it), and the
+    /// version of the WinFsp DLL the test run ships is read from its resource.
+    #[cfg(windows)]
+    #[test]
+    fn winfsp_is_found_through_the_registry_and_its_dll_version_is_read() {
+        let product =
+            crate::windows::registry_string(r"SOFTWARE\Microsoft\Windows NT\CurrentVersion", "ProductName");
+        assert!(product.is_some_and(|p| !p.is_empty()));
+        let findings = gather();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        match crate::windows::winfsp_install_dir() {
+            None => {
+                assert_eq!(findings[0].verdict, Verdict::Fail);
+                assert!(findings[0].fix.as_deref().is_some_and(|f| f.contains("winfsp.dev")));
+            }
+            Some(dir) => assert!(
+                findings[0].text.contains(&dir.display().to_string()) || findings[0].verdict == Verdict::Ok
+            ),
+        }
+        let Some(dir) = std::env::var_os("BINDFS_WINFSP_DLL_DIR") else {
+            eprintln!("skipped the DLL version: BINDFS_WINFSP_DLL_DIR is not set");
+            return;
+        };
+        // A Linux path of the test run: on Wine's Z: drive.
+        let dir = std::path::PathBuf::from(format!("Z:{}", dir.to_string_lossy().replace('/', "\\")));
+        let version = crate::windows::file_version(&dir.join(crate::windows::winfsp_dll_name()));
+        assert!(version.as_deref().is_some_and(|v| v.split('.').count() == 4), "{version:?}");
     }
 
     #[test]
