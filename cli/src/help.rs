@@ -10,7 +10,10 @@ Examples:
   bindfs-rs mount /srv/view --link /srv/view/photos=/data/photos
   bindfs-rs link create /srv/view/music /data/music --read-only
   bindfs-rs link list
-  bindfs-rs unmount /srv/view";
+  bindfs-rs unmount /srv/view
+  # The fstab form mount.fuse3 runs for an /etc/fstab line of type fuse.bindfs-rs:
+  bindfs-rs none /srv/view -o cache_ttl=0,nofail
+  bindfs-rs doctor";
 
 /// `mount --help`.
 pub const MOUNT: &str = "\

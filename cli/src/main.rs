@@ -51,8 +51,9 @@ enum Command {
         /// A link VIRTUAL=BACKING (VIRTUAL inside the view, may be MOUNTPOINT itself).
         #[arg(long = "link", value_name = "VIRTUAL=BACKING")]
         links: Vec<String>,
-        /// A TOML file of links (`[[link]]` with virtual, backing, read_only, merged, except),
-        /// created in order before the --link ones.
+        /// A TOML links file: `[[link]]` tables (virtual, backing, read_only, merged, except),
+        /// created in order before the --link ones, and a `[mount]` table of mount options
+        /// (the command line wins over it).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Stay in the foreground, serving until unmounted.
