@@ -279,6 +279,17 @@ fn util_linux_mount_and_mount_a_use_the_helper_in_a_private_namespace() {
         eprintln!("skipped: needs root, unshare and mount.fuse3");
         return;
     }
+    // A container may forbid new mount namespaces or overlays: that is no FUSE matter, so the
+    // test says so and skips.
+    let probe = Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount -t overlay overlay -o lowerdir=\"$1\":/usr/sbin /usr/sbin", "sh"])
+        .arg(env.root())
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        eprintln!("skipped: no private mount namespace with an overlay here: {}", text(&probe.stderr));
+        return;
+    }
     put(&env.t("D/d.txt"), "d");
     let bin = env.root().join("bin");
     copy_named(&bin, "bindfs-rs");
