@@ -215,3 +215,15 @@ pub fn unmount(mountpoint: &Path) -> std::io::Result<()> {
     let status = std::process::Command::new("fusermount3").arg("-u").arg("--").arg(mountpoint).status()?;
     if status.success() { Ok(()) } else { Err(std::io::Error::other("fusermount3 -u failed")) }
 }
+
+/// Detaches the view at `mountpoint` at once (`umount -l`): `umount2(MNT_DETACH)` as root,
+/// `fusermount3 -u -z` otherwise. The daemon serves the files still open in it and ends when
+/// the last one is closed.
+pub fn unmount_lazy(mountpoint: &Path) -> std::io::Result<()> {
+    if rustix::process::geteuid().is_root() {
+        return rustix::mount::unmount(mountpoint, rustix::mount::UnmountFlags::DETACH).map_err(Into::into);
+    }
+    let status =
+        std::process::Command::new("fusermount3").arg("-u").arg("-z").arg("--").arg(mountpoint).status()?;
+    if status.success() { Ok(()) } else { Err(std::io::Error::other("fusermount3 -u -z failed")) }
+}

@@ -1,10 +1,11 @@
-//! Link arguments, the same on every platform: `--link VIRTUAL=BACKING` and the TOML config file
-//! of `mount --config`; and the value parsers that check the ranges of `mount`'s numbers.
+//! Link arguments, the same on every platform: `--link VIRTUAL=BACKING` and the TOML links file
+//! of `mount --config` (its `[[link]]` tables, and its `[mount]` table of mount options, whose
+//! names and checks are [`crate::options`]'s).
 
 use std::path::{Path, PathBuf};
 
 /// One link as given on the command line or in a config file.
-#[derive(Clone, Debug, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkArg {
     /// The virtual path (absolute, or relative to the working directory).
@@ -29,6 +30,17 @@ pub struct LinkArg {
 pub(crate) struct ConfigFile {
     #[serde(default)]
     link: Vec<LinkArg>,
+    /// Mount options (see [`crate::options`]); the command line wins over them.
+    #[serde(default)]
+    mount: toml::Table,
+}
+
+impl LinkArg {
+    /// The link over the whole view at `mountpoint` that a directory SOURCE of the fstab form
+    /// stands for.
+    pub fn whole_view(mountpoint: &Path, backing: &Path) -> LinkArg {
+        LinkArg { virt: mountpoint.to_path_buf(), backing: backing.to_path_buf(), ..LinkArg::default() }
+    }
 }
 
 /// Parses `VIRTUAL=BACKING` (split at the first `=`).
@@ -47,48 +59,21 @@ pub fn parse_link(text: &str) -> Result<LinkArg, String> {
     })
 }
 
-/// The links of a TOML config file: `[[link]]` tables with `virtual`, `backing`, and optional
-/// `read_only`, `merged`, `except`.
-pub fn read_config(path: &Path) -> Result<Vec<LinkArg>, String> {
+/// A links file's links (`[[link]]` tables with `virtual`, `backing`, and optional `read_only`,
+/// `merged`, `except`) and the mount options of its `[mount]` table.
+pub fn read_links_file(path: &Path) -> Result<(Vec<LinkArg>, crate::options::Settings), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
     let parsed: ConfigFile = toml::from_str(&text)
         .map_err(|e| format!("config {}: {}", path.display(), e.message().replace('\n', " ")))?;
-    Ok(parsed.link)
-}
-
-/// The value parser of `--cache-ttl`: seconds from 0 to 3600.
-pub fn cache_ttl(text: &str) -> Result<f64, String> {
-    const WANT: &str = "expected seconds from 0 to 3600";
-    let secs: f64 = text.trim().parse().map_err(|_| WANT.to_owned())?;
-    if (0.0..=3600.0).contains(&secs) { Ok(secs) } else { Err(WANT.to_owned()) }
-}
-
-/// The value parser of `--poll-us`: microseconds from 0 to 10000.
-pub fn poll_us(text: &str) -> Result<u64, String> {
-    const WANT: &str = "expected microseconds from 0 to 10000";
-    let us: u64 = text.trim().parse().map_err(|_| WANT.to_owned())?;
-    if us <= 10_000 { Ok(us) } else { Err(WANT.to_owned()) }
+    let options =
+        crate::options::table(&parsed.mount).map_err(|e| format!("config {}: {e}", path.display()))?;
+    Ok((parsed.link, options))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cache_ttl_and_poll_us_take_their_ranges_only() {
-        assert_eq!(cache_ttl("0"), Ok(0.0));
-        assert_eq!(cache_ttl("0.5"), Ok(0.5));
-        assert_eq!(cache_ttl("3600"), Ok(3600.0));
-        for bad in ["3600.5", "-1", "NaN", "inf", "soon", ""] {
-            assert_eq!(cache_ttl(bad), Err("expected seconds from 0 to 3600".to_owned()), "{bad}");
-        }
-        assert_eq!(poll_us("0"), Ok(0));
-        assert_eq!(poll_us("10000"), Ok(10_000));
-        for bad in ["10001", "-1", "5.5", ""] {
-            assert_eq!(poll_us(bad), Err("expected microseconds from 0 to 10000".to_owned()), "{bad}");
-        }
-    }
 
     #[test]
     fn link_arguments_split_at_the_first_equals_sign() {
@@ -108,14 +93,22 @@ mod tests {
             "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nmerged = true\nexcept = [\"/m/a/keep\"]\n",
         )
         .unwrap();
-        let links = read_config(&good).unwrap();
+        let (links, options) = read_links_file(&good).unwrap();
+        assert_eq!(options, crate::options::Settings::default());
         assert_eq!(links.len(), 1);
         assert!(links[0].merged && !links[0].read_only);
         let bad = dir.join("bad.toml");
         std::fs::write(&bad, "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nreadonly = true\n")
             .unwrap();
-        let err = read_config(&bad).unwrap_err();
+        let err = read_links_file(&bad).unwrap_err();
         assert!(err.contains("readonly") && !err.contains('\n'), "{err}");
+        let with_mount = dir.join("mount.toml");
+        std::fs::write(&with_mount, "[mount]\ncache_ttl = 0\nexec = false\n").unwrap();
+        let (_, options) = read_links_file(&with_mount).unwrap();
+        assert_eq!((options.cache_ttl, options.exec), (Some(0.0), Some(false)));
+        std::fs::write(&with_mount, "[mount]\ncache_tt = 0\n").unwrap();
+        let err = read_links_file(&with_mount).unwrap_err();
+        assert!(err.ends_with("[mount] cache_tt: unknown mount option"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -42,7 +42,7 @@ pub fn man_pages(cmd: Command, dir: &Path) -> Result<Vec<PathBuf>, String> {
         written.push(path);
     }
     let path = man5.join("bindfs-rs.toml.5");
-    std::fs::write(&path, LINKS_FILE_PAGE).map_err(|e| io(&path, e))?;
+    std::fs::write(&path, links_file_page()).map_err(|e| io(&path, e))?;
     written.push(path);
     Ok(written)
 }
@@ -113,13 +113,38 @@ fn roff_line(line: &str) -> String {
     if text.starts_with('.') || text.starts_with('\'') { format!("\\&{text}") } else { text }
 }
 
-/// The man page of the links file (`mount --config FILE`). It documents every key the file
-/// takes; the test below checks that against the parser.
+/// The man page of the links file: [`LINKS_FILE_PAGE`] with the `[mount]` keys of
+/// [`crate::options::OPTIONS`], so the page cannot miss one.
+pub fn links_file_page() -> String {
+    use crate::options::{Kind, OPTIONS};
+    const MARK: &str = ".\\\" [mount] keys: generated";
+    let mut keys = String::new();
+    for o in OPTIONS {
+        let value = match o.kind {
+            Kind::Flag { .. } => "\\fIBOOL\\fR".to_owned(),
+            Kind::Value { name } => format!("\\fI{name}\\fR"),
+        };
+        keys.push_str(&format!(".TP\n\\fB{}\\fR = {value}\n{}\n", o.name, roff_line(o.help)));
+    }
+    match LINKS_FILE_PAGE.split_once(MARK) {
+        Some((head, tail)) => {
+            let tail = tail.split_once('\n').map_or("", |(_, rest)| rest);
+            format!("{head}{keys}{tail}")
+        }
+        None => LINKS_FILE_PAGE.to_owned(),
+    }
+}
+
+/// The man page of the links file (`mount --config FILE`, or the SOURCE of an fstab line), but
+/// for its `[mount]` keys (see [`links_file_page`]). It documents every key the file takes; the
+/// test below checks that against the parser.
 pub const LINKS_FILE_PAGE: &str = r#".TH BINDFS-RS.TOML 5 "" "bindfs-rs" "bindfs-rs"
 .SH NAME
 bindfs-rs.toml \- the links file of bindfs-rs
 .SH SYNOPSIS
 \fBbindfs-rs mount\fR \fIMOUNTPOINT\fR \fB\-\-config\fR \fIFILE\fR
+.br
+/etc/fstab: \fIFILE\fR \fIMOUNTPOINT\fR fuse.bindfs\-rs \fIOPTIONS\fR 0 0
 .SH DESCRIPTION
 A links file lists the links a view gets when it is mounted, in TOML.
 \fBbindfs-rs mount \-\-config\fR creates them in the order of the file, before the
@@ -127,8 +152,13 @@ A links file lists the links a view gets when it is mounted, in TOML.
 fails the mount and nothing is mounted.
 Unknown keys are refused, so a misspelt key is an error, not a silent default.
 Relative paths are taken from the working directory of \fBbindfs-rs mount\fR.
-.\" The fstab work adds the [mount] table (the mount options, one name each across the
-.\" command line, -o and this file): document its keys in a "THE [mount] TABLE" section here.
+.SH "THE [mount] TABLE"
+The \fB[mount]\fR table holds mount options, with the same names as \fB\-o\fR
+(\fBcache_ttl=0\fR) and as the flags of \fBbindfs-rs mount\fR (\fB\-\-cache\-ttl 0\fR),
+and the same checks. The command line wins over this table. A switch takes
+\fBtrue\fR or \fBfalse\fR (\fBexec = false\fR is \fB\-o noexec\fR); an unknown key or a
+value out of range fails the mount with one line. The keys:
+.\" [mount] keys: generated from the options table (cli/src/options.rs), see links_file_page.
 .SH "THE [[link]] TABLES"
 Each \fB[[link]]\fR table is one link, with these keys:
 .TP
@@ -153,6 +183,10 @@ Paths below \fBvirtual\fR where the link does not apply: the view's own content 
 .\" appears): document it here, as a .TP entry like those above.
 .SH EXAMPLE
 .nf
+[mount]
+cache_ttl = 0
+exec = false
+
 [[link]]
 virtual = "/srv/view/photos"
 backing = "/data/photos"
@@ -214,19 +248,25 @@ mod tests {
 
     #[test]
     fn the_links_file_page_documents_every_key_the_parser_takes() {
+        let page = links_file_page();
+        for o in crate::options::OPTIONS {
+            assert!(
+                page.contains(&format!("\\fB{}\\fR = ", o.name)),
+                "bindfs-rs.toml.5 lacks [mount] {}",
+                o.name
+            );
+        }
+        assert!(!page.contains("generated from the options table"), "the [mount] keys were not put in");
         let keys = fields_of::<crate::args::LinkArg>();
         assert!(keys.contains(&"virtual") && keys.contains(&"except"), "{keys:?}");
         for key in keys {
-            assert!(LINKS_FILE_PAGE.contains(&format!("\\fB{key}\\fR = ")), "bindfs-rs.toml.5 lacks {key}");
+            assert!(page.contains(&format!("\\fB{key}\\fR = ")), "bindfs-rs.toml.5 lacks {key}");
         }
         let tables = fields_of::<crate::args::ConfigFile>();
         assert!(tables.contains(&"link"), "{tables:?}");
         for table in tables {
             let (array, one) = (format!("\\fB[[{table}]]\\fR"), format!("\\fB[{table}]\\fR"));
-            assert!(
-                LINKS_FILE_PAGE.contains(&array) || LINKS_FILE_PAGE.contains(&one),
-                "bindfs-rs.toml.5 lacks [{table}]"
-            );
+            assert!(page.contains(&array) || page.contains(&one), "bindfs-rs.toml.5 lacks [{table}]");
         }
     }
 

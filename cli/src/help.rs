@@ -10,7 +10,10 @@ Examples:
   bindfs-rs mount /srv/view --link /srv/view/photos=/data/photos
   bindfs-rs link create /srv/view/music /data/music --read-only
   bindfs-rs link list
-  bindfs-rs unmount /srv/view";
+  bindfs-rs unmount /srv/view
+  # The fstab form mount.fuse3 runs for an /etc/fstab line of type fuse.bindfs-rs:
+  bindfs-rs none /srv/view -o cache_ttl=0,nofail
+  bindfs-rs doctor";
 
 /// `mount --help`.
 pub const MOUNT: &str = "\
@@ -21,6 +24,10 @@ Examples:
   bindfs-rs mount /srv/view --config /etc/bindfs-rs.toml --cache-ttl 0 --log-level info --log-file /var/log/bindfs-rs.log
   # Debug a view in the foreground, its log on stderr (Ctrl-C unmounts):
   bindfs-rs mount /srv/view -d
+  # Mount options, also as -o words and in the links file's [mount] table:
+  bindfs-rs mount /srv/view -o ro,noexec,cache_ttl=0,log_level=info
+  # The fstab form mount(8) runs (/etc/fstab: none /srv/view fuse.bindfs-rs nofail,cache_ttl=0 0 0):
+  bindfs-rs none /srv/view -o nofail,cache_ttl=0
   # Windows: drive X: over the on-disk layer C:\\Data:
   bindfs-rs mount X: --lower C:\\Data --link X:\\docs=C:\\Users\\me\\Documents";
 
@@ -71,7 +78,15 @@ Examples:
 /// `unmount --help`.
 pub const UNMOUNT: &str = "\
 Examples:
-  bindfs-rs unmount /srv/view";
+  bindfs-rs unmount /srv/view
+  # Busy: detach it now, let it go once its last open file is closed:
+  bindfs-rs unmount --lazy /srv/view";
+
+/// `doctor --help`.
+pub const DOCTOR: &str = "\
+Examples:
+  # What views need here, each finding with its fix; exit status 1 if something required is missing:
+  bindfs-rs doctor";
 
 /// `demo --help`.
 pub const DEMO: &str = "\
@@ -178,7 +193,8 @@ mod tests {
     /// Every example line of every text runs this program.
     #[test]
     fn examples_are_commands_of_this_program() {
-        for text in [MAIN, MOUNT, LINK, LINK_CREATE, LINK_REMOVE, LINK_LIST, UNMOUNT, DEMO, COMPLETIONS, MAN]
+        for text in
+            [MAIN, MOUNT, LINK, LINK_CREATE, LINK_REMOVE, LINK_LIST, UNMOUNT, DOCTOR, DEMO, COMPLETIONS, MAN]
         {
             let mut lines = text.lines();
             assert_eq!(lines.next(), Some(HEADING));

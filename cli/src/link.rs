@@ -126,11 +126,17 @@ pub(crate) fn named_view(m: &Path) -> Result<PathBuf, String> {
 }
 
 /// `unmount`: unmounts a view, also one whose daemon died ("transport endpoint is not
-/// connected"), and removes its control socket.
-pub fn unmount(mountpoint: &Path) -> Result<(), String> {
+/// connected"), and removes its control socket. `lazy` detaches it at once (`MNT_DETACH`); its
+/// daemon then serves the files still open in it and ends with the last one, keeping its
+/// socket until then.
+pub fn unmount(mountpoint: &Path, lazy: bool) -> Result<(), String> {
     let abs = absolute(mountpoint)?.to_string();
     if !views()?.iter().any(|v| v.as_os_str() == abs.as_str()) {
         return Err(format!("{abs} is not a bindfs-rs view"));
+    }
+    if lazy {
+        return bindfs_fuse::mount::unmount_lazy(Path::new(&abs))
+            .map_err(|e| format!("unmounting {abs}: {e}"));
     }
     bindfs_fuse::mount::unmount(Path::new(&abs)).map_err(|e| match e.raw_os_error() {
         Some(libc_busy) if libc_busy == rustix::io::Errno::BUSY.raw_os_error() => {

@@ -12,6 +12,8 @@ mod args;
 #[cfg(target_os = "linux")]
 mod demo;
 mod docs;
+mod doctor;
+mod fstab;
 mod help;
 #[cfg(target_os = "linux")]
 mod link;
@@ -20,6 +22,7 @@ mod list;
 mod logs;
 #[cfg(target_os = "linux")]
 mod mount;
+mod options;
 mod service;
 #[cfg(any(target_os = "linux", windows))]
 mod which;
@@ -49,25 +52,20 @@ enum Command {
         /// A link VIRTUAL=BACKING (VIRTUAL inside the view, may be MOUNTPOINT itself).
         #[arg(long = "link", value_name = "VIRTUAL=BACKING")]
         links: Vec<String>,
-        /// A TOML file of links (`[[link]]` with virtual, backing, read_only, merged, except),
-        /// created in order before the --link ones.
+        /// A TOML links file: `[[link]]` tables (virtual, backing, read_only, merged, except),
+        /// created in order before the --link ones, and a `[mount]` table of mount options
+        /// (the command line wins over it).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Stay in the foreground, serving until unmounted.
         #[arg(short, long)]
         foreground: bool,
-        /// Mount options, comma-separated (ro, noexec, nosuid, nodev, noatime, ...).
-        #[arg(short = 'o', value_name = "OPTIONS")]
-        options: Option<String>,
-        /// How long the kernel may cache names and attributes, in seconds (0: exact).
-        #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = args::cache_ttl)]
-        cache_ttl: f64,
-        /// Linux: how long the worker reading requests polls for the next one after answering,
-        /// when requests come that fast, in microseconds (0: never; default 50).
-        #[arg(long, value_name = "MICROS", value_parser = args::poll_us)]
-        poll_us: Option<u64>,
+        /// The SOURCE of the fstab form `bindfs-rs SOURCE MOUNTPOINT -o OPTIONS`: a links file,
+        /// a directory (one link over the whole view), or `none`.
+        #[arg(long, value_name = "SOURCE", hide = true)]
+        source: Option<PathBuf>,
         #[command(flatten)]
-        log: logs::LogArgs,
+        opts: options::MountArgs,
     },
     /// Create, remove or list links of live views.
     #[command(subcommand, after_help = help::LINK)]
@@ -77,7 +75,16 @@ enum Command {
     Unmount {
         /// The view's mount point.
         mountpoint: PathBuf,
+        /// Linux: detach the view now and let it go once no file in it is open any more
+        /// (`umount -l`); the daemon ends then.
+        #[arg(short, long)]
+        lazy: bool,
     },
+    /// Check what views need on this system (/dev/fuse, fusermount3, /etc/fuse.conf, the
+    /// kernel and privileges for passthrough; on Windows WinFsp): one line a finding, with its
+    /// fix; exit status 1 when something required is missing.
+    #[command(after_help = help::DOCTOR)]
+    Doctor,
     /// Show each live view (or the one at MOUNTPOINT): its daemon's pid, passthrough, cache
     /// time and link count; a view whose daemon is dead is shown as such.
     #[command(after_help = help::STATUS)]
@@ -161,22 +168,23 @@ enum LinkCommand {
 #[cfg(target_os = "linux")]
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl, poll_us, log } => {
+        Command::Mount { mountpoint, lower, links, config, foreground, source, opts } => {
             if lower.is_some() {
                 return Err("--lower is for Windows views; on Linux the mount point's own content is \
                             the on-disk layer"
                     .into());
             }
-            let foreground = foreground || log.debug;
-            logs::start(&log, foreground)?;
-            let all = link_args(config.as_deref(), &links)?;
+            let (all, settings) = mount_links(config.as_deref(), source.as_deref(), &mountpoint, &links)?;
+            let chosen = opts.settings()?.or(settings).resolve();
+            let foreground = foreground || chosen.log.debug;
+            logs::start(&chosen.log, foreground)?;
             mount::run(mount::MountRequest {
                 mountpoint,
                 links: all,
                 foreground,
-                options,
-                cache_ttl: std::time::Duration::from_secs_f64(cache_ttl),
-                poll: poll_us.map(std::time::Duration::from_micros),
+                options: (!chosen.kernel.is_empty()).then(|| chosen.kernel.join(",")),
+                cache_ttl: chosen.cache_ttl,
+                poll: chosen.poll,
             })
         }
         Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {
@@ -192,7 +200,8 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Status { mountpoint, json } => {
             which::status(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
         }
-        Command::Unmount { mountpoint } => link::unmount(&mountpoint),
+        Command::Unmount { mountpoint, lazy } => link::unmount(&mountpoint, lazy),
+        Command::Doctor => doctor::run(&mut std::io::stdout().lock()),
         Command::Demo => demo::run(&mut std::io::stdout().lock()),
         Command::Completions { shell } => {
             docs::completions(shell, Cli::command(), &mut std::io::stdout().lock())
@@ -205,22 +214,27 @@ fn run(cli: Cli) -> Result<(), String> {
 #[cfg(windows)]
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl, poll_us, log } => {
+        Command::Mount { mountpoint, lower, links, config, foreground, source, opts } => {
             let lower = lower.ok_or("--lower DIR: a Windows view names its on-disk layer")?;
-            if let Some(o) = options {
-                return Err(format!("-o {o}: mount options are for Linux views"));
+            let (all, settings) = mount_links(config.as_deref(), source.as_deref(), &mountpoint, &links)?;
+            let chosen = opts.settings()?.or(settings).resolve();
+            if !chosen.kernel.is_empty() {
+                return Err(format!(
+                    "-o {}: these mount options are for Linux views",
+                    chosen.kernel.join(",")
+                ));
             }
-            if let Some(us) = poll_us {
-                return Err(format!("--poll-us {us}: polling is for Linux views"));
+            if let Some(poll) = chosen.poll {
+                return Err(format!("poll_us {}: polling is for Linux views", poll.as_micros()));
             }
-            let foreground = foreground || log.debug;
-            logs::start(&log, foreground)?;
+            let foreground = foreground || chosen.log.debug;
+            logs::start(&chosen.log, foreground)?;
             windows::mount(windows::MountRequest {
                 mountpoint,
                 lower,
-                links: link_args(config.as_deref(), &links)?,
+                links: all,
                 foreground,
-                cache_ttl: std::time::Duration::from_secs_f64(cache_ttl),
+                cache_ttl: chosen.cache_ttl,
             })
         }
         Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {
@@ -236,7 +250,11 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Status { mountpoint, json } => {
             windows::status(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
         }
-        Command::Unmount { mountpoint } => windows::unmount(&mountpoint),
+        Command::Unmount { mountpoint, lazy: false } => windows::unmount(&mountpoint),
+        Command::Unmount { lazy: true, .. } => {
+            Err("--lazy: Windows views have no lazy unmount (close the files open in the view)".into())
+        }
+        Command::Doctor => doctor::run(&mut std::io::stdout().lock()),
         Command::Demo => Err("demo: runs on Linux (it mounts a FUSE view)".into()),
         Command::Completions { shell } => {
             docs::completions(shell, Cli::command(), &mut std::io::stdout().lock())
@@ -246,26 +264,62 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// The names of the subcommands (and their aliases), which a fstab-form SOURCE is not.
+fn subcommands() -> Vec<String> {
+    let cli = Cli::command();
+    let mut names: Vec<String> = cli.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    names.push("help".to_owned());
+    names
+}
+
 #[cfg(not(any(target_os = "linux", windows)))]
 fn run(cli: Cli) -> Result<(), String> {
     Err(format!("{:?}: this build has no backend for this system", cli.command))
 }
 
-/// The links of `mount`: the config file's, then the `--link` ones, in order.
+/// The links of `mount` and the mount options of its links file: the links file's (`--config`,
+/// or a SOURCE that is a file), a SOURCE directory's link over the whole view, then the
+/// `--link` ones, in order.
 #[cfg(any(target_os = "linux", windows))]
-fn link_args(config: Option<&std::path::Path>, links: &[String]) -> Result<Vec<args::LinkArg>, String> {
-    let mut all = match config {
-        Some(file) => args::read_config(file)?,
-        None => Vec::new(),
+fn mount_links(
+    config: Option<&std::path::Path>,
+    source: Option<&std::path::Path>,
+    mountpoint: &std::path::Path,
+    links: &[String],
+) -> Result<(Vec<args::LinkArg>, options::Settings), String> {
+    let source = source.map(fstab::Source::of).transpose()?;
+    let file = match (config, &source) {
+        (Some(_), Some(fstab::Source::File(f))) => {
+            return Err(format!("{}: a links file as SOURCE and --config: give one", f.display()));
+        }
+        (Some(f), _) => Some(f),
+        (None, Some(fstab::Source::File(f))) => Some(f.as_path()),
+        (None, _) => None,
     };
+    let (mut all, settings) = match file {
+        Some(file) => args::read_links_file(file)?,
+        None => (Vec::new(), options::Settings::default()),
+    };
+    if let Some(fstab::Source::Dir(dir)) = source {
+        all.insert(0, args::LinkArg::whole_view(mountpoint, &dir));
+    }
     for l in links {
         all.push(args::parse_link(l)?);
     }
-    Ok(all)
+    Ok((all, settings))
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv = match fstab::rewrite(std::env::args_os().collect(), &subcommands()) {
+        Ok(fstab::Rewritten::Args(argv)) => argv,
+        Ok(fstab::Rewritten::Fake) => return ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("bindfs-rs: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    fstab::set_args(argv.clone());
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         // --help, --version, and a command without its subcommand (its help) print as clap
         // does; a bad command line is one line.

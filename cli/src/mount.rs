@@ -73,6 +73,12 @@ const READY: &str = "bindfs-rs: ready";
 
 /// Runs `mount`.
 pub fn run(request: MountRequest) -> Result<(), String> {
+    if let Some(real) = already_mounted(&request)? {
+        // `mount -a` mounts every line again: the same view there is already what was asked.
+        eprintln!("bindfs-rs: {real} already shows this view; nothing to do");
+        tracing::info!(mountpoint = %real, "already mounted with the same links; not mounted again");
+        return Ok(());
+    }
     if !request.foreground {
         return spawn_daemon();
     }
@@ -84,6 +90,16 @@ pub fn run(request: MountRequest) -> Result<(), String> {
     let real = std::fs::canonicalize(&request.mountpoint)
         .map_err(|e| format!("mount point {}: {e}", request.mountpoint.display()))?;
     let mountpoint = absolute(&real)?;
+    // The daemon of an earlier view here (one detached by `unmount --lazy` that still serves
+    // files open in it, or one on its way out) unmounts by path when it ends (fuser), which
+    // would take this new view with it: wait until it is gone.
+    if !control::wait_until_gone(&real, Duration::from_secs(10)) {
+        return Err(format!(
+            "{}: the daemon of an earlier view there still runs (files open in a view unmounted with \
+             --lazy?); close them first",
+            real.display()
+        ));
+    }
     let mut config = MountConfig::new(&real);
     config.options.cache_ttl = request.cache_ttl;
     if let Some(poll) = request.poll {
@@ -118,6 +134,36 @@ pub fn run(request: MountRequest) -> Result<(), String> {
     session.run().map_err(|e| format!("serving {}: {e}", real.display()))
 }
 
+/// The mount point of the live bindfs-rs view already at `request.mountpoint` that has every
+/// link the request asks for (the same view: mounting again changes nothing), or `None` when no
+/// view is there. Another view there, or one whose daemon does not answer, is an error.
+fn already_mounted(request: &MountRequest) -> Result<Option<String>, String> {
+    // A dead view's mount point cannot be resolved (ENOTCONN): its written path then.
+    let real = std::fs::canonicalize(&request.mountpoint).unwrap_or_else(|_| request.mountpoint.clone());
+    let real = absolute(&real)?;
+    let text = real.to_string();
+    if !crate::link::views()?.iter().any(|v| v.as_os_str() == text.as_str()) {
+        return Ok(None);
+    }
+    let reply = crate::link::call(Path::new(&text), &control::Request::List).map_err(|e| {
+        format!("{text}: a bindfs-rs view that does not answer ({e}) is mounted there; run bindfs-rs unmount {text}")
+    })?;
+    let at = control::endpoint(real.clone());
+    for link in &request.links {
+        let (virt, backing) = (abs_string(&link.virt)?, backing_string(&at, &link.backing)?);
+        let same = |l: &control::LinkInfo| {
+            l.virt == virt && l.backing == backing && l.read_only == link.read_only && l.merged == link.merged
+        };
+        if !reply.links.iter().any(same) {
+            return Err(format!(
+                "{text}: another bindfs-rs view is mounted there (it has no link {virt} -> {backing}); \
+                 unmount it first"
+            ));
+        }
+    }
+    Ok(Some(text))
+}
+
 /// SIGTERM, SIGINT and SIGHUP unmount the view, so the daemon ends cleanly.
 fn stop_on_signals(
     session: &mut fuser::Session<bindfs_fuse::BindFs>,
@@ -150,7 +196,8 @@ fn spawn_daemon() -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     // `mount --foreground ...`: the flag right after the subcommand, so a `--` the user gave
     // (for a mount point starting with '-') still ends the options after it.
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // The command line in effect: an fstab form's is the `mount` command it was rewritten to.
+    let mut args: Vec<std::ffi::OsString> = crate::fstab::args().into_iter().skip(1).collect();
     let at = args.iter().position(|a| a == "mount").map_or(0, |i| i + 1);
     args.insert(at, "--foreground".into());
     let mut child = Command::new(exe)

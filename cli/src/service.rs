@@ -122,7 +122,7 @@ pub struct ViewArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// How long WinFsp may cache names and attributes, in seconds (0: exact).
-    #[arg(long, value_name = "SECS", value_parser = crate::args::cache_ttl)]
+    #[arg(long, value_name = "SECS", value_parser = crate::options::cache_ttl)]
     pub cache_ttl: Option<f64>,
     /// How much the service logs (default: warn).
     #[arg(long, value_name = "LEVEL", value_enum)]

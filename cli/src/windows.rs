@@ -51,6 +51,36 @@ use crate::args::LinkArg;
 pub mod service;
 mod sys;
 
+/// WinFsp's install directory, as its installer records it in the registry
+/// (`HKLM\SOFTWARE\WOW6432Node\WinFsp`, `InstallDir`; without `WOW6432Node` on 32-bit systems).
+pub fn winfsp_install_dir() -> Option<std::path::PathBuf> {
+    [r"SOFTWARE\WOW6432Node\WinFsp", r"SOFTWARE\WinFsp"]
+        .into_iter()
+        .find_map(|key| registry_string(key, "InstallDir"))
+        .map(|dir| std::path::PathBuf::from(dir.trim_end_matches('\\')))
+}
+
+/// The name of WinFsp's DLL for this build's architecture (in `bin\` of its install directory).
+pub fn winfsp_dll_name() -> &'static str {
+    if cfg!(target_arch = "x86") {
+        "winfsp-x86.dll"
+    } else if cfg!(target_arch = "aarch64") {
+        "winfsp-a64.dll"
+    } else {
+        "winfsp-x64.dll"
+    }
+}
+
+/// The string `value` of `HKEY_LOCAL_MACHINE\key`, if it is there.
+pub fn registry_string(key: &str, value: &str) -> Option<String> {
+    sys::registry_string(key, value)
+}
+
+/// The file version of the file at `path` (`2.1.25156.0`), if it has one.
+pub fn file_version(path: &Path) -> Option<String> {
+    sys::file_version(path)
+}
+
 /// The largest request line a daemon reads.
 const MAX_REQUEST: u64 = 1 << 20;
 
@@ -569,7 +599,7 @@ fn spawn_daemon() -> Result<(), String> {
     const DETACHED_PROCESS: u32 = 0x0000_0008;
     const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
     let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut args: Vec<std::ffi::OsString> = crate::fstab::args().into_iter().skip(1).collect();
     let at = args.iter().position(|a| a == "mount").map_or(0, |i| i + 1);
     args.insert(at, "--foreground".into());
     // Windows hands a child every inheritable handle of its parent, not only its stdio. Our own

@@ -115,7 +115,7 @@ fn launch_arguments(name: &str, view: &ViewArgs) -> Result<Vec<OsString>, String
     let mut links = Vec::new();
     if let Some(config) = &view.config {
         let file = absolute(config)?.to_string();
-        links = crate::args::read_config(Path::new(&file))?;
+        links = crate::args::read_links_file(Path::new(&file))?.0;
         // The service resolves a relative path from System32, not from where the file is.
         for link in &links {
             for path in [&link.virt, &link.backing].into_iter().chain(&link.except) {
@@ -407,12 +407,19 @@ fn service_status(state: ServiceState, accept: ServiceControlAccept, exit: Servi
 
 /// The mount request of a service's view: `mount -f` with the service's arguments.
 fn request_of(view: &ViewArgs) -> Result<MountRequest, String> {
+    let (links, file) = crate::mount_links(view.config.as_deref(), None, &view.mountpoint, &view.links)?;
+    // The command line's cache time wins over the links file's `[mount]` table, as for `mount`.
+    let flags = crate::options::Settings { cache_ttl: view.cache_ttl, ..Default::default() };
+    let chosen = flags.or(file).resolve();
+    if !chosen.kernel.is_empty() {
+        return Err(format!("{}: these mount options are for Linux views", chosen.kernel.join(",")));
+    }
     Ok(MountRequest {
         mountpoint: view.mountpoint.clone(),
         lower: view.lower.clone(),
-        links: crate::link_args(view.config.as_deref(), &view.links)?,
+        links,
         foreground: true,
-        cache_ttl: Duration::from_secs_f64(view.cache_ttl.unwrap_or(1.0)),
+        cache_ttl: chosen.cache_ttl,
     })
 }
 

@@ -260,3 +260,64 @@ pub fn keep_from_children(handle: BorrowedHandle<'_>) -> std::io::Result<()> {
     unsafe { SetHandleInformation(raw(&handle), HANDLE_FLAG_INHERIT.0, HANDLE_FLAGS(0)) }
         .map_err(|e| std::io::Error::from_raw_os_error(e.code().0 & 0xFFFF))
 }
+
+/// The string `value` of `HKEY_LOCAL_MACHINE\key`, if it is there.
+pub fn registry_string(key: &str, value: &str) -> Option<String> {
+    use windows::Win32::System::Registry::{HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ, RegGetValueW};
+    let (key, value) = (wide(key), wide(value));
+    let mut buf = vec![0u16; 1024];
+    let mut size = (buf.len() * 2) as u32;
+    // SAFETY: NUL-terminated key and value names; `buf` is writable for `size` bytes, and `size`
+    // receives the bytes written (the terminating NUL included).
+    let status = unsafe {
+        RegGetValueW(
+            HKEY_LOCAL_MACHINE,
+            PCWSTR(key.as_ptr()),
+            PCWSTR(value.as_ptr()),
+            RRF_RT_REG_SZ,
+            None,
+            Some(buf.as_mut_ptr().cast()),
+            Some(&mut size),
+        )
+    };
+    if status.is_err() {
+        return None;
+    }
+    buf.truncate(size as usize / 2);
+    while buf.last() == Some(&0) {
+        buf.pop();
+    }
+    Some(String::from_utf16_lossy(&buf))
+}
+
+/// The file version (`VS_FIXEDFILEINFO`, `major.minor.build.revision`) of the file at `path`.
+pub fn file_version(path: &std::path::Path) -> Option<String> {
+    use windows::Win32::Storage::FileSystem::{
+        GetFileVersionInfoSizeW, GetFileVersionInfoW, VS_FIXEDFILEINFO, VerQueryValueW,
+    };
+    use windows::core::w;
+    let name = wide(&path.to_string_lossy());
+    // SAFETY: a NUL-terminated path; the handle argument is unused (None).
+    let size = unsafe { GetFileVersionInfoSizeW(PCWSTR(name.as_ptr()), None) };
+    if size == 0 {
+        return None;
+    }
+    let mut data = vec![0u8; size as usize];
+    // SAFETY: `data` is writable for `size` bytes.
+    unsafe { GetFileVersionInfoW(PCWSTR(name.as_ptr()), None, size, data.as_mut_ptr().cast()) }.ok()?;
+    let mut info: *mut std::ffi::c_void = std::ptr::null_mut();
+    let mut len = 0u32;
+    // SAFETY: `data` holds the version resource just read; `info` receives a pointer into it,
+    // valid while `data` lives, and `len` its length.
+    if !unsafe { VerQueryValueW(data.as_ptr().cast(), w!("\\"), &mut info, &mut len) }.as_bool()
+        || info.is_null()
+        || (len as usize) < std::mem::size_of::<VS_FIXEDFILEINFO>()
+    {
+        return None;
+    }
+    // SAFETY: checked non-null and long enough for a VS_FIXEDFILEINFO; read unaligned, as the
+    // resource gives no alignment guarantee.
+    let fixed = unsafe { std::ptr::read_unaligned(info.cast::<VS_FIXEDFILEINFO>()) };
+    let (ms, ls) = (fixed.dwFileVersionMS, fixed.dwFileVersionLS);
+    Some(format!("{}.{}.{}.{}", ms >> 16, ms & 0xffff, ls >> 16, ls & 0xffff))
+}
