@@ -1,0 +1,119 @@
+//! The C API called from C (issue 15, item 3): `tests/c/test_bindlink.c` is compiled with `cc`
+//! against the built `libbindlink.so` and run through a real mount, then again as another user;
+//! the Python `ctypes` example of the README runs too.
+//!
+//! The program finds the library beside itself (`-Wl,-rpath,$ORIGIN`), as the README tells
+//! users to install it, so no environment is needed to run it.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bindfs_tests::{Env, put};
+
+/// The directory holding `libbindlink.so` and `bindfs-rs` (`target/<profile>`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// The built library: cargo builds the cdylib with the crate the tests link.
+fn library() -> PathBuf {
+    let dir = profile_dir();
+    [dir.join("libbindlink.so"), dir.join("deps/libbindlink.so")]
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("libbindlink.so not found in {}: cargo build -p bindlink", dir.display()))
+}
+
+/// Compiles the C test program into `dir`, with the library copied beside it; returns its path.
+fn build_c_program(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::copy(library(), dir.join("libbindlink.so")).unwrap();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = dir.join("test_bindlink");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc)
+        .args(["-std=c99", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&exe)
+        .arg(manifest.join("tests/c/test_bindlink.c"))
+        .arg("-I")
+        .arg(manifest.join("include"))
+        .arg("-L")
+        .arg(dir)
+        .args(["-lbindlink", "-Wl,-rpath,$ORIGIN"])
+        .output()
+        .unwrap_or_else(|e| panic!("{cc}: {e}"));
+    assert!(out.status.success(), "{cc} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    exe
+}
+
+/// The tree the C program expects: `Foo/old.txt`, `Foo/Keep/mine.txt` and `top.txt` on disk,
+/// `Target/Cat.txt` and `AFile` in the backing trees.
+fn tree(env: &Env) {
+    put(&env.v("Foo/old.txt"), "on disk");
+    put(&env.v("Foo/Keep/mine.txt"), "mine");
+    put(&env.v("top.txt"), "top");
+    put(&env.t("Target/Cat.txt"), "meow");
+    put(&env.t("AFile"), "a file");
+}
+
+fn report(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn the_c_program_creates_lists_and_removes_links_through_a_view() {
+    let Some(mut env) = Env::new() else { return };
+    tree(&env);
+    env.mount(&["--cache-ttl", "0"]);
+    let exe = build_c_program(&env.root().join("bin"));
+    let bindfs = bindfs_tests::binary();
+    let out = Command::new(&exe)
+        .arg("full")
+        .arg(env.mnt())
+        .arg(env.root().join("t"))
+        .arg(&bindfs)
+        .output()
+        .unwrap();
+    let text = report(&out);
+    assert!(out.status.success(), "test_bindlink full:\n{text}");
+    // Every flag and the exception were exercised, and nothing failed.
+    for line in
+        ["ok   create Foo none", "ok   create Foo read-only|merged", "ok   create Foo except Foo/Keep"]
+    {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    assert!(text.contains(", 0 failed"), "{text}");
+
+    // Another user may not change the view's links (rule 22): ERROR_ACCESS_DENIED.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(env.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = env.root().join("t");
+    let denied =
+        bindfs_tests::as_nobody(&exe, &["denied", env.mnt().to_str().unwrap(), root.to_str().unwrap()]);
+    let text = report(&denied);
+    assert!(denied.status.success(), "test_bindlink denied (as nobody):\n{text}");
+    assert!(text.contains("2 checks, 0 failed"), "{text}");
+}
+
+#[test]
+fn the_c_program_client_checks_pass_without_a_view() {
+    let dir = tempfile_dir();
+    let exe = build_c_program(&dir);
+    let out = Command::new(&exe).arg("client").output().unwrap();
+    let text = report(&out);
+    assert!(out.status.success() && text.contains(", 0 failed"), "test_bindlink client:\n{text}");
+    assert!(text.contains("ok   create in no view: 0x80070032"), "{text}");
+}
+
+/// A directory for a build without a view, removed by the OS's tmp cleaning (kept: the test
+/// binary may still run from it).
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bindlink-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
