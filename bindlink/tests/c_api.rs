@@ -7,49 +7,13 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use bindfs_tests::{Env, put};
 
-/// The directory holding `libbindlink.so` and `bindfs-rs` (`target/<profile>`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// The built library: cargo builds the cdylib with the crate the tests link.
-fn library() -> PathBuf {
-    let dir = profile_dir();
-    [dir.join("libbindlink.so"), dir.join("deps/libbindlink.so")]
-        .into_iter()
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("libbindlink.so not found in {}: cargo build -p bindlink", dir.display()))
-}
-
-/// Compiles the C test program into `dir`, with the library copied beside it; returns its path.
-fn build_c_program(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::copy(library(), dir.join("libbindlink.so")).unwrap();
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let exe = dir.join("test_bindlink");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = Command::new(&cc)
-        .args(["-std=c99", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(manifest.join("tests/c/test_bindlink.c"))
-        .arg("-I")
-        .arg(manifest.join("include"))
-        .arg("-L")
-        .arg(dir)
-        .args(["-lbindlink", "-Wl,-rpath,$ORIGIN"])
-        .output()
-        .unwrap_or_else(|e| panic!("{cc}: {e}"));
-    assert!(out.status.success(), "{cc} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    exe
-}
+mod common;
+use common::build_c_program;
 
 /// The tree the C program expects: `Foo/old.txt`, `Foo/Keep/mine.txt` and `top.txt` on disk,
 /// `Target/Cat.txt` and `AFile` in the backing trees.
@@ -70,7 +34,7 @@ fn the_c_program_creates_lists_and_removes_links_through_a_view() {
     let Some(mut env) = Env::new() else { return };
     tree(&env);
     env.mount(&["--cache-ttl", "0"]);
-    let exe = build_c_program(&env.root().join("bin"));
+    let exe = build_c_program(&env.root().join("bin"), "test_bindlink");
     let bindfs = bindfs_tests::binary();
     let out = Command::new(&exe)
         .arg("full")
@@ -103,7 +67,7 @@ fn the_c_program_creates_lists_and_removes_links_through_a_view() {
 #[test]
 fn the_c_program_client_checks_pass_without_a_view() {
     let dir = tempfile_dir();
-    let exe = build_c_program(&dir);
+    let exe = build_c_program(&dir, "test_bindlink");
     let out = Command::new(&exe).arg("client").output().unwrap();
     let text = report(&out);
     assert!(out.status.success() && text.contains(", 0 failed"), "test_bindlink client:\n{text}");

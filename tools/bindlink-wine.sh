@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The Windows build of the bind link C API (issue 15), checked from the outside:
+# 1. bindlink.dll for x86_64-pc-windows-gnu, and bindlink.lib made from bindlink/bindlink.def
+#    with dlltool (the import library a program built against Microsoft's bindlink.lib expects);
+# 2. the DLL's export table (objdump -p) holds exactly CreateBindLink and RemoveBindLink,
+#    undecorated, and the import library names the same two in bindlink.dll;
+# 3. bindlink/tests/c/test_bindlink.c built with mingw against bindlink.h and bindlink.lib, run
+#    under Wine with the DLL beside it. No view can be mounted under Wine (WinFsp's driver does
+#    not run), so it runs its client part: calls that fail before a view answers, each with its
+#    HRESULT.
+# Run by tools/windows-test.sh (which sets up the toolchain and the Wine prefix), or alone
+# after it: bash tools/bindlink-wine.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+target=x86_64-pc-windows-gnu
+out=${BINDLINK_WINE_OUT:-$repo/target/windows-test}
+winpath() { printf 'Z:%s' "${1//\//\\}"; }
+export WINEPREFIX=${WINEPREFIX:-$out/wineprefix} WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+export WINEPATH=${WINEPATH:-$(winpath "$out/dll")}
+export RUSTC_BOOTSTRAP=1
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+if [ ! -f "$out/dll/bcryptprimitives.dll" ] || [ ! -f "$WINEPREFIX/system.reg" ]; then
+  echo "bindlink-wine: run tools/windows-test.sh once first (it makes the Wine prefix and the std shim)" >&2
+  exit 1
+fi
+
+cargo +debian-web build -Zbuild-std=std,panic_abort --target $target --target-dir "$out" --locked -p bindlink
+dll=$out/$target/debug/bindlink.dll
+work=$out/bindlink-c
+rm -rf "$work" && mkdir -p "$work"
+cp "$dll" "$work/"
+x86_64-w64-mingw32-dlltool -d bindlink/bindlink.def -D bindlink.dll -l "$work/bindlink.lib"
+
+fail() { echo "bindlink-wine: $*" >&2; exit 1; }
+# The export table: "[Ordinal/Name Pointer] Table" lines name each export.
+exports=$(x86_64-w64-mingw32-objdump -p "$work/bindlink.dll" |
+  awk '/\[Ordinal\/Name Pointer\] Table/ { on = 1; next } on && /^\t\[/ { print $NF } on && /^$/ { on = 0 }' | sort)
+[ "$exports" = "$(printf 'CreateBindLink\nRemoveBindLink')" ] ||
+  fail "bindlink.dll exports [$exports], not exactly CreateBindLink and RemoveBindLink"
+echo "bindlink-wine: bindlink.dll exports exactly: $(echo $exports)"
+# x64 has one calling convention (the SDK's WINAPI is it); undecorated names are what an x64
+# import of Microsoft's bindlink.lib asks for. The import library says the same.
+imports=$(x86_64-w64-mingw32-nm "$work/bindlink.lib" | awk '$2 == "T" { print $3 }' | sort)
+[ "$imports" = "$(printf 'CreateBindLink\nRemoveBindLink')" ] || fail "bindlink.lib defines [$imports]"
+x86_64-w64-mingw32-objdump -p "$dll" | grep -q 'DLL Name: bindlink.dll\|Name .*bindlink.dll' ||
+  x86_64-w64-mingw32-objdump -p "$dll" | grep -qi 'bindlink.dll' || fail "the DLL does not call itself bindlink.dll"
+
+x86_64-w64-mingw32-gcc -std=c99 -Wall -Wextra -Werror -o "$work/test_bindlink.exe" \
+  bindlink/tests/c/test_bindlink.c -Ibindlink/include "$work/bindlink.lib"
+# The program imports from bindlink.dll by name, as one built against Microsoft's lib does.
+x86_64-w64-mingw32-objdump -p "$work/test_bindlink.exe" | grep -q 'DLL Name: bindlink.dll' ||
+  fail "test_bindlink.exe does not import bindlink.dll"
+(cd "$work" && /usr/lib/wine/wine64 ./test_bindlink.exe client) | tee "$work/out.txt"
+grep -q ', 0 failed' "$work/out.txt" || fail "test_bindlink.exe client failed under Wine"
+echo "bindlink-wine: the C program's client checks passed under Wine"
