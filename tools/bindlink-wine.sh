@@ -43,14 +43,16 @@ echo "bindlink-wine: bindlink.dll exports exactly: $(echo $exports)"
 # import of Microsoft's bindlink.lib asks for. The import library says the same.
 imports=$(x86_64-w64-mingw32-nm "$work/bindlink.lib" | awk '$2 == "T" { print $3 }' | sort)
 [ "$imports" = "$(printf 'CreateBindLink\nRemoveBindLink')" ] || fail "bindlink.lib defines [$imports]"
-x86_64-w64-mingw32-objdump -p "$dll" | grep -q 'DLL Name: bindlink.dll\|Name .*bindlink.dll' ||
-  x86_64-w64-mingw32-objdump -p "$dll" | grep -qi 'bindlink.dll' || fail "the DLL does not call itself bindlink.dll"
+# (Outputs are kept before grep -q reads them: under pipefail, a writer cut off by grep's early
+# exit would fail the check.)
+dump=$(x86_64-w64-mingw32-objdump -p "$dll")
+grep -Eq '^Name[[:space:]]+[0-9a-f]+ bindlink\.dll$' <<<"$dump" || fail "the DLL does not call itself bindlink.dll"
 
 x86_64-w64-mingw32-gcc -std=c99 -Wall -Wextra -Werror -o "$work/test_bindlink.exe" \
   bindlink/tests/c/test_bindlink.c -Ibindlink/include "$work/bindlink.lib"
 # The program imports from bindlink.dll by name, as one built against Microsoft's lib does.
-x86_64-w64-mingw32-objdump -p "$work/test_bindlink.exe" | grep -q 'DLL Name: bindlink.dll' ||
-  fail "test_bindlink.exe does not import bindlink.dll"
+dump=$(x86_64-w64-mingw32-objdump -p "$work/test_bindlink.exe")
+grep -q 'DLL Name: bindlink.dll' <<<"$dump" || fail "test_bindlink.exe does not import bindlink.dll"
 (cd "$work" && /usr/lib/wine/wine64 ./test_bindlink.exe client) | tee "$work/out.txt"
 grep -q ', 0 failed' "$work/out.txt" || fail "test_bindlink.exe client failed under Wine"
 echo "bindlink-wine: the C program's client checks passed under Wine"

@@ -70,9 +70,14 @@ fi
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$repo/tools/wine-run.sh
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-packages=(-p bindfs-core -p bindfs-winfsp -p bindfs-rs -p bindfs-tests)
+packages=(-p bindfs-core -p bindfs-winfsp -p bindfs-rs -p bindfs-tests -p bindlink)
 for arg in "$@"; do
   if [ "$arg" = -p ] || [[ "$arg" == --package* ]]; then packages=(); fi
 done
 cargo +debian-web test -Zbuild-std=std,panic_abort --target $target --target-dir "$out" --locked \
   "${packages[@]}" "$@"
+# The bind link C API (issue 15): bindlink.dll's exports and its C test program under Wine, on
+# a whole run or one of -p bindlink.
+if [ ${#packages[@]} -gt 0 ] || [[ " $* " == *" bindlink "* ]]; then
+  bash tools/bindlink-wine.sh
+fi

@@ -7,7 +7,6 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use bindfs_tests::{Env, put};
@@ -66,18 +65,43 @@ fn the_c_program_creates_lists_and_removes_links_through_a_view() {
 
 #[test]
 fn the_c_program_client_checks_pass_without_a_view() {
-    let dir = tempfile_dir();
-    let exe = build_c_program(&dir, "test_bindlink");
+    let dir = tempfile::tempdir().unwrap();
+    let exe = build_c_program(dir.path(), "test_bindlink");
     let out = Command::new(&exe).arg("client").output().unwrap();
     let text = report(&out);
     assert!(out.status.success() && text.contains(", 0 failed"), "test_bindlink client:\n{text}");
     assert!(text.contains("ok   create in no view: 0x80070032"), "{text}");
 }
 
-/// A directory for a build without a view, removed by the OS's tmp cleaning (kept: the test
-/// binary may still run from it).
-fn tempfile_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bindlink-c-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// The Python `ctypes` example of the README's "Using the C API", as written there.
+fn readme_python_example() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme.split("## Using the C API").nth(1).expect("README: no \"Using the C API\" section");
+    let block =
+        section.split("```python\n").nth(1).expect("README: no Python example in \"Using the C API\"");
+    block.split("```").next().unwrap().to_owned()
+}
+
+#[test]
+fn the_readme_python_example_runs_through_a_view() {
+    let Some(mut env) = Env::new() else { return };
+    put(&env.v("data/private/mine.txt"), "mine");
+    put(&env.v("data/old.txt"), "on disk");
+    put(&env.t("Data/report.txt"), "backing");
+    env.mount(&["--cache-ttl", "0"]);
+    let lib = env.root().join("bin");
+    build_c_program(&lib, "test_bindlink");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(readme_python_example())
+        .arg(env.mnt())
+        .arg(env.t("Data"))
+        .env("LD_LIBRARY_PATH", &lib)
+        .output()
+        .expect("python3");
+    let text = report(&out);
+    assert!(out.status.success(), "the README's Python example failed:\n{text}");
+    // The backing is shown at data/, and the exception keeps data/private the on-disk one.
+    assert_eq!(text.trim(), "['private', 'report.txt']", "{text}");
+    assert_eq!(bindfs_tests::ls(&env.v("data")), ["old.txt", "private"], "the link was not removed");
 }

@@ -46,17 +46,6 @@ static void expect(const char *what, HRESULT seen, HRESULT wanted)
     }
 }
 
-static void check(const char *what, int ok)
-{
-    checks++;
-    if (!ok) {
-        failures++;
-        printf("FAIL %s\n", what);
-    } else {
-        printf("ok   %s\n", what);
-    }
-}
-
 /* Calls that fail in the library or in the client, before any view answers. */
 static void client_checks(void)
 {
@@ -93,6 +82,17 @@ static void client_checks(void)
 }
 
 #ifndef _WIN32
+static void check(const char *what, int ok)
+{
+    checks++;
+    if (!ok) {
+        failures++;
+        printf("FAIL %s\n", what);
+    } else {
+        printf("ok   %s\n", what);
+    }
+}
+
 static char mnt[4096], tb[4096], bindfs[4096];
 
 static const char *at(char *buf, const char *root, const char *rel)
