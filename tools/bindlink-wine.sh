@@ -8,10 +8,13 @@
 #    under Wine with the DLL beside it. No view can be mounted under Wine (WinFsp's driver does
 #    not run), so it runs its client part: calls that fail before a view answers, each with its
 #    HRESULT.
-# Run by tools/windows-test.sh (which sets up the toolchain and the Wine prefix), or alone
-# after it: bash tools/bindlink-wine.sh
+#    The CLI's tests under Wine run it again against a view's control pipe they serve (the
+#    `pipe` mode), given its directory in BINDLINK_C_TEST_DIR.
+# usage: tools/bindlink-wine.sh [build|run]   (default: both). tools/windows-test.sh builds
+# first, runs the cargo tests, then runs; alone after it: bash tools/bindlink-wine.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+step=${1:-all}
 repo=$(pwd)
 target=x86_64-pc-windows-gnu
 out=${BINDLINK_WINE_OUT:-$repo/target/windows-test}
@@ -25,14 +28,16 @@ if [ ! -f "$out/dll/bcryptprimitives.dll" ] || [ ! -f "$WINEPREFIX/system.reg" ]
   exit 1
 fi
 
+work=$out/bindlink-c
+fail() { echo "bindlink-wine: $*" >&2; exit 1; }
+
+if [ "$step" = build ] || [ "$step" = all ]; then
 cargo +debian-web build -Zbuild-std=std,panic_abort --target $target --target-dir "$out" --locked -p bindlink
 dll=$out/$target/debug/bindlink.dll
-work=$out/bindlink-c
 rm -rf "$work" && mkdir -p "$work"
 cp "$dll" "$work/"
 x86_64-w64-mingw32-dlltool -d bindlink/bindlink.def -D bindlink.dll -l "$work/bindlink.lib"
 
-fail() { echo "bindlink-wine: $*" >&2; exit 1; }
 # The export table: "[Ordinal/Name Pointer] Table" lines name each export.
 exports=$(x86_64-w64-mingw32-objdump -p "$work/bindlink.dll" |
   awk '/\[Ordinal\/Name Pointer\] Table/ { on = 1; next } on && /^\t\[/ { print $NF } on && /^$/ { on = 0 }' | sort)
@@ -48,11 +53,15 @@ imports=$(x86_64-w64-mingw32-nm "$work/bindlink.lib" | awk '$2 == "T" { print $3
 dump=$(x86_64-w64-mingw32-objdump -p "$dll")
 grep -Eq '^Name[[:space:]]+[0-9a-f]+ bindlink\.dll$' <<<"$dump" || fail "the DLL does not call itself bindlink.dll"
 
-x86_64-w64-mingw32-gcc -std=c99 -Wall -Wextra -Werror -o "$work/test_bindlink.exe" \
+x86_64-w64-mingw32-gcc -municode -std=c99 -Wall -Wextra -Werror -o "$work/test_bindlink.exe" \
   bindlink/tests/c/test_bindlink.c -Ibindlink/include "$work/bindlink.lib"
 # The program imports from bindlink.dll by name, as one built against Microsoft's lib does.
 dump=$(x86_64-w64-mingw32-objdump -p "$work/test_bindlink.exe")
 grep -q 'DLL Name: bindlink.dll' <<<"$dump" || fail "test_bindlink.exe does not import bindlink.dll"
+fi
+
+if [ "$step" = run ] || [ "$step" = all ]; then
 (cd "$work" && /usr/lib/wine/wine64 ./test_bindlink.exe client) | tee "$work/out.txt"
 grep -q ', 0 failed' "$work/out.txt" || fail "test_bindlink.exe client failed under Wine"
 echo "bindlink-wine: the C program's client checks passed under Wine"
+fi

@@ -74,10 +74,16 @@ packages=(-p bindfs-core -p bindfs-winfsp -p bindfs-rs -p bindfs-tests -p bindli
 for arg in "$@"; do
   if [ "$arg" = -p ] || [[ "$arg" == --package* ]]; then packages=(); fi
 done
+# The bind link C API (issue 15): bindlink.dll, its exports and its C test program, on a whole
+# run or one of -p bindlink; the CLI's tests run that program against a pipe they serve.
+bindlink=""
+if [ ${#packages[@]} -gt 0 ] || [[ " $* " == *" bindlink "* ]]; then
+  bindlink=1
+  bash tools/bindlink-wine.sh build
+  export BINDLINK_C_TEST_DIR=$(winpath "$out/bindlink-c")
+fi
 cargo +debian-web test -Zbuild-std=std,panic_abort --target $target --target-dir "$out" --locked \
   "${packages[@]}" "$@"
-# The bind link C API (issue 15): bindlink.dll's exports and its C test program under Wine, on
-# a whole run or one of -p bindlink.
-if [ ${#packages[@]} -gt 0 ] || [[ " $* " == *" bindlink "* ]]; then
-  bash tools/bindlink-wine.sh
+if [ -n "$bindlink" ]; then
+  bash tools/bindlink-wine.sh run
 fi
