@@ -31,37 +31,47 @@ fi
 work=$out/bindlink-c
 fail() { echo "bindlink-wine: $*" >&2; exit 1; }
 
-if [ "$step" = build ] || [ "$step" = all ]; then
-cargo +debian-web build -Zbuild-std=std,panic_abort --target $target --target-dir "$out" --locked -p bindlink
-dll=$out/$target/debug/bindlink.dll
-rm -rf "$work" && mkdir -p "$work"
-cp "$dll" "$work/"
-x86_64-w64-mingw32-dlltool -d bindlink/bindlink.def -D bindlink.dll -l "$work/bindlink.lib"
+build() {
+  cargo +debian-web build -Zbuild-std=std,panic_abort --target $target --target-dir "$out" --locked -p bindlink
+  dll=$out/$target/debug/bindlink.dll
+  rm -rf "$work" && mkdir -p "$work"
+  cp "$dll" "$work/"
+  x86_64-w64-mingw32-dlltool -d bindlink/bindlink.def -D bindlink.dll -l "$work/bindlink.lib"
 
-# The export table: "[Ordinal/Name Pointer] Table" lines name each export.
-exports=$(x86_64-w64-mingw32-objdump -p "$work/bindlink.dll" |
-  awk '/\[Ordinal\/Name Pointer\] Table/ { on = 1; next } on && /^\t\[/ { print $NF } on && /^$/ { on = 0 }' | sort)
-[ "$exports" = "$(printf 'CreateBindLink\nRemoveBindLink')" ] ||
-  fail "bindlink.dll exports [$exports], not exactly CreateBindLink and RemoveBindLink"
-echo "bindlink-wine: bindlink.dll exports exactly: $(echo $exports)"
-# x64 has one calling convention (the SDK's WINAPI is it); undecorated names are what an x64
-# import of Microsoft's bindlink.lib asks for. The import library says the same.
-imports=$(x86_64-w64-mingw32-nm "$work/bindlink.lib" | awk '$2 == "T" { print $3 }' | sort)
-[ "$imports" = "$(printf 'CreateBindLink\nRemoveBindLink')" ] || fail "bindlink.lib defines [$imports]"
-# (Outputs are kept before grep -q reads them: under pipefail, a writer cut off by grep's early
-# exit would fail the check.)
-dump=$(x86_64-w64-mingw32-objdump -p "$dll")
-grep -Eq '^Name[[:space:]]+[0-9a-f]+ bindlink\.dll$' <<<"$dump" || fail "the DLL does not call itself bindlink.dll"
+  # The export table: "[Ordinal/Name Pointer] Table" lines name each export.
+  exports=$(x86_64-w64-mingw32-objdump -p "$work/bindlink.dll" |
+    awk '/\[Ordinal\/Name Pointer\] Table/ { on = 1; next } on && /^\t\[/ { print $NF } on && /^$/ { on = 0 }' | sort)
+  [ "$exports" = "$(printf 'CreateBindLink\nRemoveBindLink')" ] ||
+    fail "bindlink.dll exports [$exports], not exactly CreateBindLink and RemoveBindLink"
+  echo "bindlink-wine: bindlink.dll exports exactly: $(echo $exports)"
+  # x64 has one calling convention (the SDK's WINAPI is it); undecorated names are what an x64
+  # import of Microsoft's bindlink.lib asks for. The import library says the same.
+  imports=$(x86_64-w64-mingw32-nm "$work/bindlink.lib" | awk '$2 == "T" { print $3 }' | sort)
+  [ "$imports" = "$(printf 'CreateBindLink\nRemoveBindLink')" ] || fail "bindlink.lib defines [$imports]"
+  # (Outputs are kept before grep -q reads them: under pipefail, a writer cut off by grep's early
+  # exit would fail the check.)
+  dump=$(x86_64-w64-mingw32-objdump -p "$dll")
+  grep -Eq '^Name[[:space:]]+[0-9a-f]+ bindlink\.dll$' <<<"$dump" || fail "the DLL does not call itself bindlink.dll"
 
-x86_64-w64-mingw32-gcc -municode -std=c99 -Wall -Wextra -Werror -o "$work/test_bindlink.exe" \
-  bindlink/tests/c/test_bindlink.c -Ibindlink/include "$work/bindlink.lib"
-# The program imports from bindlink.dll by name, as one built against Microsoft's lib does.
-dump=$(x86_64-w64-mingw32-objdump -p "$work/test_bindlink.exe")
-grep -q 'DLL Name: bindlink.dll' <<<"$dump" || fail "test_bindlink.exe does not import bindlink.dll"
-fi
+  x86_64-w64-mingw32-gcc -municode -std=c99 -Wall -Wextra -Werror -o "$work/test_bindlink.exe" \
+    bindlink/tests/c/test_bindlink.c -Ibindlink/include "$work/bindlink.lib"
+  # The program imports from bindlink.dll by name, as one built against Microsoft's lib does.
+  dump=$(x86_64-w64-mingw32-objdump -p "$work/test_bindlink.exe")
+  grep -q 'DLL Name: bindlink.dll' <<<"$dump" || fail "test_bindlink.exe does not import bindlink.dll"
+}
 
-if [ "$step" = run ] || [ "$step" = all ]; then
-(cd "$work" && /usr/lib/wine/wine64 ./test_bindlink.exe client) | tee "$work/out.txt"
-grep -q ', 0 failed' "$work/out.txt" || fail "test_bindlink.exe client failed under Wine"
-echo "bindlink-wine: the C program's client checks passed under Wine"
-fi
+run() {
+  (cd "$work" && /usr/lib/wine/wine64 ./test_bindlink.exe client) | tee "$work/out.txt"
+  grep -q ', 0 failed' "$work/out.txt" || fail "test_bindlink.exe client failed under Wine"
+  echo "bindlink-wine: the C program's client checks passed under Wine"
+}
+
+case $step in
+  build) build ;;
+  run) run ;;
+  all)
+    build
+    run
+    ;;
+  *) fail "usage: tools/bindlink-wine.sh [build|run]" ;;
+esac
