@@ -58,12 +58,30 @@ build() {
   # The program imports from bindlink.dll by name, as one built against Microsoft's lib does.
   dump=$(x86_64-w64-mingw32-objdump -p "$work/test_bindlink.exe")
   grep -q 'DLL Name: bindlink.dll' <<<"$dump" || fail "test_bindlink.exe does not import bindlink.dll"
+
+  # MSVC's link.exe cannot run here; lld-link (rust-lld -flavor link) takes its command line and
+  # its import libraries: an MSVC-style link against bindlink.lib must import both functions.
+  lld=$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld
+  [ -x "$lld" ] || fail "rust-lld not found at $lld"
+  x86_64-w64-mingw32-gcc -c -O2 -ffreestanding -fno-asynchronous-unwind-tables -Ibindlink/include \
+    -o "$work/msvc_link_probe.obj" bindlink/tests/c/msvc_link_probe.c
+  "$lld" -flavor link /nologo /nodefaultlib /entry:probe /subsystem:console \
+    "/out:$work/msvc_link_probe.exe" "$work/msvc_link_probe.obj" "$work/bindlink.lib"
+  dump=$(x86_64-w64-mingw32-objdump -p "$work/msvc_link_probe.exe")
+  for f in CreateBindLink RemoveBindLink; do
+    grep -Eq "^[[:space:]]+[0-9a-f]+[[:space:]]+[0-9]+[[:space:]]+$f\$" <<<"$dump" ||
+      fail "the lld-link build does not import $f"
+  done
+  echo "bindlink-wine: lld-link (MSVC style) links against bindlink.lib"
 }
 
 run() {
   (cd "$work" && /usr/lib/wine/wine64 ./test_bindlink.exe client) | tee "$work/out.txt"
   grep -q ', 0 failed' "$work/out.txt" || fail "test_bindlink.exe client failed under Wine"
   echo "bindlink-wine: the C program's client checks passed under Wine"
+  (cd "$work" && /usr/lib/wine/wine64 ./msvc_link_probe.exe) ||
+    fail "msvc_link_probe.exe: the calls did not return E_INVALIDARG for NULL paths"
+  echo "bindlink-wine: the lld-link build called bindlink.dll under Wine"
 }
 
 case $step in
