@@ -18,6 +18,23 @@ mod windows;
 #[cfg(windows)]
 pub use windows::*;
 
+/// Elsewhere there is no backend to serve a view: every call is refused.
+#[cfg(not(any(target_os = "linux", windows)))]
+pub fn create(
+    _virt: &std::path::Path,
+    _backing: &std::path::Path,
+    _flags: Flags,
+    _except: &[std::path::PathBuf],
+) -> Result<(), Failure> {
+    Err(Failure::new("bindfs-rs has no backend for this system", hresult::NOT_SUPPORTED))
+}
+
+/// Elsewhere there is no backend to serve a view: every call is refused.
+#[cfg(not(any(target_os = "linux", windows)))]
+pub fn remove(_virt: &std::path::Path) -> Result<(), Failure> {
+    Err(Failure::new("bindfs-rs has no backend for this system", hresult::NOT_SUPPORTED))
+}
+
 /// The flags of a link, as `link create` and `CREATE_BIND_LINK_FLAGS` give them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {
@@ -65,6 +82,7 @@ impl std::fmt::Display for Failure {
     }
 }
 
+#[cfg_attr(not(any(target_os = "linux", windows)), allow(dead_code))]
 /// The outcome of a daemon's reply: its error with its `HRESULT` (`E_FAIL` from a daemon that
 /// sends none), or success.
 fn checked(reply: bindfs_core::control::Reply) -> Result<bindfs_core::control::Reply, Failure> {
