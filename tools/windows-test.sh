@@ -80,9 +80,20 @@ fi
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$repo/tools/wine-run.sh
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-packages=(-p bindfs-core -p bindfs-winfsp -p bindfs-rs -p bindfs-tests)
+packages=(-p bindfs-core -p bindfs-winfsp -p bindfs-rs -p bindfs-tests -p bindlink)
 for arg in "$@"; do
   if [ "$arg" = -p ] || [[ "$arg" == --package* ]]; then packages=(); fi
 done
+# The bind link C API (issue 15): bindlink.dll, its exports and its C test program, on a whole
+# run or one of -p bindlink; the CLI's tests run that program against a pipe they serve.
+bindlink=""
+if [ ${#packages[@]} -gt 0 ] || [[ " $* " == *" bindlink "* ]]; then
+  bindlink=1
+  bash tools/bindlink-wine.sh build
+  export BINDLINK_C_TEST_DIR=$(winpath "$out/bindlink-c")
+fi
 cargo +debian-web test -Zbuild-std=std,panic_abort --target $target --target-dir "$out" --locked \
   "${packages[@]}" "$@"
+if [ -n "$bindlink" ]; then
+  bash tools/bindlink-wine.sh run
+fi

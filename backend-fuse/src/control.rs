@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bindfs_core::control::audit::{self, Caller};
-use bindfs_core::control::{Endpoint, LinkControl, Settings, handle, refusal};
+use bindfs_core::control::{Endpoint, LinkControl, Settings, denied, handle, refusal};
 pub use bindfs_core::control::{LinkInfo, Reply, Request, StatusInfo, WhichInfo, link_spec};
+use bindfs_core::hresult;
 use bindfs_core::{AbsPath, CasePolicy, Link, LinkId, LinkSpec, Syntax, VPath};
 
 use crate::fs::ViewHandle;
@@ -184,11 +185,11 @@ fn serve_one(
     let caller = Caller::Uid(peer.uid.as_raw());
     let reply = match serde_json::from_str::<Request>(&line) {
         Ok(request) if !peer.uid.is_root() && peer.uid != owner => {
-            let reply = refusal(at, "permission denied".into());
+            let reply = denied(at);
             audit::log_request(&request, &reply, caller);
             reply
         }
-        _ if !peer.uid.is_root() && peer.uid != owner => refusal(at, "permission denied".into()),
+        _ if !peer.uid.is_root() && peer.uid != owner => denied(at),
         Ok(request) => {
             let reply = handle(view, at, request.clone());
             audit::log_request(&request, &reply, caller);
@@ -211,28 +212,49 @@ fn candidate_sockets(mountpoint: &Path) -> Vec<PathBuf> {
 
 /// Sends one request to the daemon of the view at `mountpoint` and returns its reply.
 pub fn call(mountpoint: &Path, request: &Request) -> Result<Reply, String> {
+    try_call(mountpoint, request).map_err(|e| e.message)
+}
+
+/// Why a request did not reach a daemon or got no answer: the one-line message and the
+/// `HRESULT` of the bind link API ([`bindfs_core::hresult`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    /// One line naming the problem.
+    pub message: String,
+    /// Its `HRESULT`.
+    pub hresult: u32,
+}
+
+/// [`call`], telling why a request failed with an `HRESULT` as well.
+pub fn try_call(mountpoint: &Path, request: &Request) -> Result<Reply, CallError> {
+    let fail = |message: String, hresult: u32| CallError { message, hresult };
     let candidates = candidate_sockets(mountpoint);
     let path = candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates[0].clone());
     let stream = UnixStream::connect(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
-            format!("no live view at {} (its daemon is not running)", mountpoint.display())
-        }
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => format!("control socket {}: {e}", path.display()),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => fail(
+            format!("no live view at {} (its daemon is not running)", mountpoint.display()),
+            hresult::SERVICE_NOT_ACTIVE,
+        ),
+        std::io::ErrorKind::PermissionDenied => fail("permission denied".to_string(), hresult::ACCESS_DENIED),
+        _ => fail(format!("control socket {}: {e}", path.display()), hresult::BROKEN_PIPE),
     })?;
-    let io = |e: std::io::Error| format!("control socket {}: {e}", path.display());
+    let io =
+        |e: std::io::Error| fail(format!("control socket {}: {e}", path.display()), hresult::BROKEN_PIPE);
     // Only a daemon of root or of this user may answer (not someone who took the socket's name).
     let server = rustix::net::sockopt::socket_peercred(&stream).map_err(|e| io(e.into()))?;
     let me = rustix::process::geteuid();
     if !server.uid.is_root() && server.uid != me {
-        return Err(format!(
-            "control socket {} is served by user {}, not root or you",
-            path.display(),
-            server.uid.as_raw()
+        return Err(fail(
+            format!(
+                "control socket {} is served by user {}, not root or you",
+                path.display(),
+                server.uid.as_raw()
+            ),
+            hresult::ACCESS_DENIED,
         ));
     }
     stream.set_read_timeout(Some(Duration::from_secs(60))).map_err(io)?;
-    let mut text = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_string(request).map_err(|e| fail(e.to_string(), hresult::E_UNEXPECTED))?;
     text.push('\n');
     // A daemon that refuses may close before reading all of it: its answer still says why.
     let sent = (&stream).write_all(text.as_bytes());
@@ -242,7 +264,9 @@ pub fn call(mountpoint: &Path, request: &Request) -> Result<Reply, String> {
         Ok(reply) => Ok(reply),
         Err(_) => Err(match sent {
             Err(e) => io(e),
-            Ok(()) => format!("the daemon of {} gave no answer", mountpoint.display()),
+            Ok(()) => {
+                fail(format!("the daemon of {} gave no answer", mountpoint.display()), hresult::BROKEN_PIPE)
+            }
         }),
     }
 }

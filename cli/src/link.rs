@@ -7,61 +7,16 @@ use std::path::{Path, PathBuf};
 
 use bindfs_fuse::control::{self, LinkInfo, Request};
 
-use crate::mount::{abs_string, absolute, backing_string};
+use crate::mount::{abs_string, absolute};
 
-/// The source name bindfs-rs views show in the mount table (type `fuse`, or `fuse.bindfs-rs`
-/// where the subtype reaches the kernel).
-const SOURCE: &str = "bindfs-rs";
-
-/// Undoes the octal escapes of `/proc/self/mountinfo` (`\040` for a space ...).
-fn unescape(field: &str) -> PathBuf {
-    use std::os::unix::ffi::OsStringExt;
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| u8::from_str_radix(d, 8).ok());
-        match (bytes[i], octal) {
-            (b'\\', Some(b)) => {
-                out.push(b);
-                i += 4;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    PathBuf::from(std::ffi::OsString::from_vec(out))
-}
-
-/// The mount points of every bindfs-rs view on this system.
-pub fn views() -> Result<Vec<PathBuf>, String> {
-    let table =
-        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
-    Ok(table
-        .lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let mountpoint = left.split(' ').nth(4)?;
-            let mut fields = right.split(' ');
-            let (fstype, source) = (fields.next()?, fields.next()?);
-            (fstype.starts_with("fuse") && source == SOURCE).then(|| unescape(mountpoint))
-        })
-        .collect())
-}
+// Finding a path's view and sending it link changes is the client shared with the C API
+// (`bindlink::client`), so `link create|remove` and `CreateBindLink`/`RemoveBindLink` give the
+// same result and the same error (issue 15).
+pub use bindlink::client::views;
 
 /// The mount point of the view holding `path` (absolute).
 pub(crate) fn view_of(path: &str) -> Result<PathBuf, String> {
-    let target = Path::new(path);
-    views()?
-        .into_iter()
-        .filter(|m| target.starts_with(m))
-        .max_by_key(|m| m.as_os_str().len())
-        .ok_or_else(|| format!("{path} is not inside a bindfs-rs view"))
+    bindlink::client::view_of(path).map_err(|f| f.message)
 }
 
 pub(crate) fn call(mountpoint: &Path, request: &Request) -> Result<control::Reply, String> {
@@ -72,6 +27,15 @@ pub(crate) fn call(mountpoint: &Path, request: &Request) -> Result<control::Repl
     }
 }
 
+/// Set (to anything but `0`) to have a failed `link create|remove` end its line with the
+/// `HRESULT` the C API returns for the same failure (`[HRESULT 0x80070057 E_INVALIDARG]`).
+pub const HRESULT_ENV: &str = "BINDFS_RS_HRESULT";
+
+fn line(failure: bindlink::Failure) -> String {
+    let with_hresult = std::env::var_os(HRESULT_ENV).is_some_and(|v| v != "0");
+    failure.line(with_hresult)
+}
+
 /// `link create`.
 pub fn create(
     virt: &Path,
@@ -80,20 +44,13 @@ pub fn create(
     merged: bool,
     except: &[PathBuf],
 ) -> Result<(), String> {
-    let virt = abs_string(virt)?;
-    let mountpoint = view_of(&virt)?;
-    let except = except.iter().map(|e| abs_string(e)).collect::<Result<Vec<_>, _>>()?;
-    let at = control::endpoint(absolute(&mountpoint)?);
-    let backing = backing_string(&at, backing)?;
-    let request = Request::Create { virt, backing, read_only, merged, except };
-    call(&mountpoint, &request).map(|_| ())
+    let flags = bindlink::Flags { read_only, merged };
+    bindlink::client::create(virt, backing, flags, except).map_err(line)
 }
 
 /// `link remove`.
 pub fn remove(virt: &Path) -> Result<(), String> {
-    let virt = abs_string(virt)?;
-    let mountpoint = view_of(&virt)?;
-    call(&mountpoint, &Request::Remove { virt }).map(|_| ())
+    bindlink::client::remove(virt).map_err(line)
 }
 
 /// `link list`: the links of one view, or of every view.
@@ -151,16 +108,4 @@ pub fn unmount(mountpoint: &Path, lazy: bool) -> Result<(), String> {
     }
     let _ = std::fs::remove_file(control::socket_path(Path::new(&abs)));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mountinfo_escapes_are_undone() {
-        assert_eq!(unescape("/mnt/my\\040view"), PathBuf::from("/mnt/my view"));
-        assert_eq!(unescape("/a\\134b"), PathBuf::from("/a\\b"));
-        assert_eq!(unescape("/plain"), PathBuf::from("/plain"));
-    }
 }

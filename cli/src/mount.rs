@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bindfs_core::control::audit::{self, Caller};
-use bindfs_core::{AbsPath, LinkFlags, LinkSpec, Syntax, Target};
+use bindfs_core::{AbsPath, LinkFlags, LinkSpec};
 
 pub use crate::args::LinkArg;
 use bindfs_fuse::control;
@@ -34,31 +34,9 @@ pub struct MountRequest {
     pub poll: Option<Duration>,
 }
 
-/// An absolute, lexically normalized path (relative ones are taken from the working directory).
-pub fn absolute(path: &Path) -> Result<AbsPath, String> {
-    use std::os::unix::ffi::OsStrExt;
-    let cwd = std::env::current_dir().map_err(|e| format!("working directory: {e}"))?;
-    let base = AbsPath::parse_bytes(cwd.as_os_str().as_bytes(), Syntax::Posix)
-        .map_err(|e| format!("working directory {}: {e}", cwd.display()))?;
-    base.join_input(path.as_os_str().as_bytes(), Syntax::Posix)
-        .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The absolute path string of `path` (lexically normalized).
-pub fn abs_string(path: &Path) -> Result<String, String> {
-    Ok(absolute(path)?.to_string())
-}
-
-/// A backing path as the daemon of the view at `at` takes it: absolute, and the path that names
-/// where it leads ([`Target::of_backing`]: a chain under the mount point, or the host path with
-/// its symlinks resolved).
-pub fn backing_string(at: &bindfs_core::control::Endpoint, path: &Path) -> Result<String, String> {
-    let written = absolute(path)?;
-    let target = Target::of_backing(&at.mountpoint, at.policy, &written, || {
-        std::fs::canonicalize(path).ok().and_then(|real| absolute(&real).ok())
-    });
-    Ok(target.path_at(&at.mountpoint).to_string())
-}
+// Paths are made absolute, and backing paths resolved, by the client shared with the C API
+// (`bindlink`), so `mount --link`, `link create` and `CreateBindLink` take them alike.
+pub use bindlink::client::{abs_string, absolute, backing_string};
 
 /// A link argument as a core link spec in the view mounted at `mountpoint`.
 pub fn link_spec(mountpoint: &AbsPath, link: &LinkArg) -> Result<LinkSpec, String> {
@@ -244,7 +222,7 @@ mod tests {
 
     #[test]
     fn virtual_paths_must_be_inside_the_view_and_backings_inside_it_chain() {
-        use bindfs_core::VPath;
+        use bindfs_core::{Syntax, Target, VPath};
         let mnt = AbsPath::parse("/mnt/view", Syntax::Posix).unwrap();
         let arg = |v: &str, b: &str| LinkArg {
             virt: v.into(),

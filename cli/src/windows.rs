@@ -866,6 +866,31 @@ mod tests {
         assert!(text.to_lowercase().contains(&path.to_lowercase()), "{path} not in {text}");
     }
 
+    /// Issue 15: the bind link C API's test program, built with mingw against `bindlink.h` and
+    /// `bindlink.lib` (tools/bindlink-wine.sh, which windows-test.sh runs first), creates and
+    /// removes links with every flag through this view's pipe, and checks each HRESULT.
+    #[test]
+    fn the_c_api_changes_links_through_the_pipe() {
+        let Some(dir) = std::env::var_os("BINDLINK_C_TEST_DIR") else {
+            eprintln!(
+                "the_c_api_changes_links_through_the_pipe: skipped: BINDLINK_C_TEST_DIR is not set \
+                 (tools/windows-test.sh builds the program and sets it)"
+            );
+            return;
+        };
+        let s = Served::new(None);
+        std::fs::create_dir_all(s.tmp.join(r"disk\Foo\Keep")).unwrap();
+        let exe = PathBuf::from(dir).join("test_bindlink.exe");
+        let out =
+            Command::new(&exe).arg("pipe").arg(s.tmp.join("view")).arg(s.tmp.join("t")).output().unwrap();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success() && text.contains(", 0 failed"), "{}:\n{text}", exe.display());
+        assert!(text.contains("ok   pipe: create Foo read-only|merged: 0x00000000"), "{text}");
+        assert!(text.contains("ok   pipe: Foo already a link: 0x80070057"), "{text}");
+        assert_eq!(s.list(false).unwrap(), "", "the program left links behind");
+    }
+
     #[test]
     fn a_log_file_is_created_for_this_user_and_appended_to() {
         let dir = tempfile::tempdir().unwrap();

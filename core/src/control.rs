@@ -241,6 +241,10 @@ pub struct Reply {
     /// The error, one line, when the request failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The error's `HRESULT` ([`crate::hresult`]), for the `bindlink` library and the CLI; left
+    /// out by daemons older than it (a client then reports `E_FAIL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hresult: Option<u32>,
     /// The links, for `list`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkInfo>,
@@ -252,11 +256,20 @@ pub struct Reply {
     pub status: Option<StatusInfo>,
 }
 
+/// A refusal: its one-line message and the core error it comes from.
+type Refused = (String, crate::Error);
+
 /// A path of the view at `at` from an absolute path string.
 pub fn inside(at: &Endpoint, path: &str, what: &str) -> std::result::Result<VPath, String> {
-    let abs = AbsPath::parse(path, at.syntax).map_err(|e| format!("{what} {path}: {e}"))?;
-    abs.strip_prefix(&at.mountpoint, at.policy)
-        .ok_or_else(|| format!("{what} {path} is not inside the view at {}", at.mountpoint))
+    inside_or_refused(at, path, what).map_err(|(message, _)| message)
+}
+
+/// [`inside`], with the core error of a refusal.
+fn inside_or_refused(at: &Endpoint, path: &str, what: &str) -> std::result::Result<VPath, Refused> {
+    let abs = AbsPath::parse(path, at.syntax).map_err(|e| (format!("{what} {path}: {e}"), e))?;
+    abs.strip_prefix(&at.mountpoint, at.policy).ok_or_else(|| {
+        (format!("{what} {path} is not inside the view at {}", at.mountpoint), crate::Error::OutsideView(abs))
+    })
 }
 
 /// A create request as a core link spec of the view at `at`. A backing inside the view
@@ -268,10 +281,23 @@ pub fn link_spec(
     flags: LinkFlags,
     except: &[String],
 ) -> std::result::Result<LinkSpec, String> {
-    let virt_path = inside(at, virt, "virtual path")?;
-    let exceptions =
-        except.iter().map(|e| inside(at, e, "exception")).collect::<std::result::Result<_, _>>()?;
-    let b = AbsPath::parse(backing, at.syntax).map_err(|e| format!("backing {backing}: {e}"))?;
+    spec_or_refused(at, virt, backing, flags, except).map_err(|(message, _)| message)
+}
+
+/// [`link_spec`], with the core error of a refusal.
+fn spec_or_refused(
+    at: &Endpoint,
+    virt: &str,
+    backing: &str,
+    flags: LinkFlags,
+    except: &[String],
+) -> std::result::Result<LinkSpec, Refused> {
+    let virt_path = inside_or_refused(at, virt, "virtual path")?;
+    let exceptions = except
+        .iter()
+        .map(|e| inside_or_refused(at, e, "exception"))
+        .collect::<std::result::Result<_, _>>()?;
+    let b = AbsPath::parse(backing, at.syntax).map_err(|e| (format!("backing {backing}: {e}"), e))?;
     // The client has already resolved the path its platform's way (`Target::of_backing`): the
     // one spelling it sends decides again, the same way.
     let target = Target::of_backing(&at.mountpoint, at.policy, &b, || None);
@@ -312,8 +338,8 @@ fn which_info(
     at: &Endpoint,
     path: &str,
     v: &VPath,
-) -> std::result::Result<WhichInfo, String> {
-    let (which, disk) = view.which(v).map_err(|e| format!("{path}: {e}"))?;
+) -> std::result::Result<WhichInfo, Refused> {
+    let (which, disk) = view.which(v).map_err(|e| (format!("{path}: {e}"), e))?;
     let mountpoint = &at.mountpoint;
     let disk = disk.unwrap_or_else(|| mountpoint.clone());
     let abs = |p: &VPath| mountpoint.join(p.names()).to_string();
@@ -363,21 +389,27 @@ pub fn refusal(at: &Endpoint, error: String) -> Reply {
     Reply { mountpoint: at.mountpoint.to_string(), error: Some(error), ..Reply::default() }
 }
 
+/// The reply to a caller who may not use the view (rule 22): "permission denied",
+/// `ERROR_ACCESS_DENIED`.
+pub fn denied(at: &Endpoint) -> Reply {
+    Reply { hresult: Some(crate::hresult::ACCESS_DENIED), ..refusal(at, "permission denied".into()) }
+}
+
 /// Carries out one request on the view (the channel has already checked who asks).
 pub fn handle(view: &impl LinkControl, at: &Endpoint, request: Request) -> Reply {
     let mut reply = Reply { mountpoint: at.mountpoint.to_string(), ..Reply::default() };
-    let outcome = match request {
+    let outcome: std::result::Result<(), Refused> = match request {
         Request::Create { virt, backing, read_only, merged, except } => {
-            link_spec(at, &virt, &backing, LinkFlags { read_only, merged }, &except)
-                .and_then(|spec| view.create_link(spec).map(|_| ()).map_err(|e| format!("{virt}: {e}")))
+            spec_or_refused(at, &virt, &backing, LinkFlags { read_only, merged }, &except)
+                .and_then(|spec| view.create_link(spec).map(|_| ()).map_err(|e| (format!("{virt}: {e}"), e)))
         }
-        Request::Remove { virt } => inside(at, &virt, "virtual path")
-            .and_then(|v| view.remove_link(&v).map(|_| ()).map_err(|e| format!("{virt}: {e}"))),
+        Request::Remove { virt } => inside_or_refused(at, &virt, "virtual path")
+            .and_then(|v| view.remove_link(&v).map(|_| ()).map_err(|e| (format!("{virt}: {e}"), e))),
         Request::List => {
             reply.links = view.links().iter().map(|l| info(&at.mountpoint, l)).collect();
             Ok(())
         }
-        Request::Which { path } => inside(at, &path, "path").and_then(|v| {
+        Request::Which { path } => inside_or_refused(at, &path, "path").and_then(|v| {
             reply.which = Some(which_info(view, at, &path, &v)?);
             Ok(())
         }),
@@ -391,9 +423,12 @@ pub fn handle(view: &impl LinkControl, at: &Endpoint, request: Request) -> Reply
             });
             Ok(())
         }
-        Request::Stop => Err("stop is not served on this channel".to_owned()),
+        Request::Stop => Err(("stop is not served on this channel".to_owned(), crate::Error::NotSupported)),
     };
-    reply.error = outcome.err();
+    if let Err((message, error)) = outcome {
+        reply.error = Some(message);
+        reply.hresult = Some(error.hresult());
+    }
     reply
 }
 
@@ -468,11 +503,53 @@ mod tests {
         assert_eq!(real, ["/t/m/both.txt", "/vol/d/both.txt"]);
         assert_eq!(which.layers[1].origin, "on-disk");
         let missing = handle(&view, &at, Request::Which { path: "/mnt/v/nope".into() });
+        assert_eq!(missing.hresult, Some(crate::hresult::FILE_NOT_FOUND));
         assert!(missing.error.unwrap().starts_with("/mnt/v/nope: "));
         let status = handle(&view, &at, Request::Status).status.unwrap();
         assert_eq!((status.links, status.pid, status.passthrough), (1, std::process::id(), None));
         let listed = handle(&view, &at, Request::List).links;
         assert_eq!(listed[0].view, "/mnt/v");
+    }
+
+    /// Issue 15: each refusal carries the HRESULT of the shared table, and a success none.
+    #[test]
+    fn refusals_carry_their_hresult() {
+        use crate::hresult;
+        let store = crate::fake::FakeBacking::new("/vol");
+        store.write_file("/vol/d/f.txt", b"disk");
+        store.write_file("/t/m/x.txt", b"m");
+        let view = View::new(store, CasePolicy::Sensitive);
+        let at = Endpoint {
+            mountpoint: AbsPath::parse("/mnt/v", Syntax::Posix).unwrap(),
+            syntax: Syntax::Posix,
+            policy: CasePolicy::Sensitive,
+        };
+        let create = |virt: &str, backing: &str, except: &[&str]| {
+            let except = except.iter().map(|e| (*e).to_owned()).collect();
+            let request = Request::Create {
+                virt: virt.into(),
+                backing: backing.into(),
+                read_only: false,
+                merged: false,
+                except,
+            };
+            handle(&view, &at, request)
+        };
+        let ok = create("/mnt/v/d", "/t/m", &[]);
+        assert_eq!((ok.error, ok.hresult), (None, None));
+        let cases = [
+            (create("/mnt/v/d", "/t/m", &[]).hresult, hresult::E_INVALIDARG),
+            (create("/mnt/v/e", "/t/none", &[]).hresult, hresult::FILE_NOT_FOUND),
+            (create("/mnt/v/no/e", "/t/m", &[]).hresult, hresult::PATH_NOT_FOUND),
+            (create("/mnt/v/e", "/t/m", &["/mnt/v/e/x.txt"]).hresult, hresult::E_INVALIDARG),
+            (create("/elsewhere", "/t/m", &[]).hresult, hresult::NOT_SUPPORTED),
+            (create("relative", "/t/m", &[]).hresult, hresult::BAD_PATHNAME),
+            (handle(&view, &at, Request::Remove { virt: "/mnt/v/e".into() }).hresult, hresult::NOT_FOUND),
+            (denied(&at).hresult, hresult::ACCESS_DENIED),
+        ];
+        for (i, (seen, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(seen, Some(expected), "case {i}");
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! - [`backing`]: the port trait through which the core reaches real storage, by handle.
 //! - [`view`]: every file-system operation on virtual paths, written once over the port.
 //! - [`fake`]: an in-memory store for fast tests.
-//! - [`error`]: the error vocabulary shared by every backend.
+//! - [`error`]: the error vocabulary shared by every backend; [`hresult`]: its `HRESULT`s, as
+//!   the bind link API (`bindlink.h`) reports them.
 //! - `control` (feature `control`): the protocol through which clients change a live view's
 //!   links, the same for every platform.
 //!
@@ -45,6 +46,7 @@ pub mod backing;
 pub mod control;
 pub mod error;
 pub mod fake;
+pub mod hresult;
 pub mod merge;
 pub mod name;
 pub mod path;

@@ -1,0 +1,155 @@
+//! The Linux client: views found in `/proc/self/mountinfo`, requests sent to their control
+//! sockets ([`bindfs_fuse::control`]). Moved here from the CLI (`link.rs`, `mount.rs`) so that
+//! `bindfs-rs link` and `libbindlink.so` share it.
+
+use std::path::{Path, PathBuf};
+
+use bindfs_core::control::{Endpoint, Request};
+use bindfs_core::{AbsPath, Syntax, Target, hresult};
+use bindfs_fuse::control;
+
+use super::{Failure, Flags, checked};
+
+/// The source name bindfs-rs views show in the mount table (type `fuse`, or `fuse.bindfs-rs`
+/// where the subtype reaches the kernel).
+const SOURCE: &str = "bindfs-rs";
+
+/// Undoes the octal escapes of `/proc/self/mountinfo` (`\040` for a space ...).
+fn unescape(field: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u8::from_str_radix(d, 8).ok());
+        match (bytes[i], octal) {
+            (b'\\', Some(b)) => {
+                out.push(b);
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+/// The mount points of every bindfs-rs view on this system.
+pub fn views() -> Result<Vec<PathBuf>, String> {
+    let table =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    Ok(table
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mountpoint = left.split(' ').nth(4)?;
+            let mut fields = right.split(' ');
+            let (fstype, source) = (fields.next()?, fields.next()?);
+            (fstype.starts_with("fuse") && source == SOURCE).then(|| unescape(mountpoint))
+        })
+        .collect())
+}
+
+/// The mount point of the view holding `path` (absolute).
+pub fn view_of(path: &str) -> Result<PathBuf, Failure> {
+    let target = Path::new(path);
+    views()
+        .map_err(|e| Failure::new(e, hresult::E_FAIL))?
+        .into_iter()
+        .filter(|m| target.starts_with(m))
+        .max_by_key(|m| m.as_os_str().len())
+        .ok_or_else(|| Failure::new(format!("{path} is not inside a bindfs-rs view"), hresult::NO_VIEW))
+}
+
+/// An absolute, lexically normalized path (relative ones are taken from the working directory).
+pub fn absolute(path: &Path) -> Result<AbsPath, String> {
+    absolute_or_failure(path).map_err(|f| f.message)
+}
+
+/// [`absolute`], with the `HRESULT` of a failure.
+fn absolute_or_failure(path: &Path) -> Result<AbsPath, Failure> {
+    use std::os::unix::ffi::OsStrExt;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::new(format!("working directory: {e}"), hresult::E_FAIL))?;
+    let base = AbsPath::parse_bytes(cwd.as_os_str().as_bytes(), Syntax::Posix)
+        .map_err(|e| Failure::of(format!("working directory {}: {e}", cwd.display()), &e))?;
+    base.join_input(path.as_os_str().as_bytes(), Syntax::Posix)
+        .map_err(|e| Failure::of(format!("{}: {e}", path.display()), &e))
+}
+
+/// The absolute path string of `path` (lexically normalized).
+pub fn abs_string(path: &Path) -> Result<String, String> {
+    Ok(absolute(path)?.to_string())
+}
+
+/// A backing path as the daemon of the view at `at` takes it: absolute, and the path that names
+/// where it leads ([`Target::of_backing`]: a chain under the mount point, or the host path with
+/// its symlinks resolved).
+pub fn backing_string(at: &Endpoint, path: &Path) -> Result<String, String> {
+    backing_or_failure(at, path).map_err(|f| f.message)
+}
+
+fn backing_or_failure(at: &Endpoint, path: &Path) -> Result<String, Failure> {
+    let written = absolute_or_failure(path)?;
+    let target = Target::of_backing(&at.mountpoint, at.policy, &written, || {
+        std::fs::canonicalize(path).ok().and_then(|real| absolute(&real).ok())
+    });
+    Ok(target.path_at(&at.mountpoint).to_string())
+}
+
+/// Sends `request` to the view at `mountpoint`: its reply, or why it failed.
+pub fn call(mountpoint: &Path, request: &Request) -> Result<bindfs_core::control::Reply, Failure> {
+    let reply = control::try_call(mountpoint, request).map_err(|e| Failure::new(e.message, e.hresult))?;
+    checked(reply)
+}
+
+/// `link create` / `CreateBindLink`: makes `backing`'s tree visible at `virt` in the live view
+/// holding `virt`. Relative paths are taken from the working directory.
+pub fn create(virt: &Path, backing: &Path, flags: Flags, except: &[PathBuf]) -> Result<(), Failure> {
+    let virt = absolute_or_failure(virt)?.to_string();
+    let mountpoint = view_of(&virt)?;
+    let except = except
+        .iter()
+        .map(|e| absolute_or_failure(e).map(|a| a.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let at = control::endpoint(absolute_or_failure(&mountpoint)?);
+    let backing = backing_or_failure(&at, backing)?;
+    let request = Request::Create { virt, backing, read_only: flags.read_only, merged: flags.merged, except };
+    call(&mountpoint, &request).map(|_| ())
+}
+
+/// `link remove` / `RemoveBindLink`: removes the link at `virt`.
+pub fn remove(virt: &Path) -> Result<(), Failure> {
+    let virt = absolute_or_failure(virt)?.to_string();
+    let mountpoint = view_of(&virt)?;
+    call(&mountpoint, &Request::Remove { virt }).map(|_| ())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape("/mnt/my\\040view"), PathBuf::from("/mnt/my view"));
+        assert_eq!(unescape("/a\\134b"), PathBuf::from("/a\\b"));
+        assert_eq!(unescape("/plain"), PathBuf::from("/plain"));
+    }
+
+    #[test]
+    fn a_path_in_no_view_is_refused_with_its_hresult() {
+        let f =
+            create(Path::new("/proc/bindlink-none"), Path::new("/tmp"), Flags::default(), &[]).unwrap_err();
+        assert_eq!(f.hresult, hresult::NO_VIEW, "{f:?}");
+        assert_eq!(f.message, "/proc/bindlink-none is not inside a bindfs-rs view");
+        assert_eq!(remove(Path::new("/proc/bindlink-none")).unwrap_err().hresult, hresult::NO_VIEW);
+        let bad = create(Path::new("/a/../.."), Path::new("/tmp"), Flags::default(), &[]).unwrap_err();
+        assert_eq!(bad.hresult, hresult::BAD_PATHNAME, "{bad:?}");
+    }
+}

@@ -1,0 +1,180 @@
+//! `bindfs-rs link` and the C API agree (issue 15, item 4): every scenario of
+//! `bindfs_tests::scenarios` is played with each link change made through both.
+//!
+//! For each `link create|remove` step the C API goes first (`tests/c/bindlink_call.c`, which
+//! calls `libbindlink.so` from C and prints the HRESULT), then the CLI with `BINDFS_RS_HRESULT=1`
+//! (its error line then ends with the HRESULT of the shared table):
+//! - the C call failed: nothing changed, so the CLI must fail too, with the same HRESULT;
+//! - the C call succeeded: it is undone through the C API (a create removed, a remove created
+//!   again with the arguments it was made with), then the CLI must succeed doing it again.
+//!
+//! The scenario's own checks then run on what the CLI left, as in `tests/tests/scenarios.rs`.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bindfs_tests::scenarios::{At, Driver, Failure, Flag, run, scenario};
+use bindfs_tests::{Env, binary};
+
+mod common;
+
+/// A mounted view whose link changes go through the C API and the CLI alike.
+struct Parity {
+    env: Env,
+    /// `bindlink_call`, built against the library.
+    call: PathBuf,
+    /// The arguments each live link was created with, in creation order, to make it again.
+    made: RefCell<Vec<(&'static str, Vec<String>)>>,
+}
+
+const S_OK: &str = "0x00000000";
+
+impl Parity {
+    /// Runs `bindlink_call args`: the HRESULT it printed.
+    fn c(&self, args: &[String]) -> String {
+        let out = Command::new(&self.call).args(args).output().unwrap();
+        assert!(out.status.success(), "bindlink_call {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// Runs `bindfs-rs args` asking for HRESULTs in its errors.
+    fn cli_with_hresult(&self, args: &[String]) -> Result<String, String> {
+        let out = Command::new(binary()).args(args).env("BINDFS_RS_HRESULT", "1").output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        if out.status.success() { Ok(text(&out.stdout)) } else { Err(text(&out.stderr)) }
+    }
+
+    /// Undoes a `CreateBindLink` of `virt` (at `v`) that succeeded. Links made below it before
+    /// keep it from being removed (rule 17): they are removed first, deepest (latest) first, and
+    /// made again in their order once it is gone, which is the state before the call.
+    fn undo_create(&self, virt: &str, v: &str) {
+        let below: Vec<(&'static str, Vec<String>)> = self
+            .made
+            .borrow()
+            .iter()
+            .filter(|(m, _)| m.strip_prefix(virt).is_some_and(|rest| rest.starts_with('/')))
+            .cloned()
+            .collect();
+        for (_, create) in below.iter().rev() {
+            assert_eq!(self.c(&["remove".to_owned(), create[1].clone()]), S_OK, "removing {}", create[1]);
+        }
+        assert_eq!(
+            self.c(&["remove".to_owned(), v.to_owned()]),
+            S_OK,
+            "RemoveBindLink({v}) after CreateBindLink"
+        );
+        for (_, create) in &below {
+            assert_eq!(self.c(create), S_OK, "making {} again", create[1]);
+        }
+    }
+
+    /// The CLI's result after the C API gave `hresult` for the same change (undone already
+    /// when it succeeded): both succeed, or both fail with that HRESULT.
+    fn agree(&self, what: &str, hresult: &str, cli: Result<String, String>) -> Result<String, String> {
+        match (&cli, hresult == S_OK) {
+            (Ok(_), true) => {}
+            (Err(line), false) => assert!(
+                line.contains(&format!("[HRESULT {} ", hresult.to_uppercase().replacen("0X", "0x", 1))),
+                "{what}: the C API gave {hresult}, the CLI: {line}"
+            ),
+            _ => panic!("{what}: the C API gave {hresult}, the CLI {cli:?}"),
+        }
+        cli
+    }
+}
+
+fn text(p: &Path) -> String {
+    p.to_str().unwrap().to_owned()
+}
+
+impl Driver for Parity {
+    fn path(&self, at: At) -> PathBuf {
+        Driver::path(&self.env, at)
+    }
+
+    fn mount(&mut self, exact: bool) {
+        Driver::mount(&mut self.env, exact);
+    }
+
+    fn unmount(&mut self) {
+        Driver::unmount(&mut self.env);
+        // Links end with the view (rule 1).
+        self.made.borrow_mut().clear();
+    }
+
+    fn mounted(&self) -> bool {
+        Driver::mounted(&self.env)
+    }
+
+    fn cli(&self, args: &[&str]) -> Result<String, String> {
+        Driver::cli(&self.env, args)
+    }
+
+    fn is(&self, e: &std::io::Error, failure: Failure) -> bool {
+        Driver::is(&self.env, e, failure)
+    }
+
+    fn link(&self, virt: &'static str, backing: At, flags: &[Flag]) -> Result<String, String> {
+        let v = text(&self.path(At::View(virt)));
+        let b = text(&self.path(backing));
+        let mut bits = 0;
+        let mut except = Vec::new();
+        let mut cli = vec!["link".to_owned(), "create".to_owned(), v.clone(), b.clone()];
+        for flag in flags {
+            match flag {
+                Flag::ReadOnly => {
+                    bits |= 1;
+                    cli.push("--read-only".into());
+                }
+                Flag::Merged => {
+                    bits |= 2;
+                    cli.push("--merged".into());
+                }
+                Flag::Except(p) => {
+                    let e = text(&self.path(At::View(p)));
+                    except.push(e.clone());
+                    cli.extend(["--except".to_owned(), e]);
+                }
+            }
+        }
+        let mut create = vec!["create".to_owned(), v.clone(), b, bits.to_string()];
+        create.extend(except);
+        let hresult = self.c(&create);
+        if hresult == S_OK {
+            self.undo_create(virt, &v);
+        }
+        let result = self.agree(&format!("create {virt}"), &hresult, self.cli_with_hresult(&cli));
+        if result.is_ok() {
+            self.made.borrow_mut().push((virt, create));
+        }
+        result
+    }
+
+    fn unlink(&self, virt: &'static str) -> Result<String, String> {
+        let v = text(&self.path(At::View(virt)));
+        let hresult = self.c(&["remove".to_owned(), v.clone()]);
+        if hresult == S_OK {
+            let create = self.made.borrow().iter().find(|(m, _)| *m == virt).map(|(_, c)| c.clone());
+            let create = create.unwrap_or_else(|| panic!("{virt} was removed, but made elsewhere"));
+            assert_eq!(self.c(&create), S_OK, "CreateBindLink again after RemoveBindLink({v})");
+        }
+        let cli = vec!["link".to_owned(), "remove".to_owned(), v];
+        let result = self.agree(&format!("remove {virt}"), &hresult, self.cli_with_hresult(&cli));
+        if result.is_ok() {
+            self.made.borrow_mut().retain(|(m, _)| *m != virt);
+        }
+        result
+    }
+}
+
+fn play(name: &str) {
+    let Some(env) = Env::new() else { return };
+    let call = common::build_c_program(&env.root().join("bin"), "bindlink_call");
+    let mut parity = Parity { env, call, made: RefCell::new(Vec::new()) };
+    run(scenario(name), &mut parity);
+}
+
+bindfs_tests::scenario_tests!(play);
