@@ -21,6 +21,10 @@ pub struct LinkArg {
     /// Exception paths (rule 8).
     #[serde(default)]
     pub except: Vec<PathBuf>,
+    /// A missing backing does not fail the mount or `link apply`: the link waits (pending) and
+    /// the daemon creates it when the backing appears.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// A links file: its top-level keys.
@@ -44,11 +48,12 @@ pub fn parse_link(text: &str) -> Result<LinkArg, String> {
         read_only: false,
         merged: false,
         except: vec![],
+        optional: false,
     })
 }
 
 /// The links of a TOML config file: `[[link]]` tables with `virtual`, `backing`, and optional
-/// `read_only`, `merged`, `except`.
+/// `read_only`, `merged`, `except`, `optional`.
 pub fn read_config(path: &Path) -> Result<Vec<LinkArg>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
     let parsed: ConfigFile = toml::from_str(&text)
@@ -70,6 +75,13 @@ pub fn poll_us(text: &str) -> Result<u64, String> {
     if us <= 10_000 { Ok(us) } else { Err(WANT.to_owned()) }
 }
 
+/// The value parser of `--wait-backings`: seconds from 0 to 3600.
+pub fn wait_backings(text: &str) -> Result<u64, String> {
+    const WANT: &str = "expected whole seconds from 0 to 3600";
+    let secs: u64 = text.trim().parse().map_err(|_| WANT.to_owned())?;
+    if secs <= 3600 { Ok(secs) } else { Err(WANT.to_owned()) }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -88,6 +100,11 @@ mod tests {
         for bad in ["10001", "-1", "5.5", ""] {
             assert_eq!(poll_us(bad), Err("expected microseconds from 0 to 10000".to_owned()), "{bad}");
         }
+        assert_eq!(wait_backings("0"), Ok(0));
+        assert_eq!(wait_backings("3600"), Ok(3600));
+        for bad in ["3601", "-1", "1.5", "soon", ""] {
+            assert_eq!(wait_backings(bad), Err("expected whole seconds from 0 to 3600".to_owned()), "{bad}");
+        }
     }
 
     #[test]
@@ -105,12 +122,12 @@ mod tests {
         let good = dir.join("good.toml");
         std::fs::write(
             &good,
-            "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nmerged = true\nexcept = [\"/m/a/keep\"]\n",
+            "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nmerged = true\nexcept = [\"/m/a/keep\"]\noptional = true\n",
         )
         .unwrap();
         let links = read_config(&good).unwrap();
         assert_eq!(links.len(), 1);
-        assert!(links[0].merged && !links[0].read_only);
+        assert!(links[0].merged && !links[0].read_only && links[0].optional);
         let bad = dir.join("bad.toml");
         std::fs::write(&bad, "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nreadonly = true\n")
             .unwrap();

@@ -21,6 +21,8 @@ Examples:
   bindfs-rs mount /srv/view --config /etc/bindfs-rs.toml --cache-ttl 0 --log-level info --log-file /var/log/bindfs-rs.log
   # Debug a view in the foreground, its log on stderr (Ctrl-C unmounts):
   bindfs-rs mount /srv/view -d
+  # Wait up to 30 s for a late network disk; its optional links wait longer (pending):
+  bindfs-rs mount /srv/view --config /etc/bindfs-rs/view.toml --wait-backings 30
   # Windows: drive X: over the on-disk layer C:\\Data:
   bindfs-rs mount X: --lower C:\\Data --link X:\\docs=C:\\Users\\me\\Documents";
 
@@ -29,7 +31,8 @@ pub const LINK: &str = "\
 Examples:
   bindfs-rs link create /srv/view/photos /data/photos
   bindfs-rs link remove /srv/view/photos
-  bindfs-rs link list --json";
+  bindfs-rs link list --json
+  bindfs-rs link apply /etc/bindfs-rs/view.toml";
 
 /// `link create --help`.
 pub const LINK_CREATE: &str = "\
@@ -49,8 +52,21 @@ pub const LINK_LIST: &str = "\
 Examples:
   # The links of every view:
   bindfs-rs link list
-  # The links of one view, as JSON:
-  bindfs-rs link list /srv/view --json";
+  # The links of one view, as JSON (links waiting for their backing have \"pending\": true):
+  bindfs-rs link list /srv/view --json
+  # Save a view's links as a links file (for `link apply` or `mount --config`):
+  bindfs-rs link list /srv/view --toml > /etc/bindfs-rs/view.toml";
+
+/// `link apply --help`.
+pub const LINK_APPLY: &str = "\
+Examples:
+  # Make the view at /srv/view match the file (all or nothing):
+  bindfs-rs link apply /etc/bindfs-rs/view.toml /srv/view
+  # The view is the one holding the file's links:
+  bindfs-rs link apply view.toml
+  # Keep today's links, edit them, apply them again:
+  bindfs-rs link list /srv/view --toml > view.toml
+  bindfs-rs link apply view.toml /srv/view";
 
 /// `link which --help`.
 pub const LINK_WHICH: &str = "\
@@ -178,8 +194,19 @@ mod tests {
     /// Every example line of every text runs this program.
     #[test]
     fn examples_are_commands_of_this_program() {
-        for text in [MAIN, MOUNT, LINK, LINK_CREATE, LINK_REMOVE, LINK_LIST, UNMOUNT, DEMO, COMPLETIONS, MAN]
-        {
+        for text in [
+            MAIN,
+            MOUNT,
+            LINK,
+            LINK_CREATE,
+            LINK_REMOVE,
+            LINK_LIST,
+            LINK_APPLY,
+            UNMOUNT,
+            DEMO,
+            COMPLETIONS,
+            MAN,
+        ] {
             let mut lines = text.lines();
             assert_eq!(lines.next(), Some(HEADING));
             let commands: Vec<&str> = lines.map(str::trim).filter(|l| !l.starts_with('#')).collect();

@@ -65,6 +65,10 @@ enum Command {
         /// when requests come that fast, in microseconds (0: never; default 50).
         #[arg(long, value_name = "MICROS", value_parser = args::poll_us)]
         poll_us: Option<u64>,
+        /// Wait up to SECS for missing backings before mounting; then mount anyway: an optional
+        /// link whose backing is still missing waits (pending), any other fails the mount.
+        #[arg(long, value_name = "SECS", value_parser = args::wait_backings)]
+        wait_backings: Option<u64>,
         #[command(flatten)]
         log: logs::LogArgs,
     },
@@ -142,21 +146,45 @@ enum LinkCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List the links of one view, or of every view.
+    /// List the links of one view, or of every view (links waiting for their backing too).
     #[command(after_help = help::LINK_LIST)]
     List {
         /// The view's mount point (every view when left out).
         mountpoint: Option<PathBuf>,
         /// Print JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "toml")]
         json: bool,
+        /// Print the links as a links file (what `link apply` and `mount --config` read).
+        #[arg(long)]
+        toml: bool,
+    },
+    /// Make a live view's links match a links file: create the missing links, remove the extra
+    /// ones, replace the changed ones, parents before children. All or nothing: a bad file
+    /// changes nothing.
+    #[command(after_help = help::LINK_APPLY)]
+    Apply {
+        /// The links file (`[[link]]` tables, as `mount --config` reads).
+        file: PathBuf,
+        /// The view's mount point (left out: the view holding the file's links).
+        mountpoint: Option<PathBuf>,
     },
 }
 
 #[cfg(target_os = "linux")]
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl, poll_us, log } => {
+        Command::Mount {
+            mountpoint,
+            lower,
+            links,
+            config,
+            foreground,
+            options,
+            cache_ttl,
+            poll_us,
+            wait_backings,
+            log,
+        } => {
             if lower.is_some() {
                 return Err("--lower is for Windows views; on Linux the mount point's own content is \
                             the on-disk layer"
@@ -172,14 +200,18 @@ fn run(cli: Cli) -> Result<(), String> {
                 options,
                 cache_ttl: std::time::Duration::from_secs_f64(cache_ttl),
                 poll: poll_us.map(std::time::Duration::from_micros),
+                wait_backings: wait_backings.map(std::time::Duration::from_secs),
             })
         }
         Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {
             link::create(&virt, &backing, read_only, merged, &except)
         }
         Command::Link(LinkCommand::Remove { virt }) => link::remove(&virt),
-        Command::Link(LinkCommand::List { mountpoint, json }) => {
-            link::list(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
+        Command::Link(LinkCommand::List { mountpoint, json, toml }) => {
+            link::list(mountpoint.as_deref(), list::Format::of(json, toml), &mut std::io::stdout().lock())
+        }
+        Command::Link(LinkCommand::Apply { file, mountpoint }) => {
+            link::apply(&file, mountpoint.as_deref(), &mut std::io::stdout().lock())
         }
         Command::Link(LinkCommand::Which { path, json }) => {
             which::which(&path, json, &mut std::io::stdout().lock())
@@ -199,13 +231,27 @@ fn run(cli: Cli) -> Result<(), String> {
 #[cfg(windows)]
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Mount { mountpoint, lower, links, config, foreground, options, cache_ttl, poll_us, log } => {
+        Command::Mount {
+            mountpoint,
+            lower,
+            links,
+            config,
+            foreground,
+            options,
+            cache_ttl,
+            poll_us,
+            wait_backings,
+            log,
+        } => {
             let lower = lower.ok_or("--lower DIR: a Windows view names its on-disk layer")?;
             if let Some(o) = options {
                 return Err(format!("-o {o}: mount options are for Linux views"));
             }
             if let Some(us) = poll_us {
                 return Err(format!("--poll-us {us}: polling is for Linux views"));
+            }
+            if let Some(secs) = wait_backings {
+                return Err(format!("--wait-backings {secs}: links that wait are for Linux views"));
             }
             let foreground = foreground || log.debug;
             logs::start(&log, foreground)?;
@@ -221,8 +267,13 @@ fn run(cli: Cli) -> Result<(), String> {
             windows::link_create(&virt, &backing, read_only, merged, &except)
         }
         Command::Link(LinkCommand::Remove { virt }) => windows::link_remove(&virt),
-        Command::Link(LinkCommand::List { mountpoint, json }) => {
-            windows::link_list(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
+        Command::Link(LinkCommand::List { mountpoint, json, toml }) => windows::link_list(
+            mountpoint.as_deref(),
+            list::Format::of(json, toml),
+            &mut std::io::stdout().lock(),
+        ),
+        Command::Link(LinkCommand::Apply { file, mountpoint }) => {
+            windows::link_apply(&file, mountpoint.as_deref(), &mut std::io::stdout().lock())
         }
         Command::Link(LinkCommand::Which { path, json }) => {
             windows::link_which(&path, json, &mut std::io::stdout().lock())

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bindfs_core::control::audit::{self, Caller};
-use bindfs_core::{AbsPath, LinkFlags, LinkSpec, Syntax, Target};
+use bindfs_core::{AbsPath, LinkFlags, Syntax, Target};
 
 pub use crate::args::LinkArg;
 use bindfs_fuse::control;
@@ -32,6 +32,8 @@ pub struct MountRequest {
     pub cache_ttl: Duration,
     /// How long the reading worker polls after answering (`None`: the default).
     pub poll: Option<Duration>,
+    /// How long to wait for missing backings before mounting (`None`: not at all).
+    pub wait_backings: Option<Duration>,
 }
 
 /// An absolute, lexically normalized path (relative ones are taken from the working directory).
@@ -60,14 +62,6 @@ pub fn backing_string(at: &bindfs_core::control::Endpoint, path: &Path) -> Resul
     Ok(target.path_at(&at.mountpoint).to_string())
 }
 
-/// A link argument as a core link spec in the view mounted at `mountpoint`.
-pub fn link_spec(mountpoint: &AbsPath, link: &LinkArg) -> Result<LinkSpec, String> {
-    let except = link.except.iter().map(|e| abs_string(e)).collect::<Result<Vec<_>, _>>()?;
-    let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
-    let at = control::endpoint(mountpoint.clone());
-    control::link_spec(&at, &abs_string(&link.virt)?, &backing_string(&at, &link.backing)?, flags, &except)
-}
-
 /// The line the foreground copy prints once the view is live.
 const READY: &str = "bindfs-rs: ready";
 
@@ -93,29 +87,72 @@ pub fn run(request: MountRequest) -> Result<(), String> {
         config.extra = mount::parse_mount_options(o);
     }
     let view = mount::open_view(&config).map_err(|e| format!("mount point {}: {e}", real.display()))?;
-    let me = Caller::Uid(rustix::process::getuid().as_raw());
-    for link in &request.links {
-        let spec = link_spec(&mountpoint, link)?;
-        view.create_link(spec).map_err(|e| format!("link {}: {e}", link.virt.display()))?;
-        let (path, backing) = (abs_string(&link.virt)?, abs_string(&link.backing)?);
-        let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
-        audit::log(
-            audit::Change::Create { path: &path, backing: &backing, flags },
-            me,
-            audit::Via::Mount,
-            None,
-        );
+    let at = control::endpoint(mountpoint.clone());
+    if let Some(within) = request.wait_backings {
+        wait_for_backings(&request.links, &real, within);
     }
+    let wanted = request.links.iter().map(|l| crate::link::wanted(&at, l)).collect::<Result<Vec<_>, _>>()?;
+    // The links are made as `link apply` makes them: parents first, optional ones with a missing
+    // backing waiting, any other refusal failing the mount before anything is mounted.
+    let live = control::Live::new(view);
+    bindfs_core::control::apply(&live, &at, &wanted)?;
+    log_mount_links(&live, &at);
+    let (view, waiting) = live.into_parts();
     let (mut session, handle) =
         mount::mount(view, &config).map_err(|e| format!("mounting on {}: {e}", real.display()))?;
-    let _control = control::Server::start(handle, mountpoint.clone())
+    let live = std::sync::Arc::new(control::Live::with_waiting(handle, waiting));
+    let _control = control::Server::start(live, mountpoint.clone())
         .map_err(|e| format!("control socket for {}: {e}", real.display()))?;
     stop_on_signals(&mut session, &real)?;
+    // The view is live and its links made: tell systemd (a `Type=notify` unit; nothing without
+    // NOTIFY_SOCKET) and the command that started this daemon.
+    notify_systemd(sd_notify::NotifyState::Ready);
     if std::env::var_os(NOTIFY_ENV).is_some() {
         println!("{READY}");
         detach_stdio();
     }
-    session.run().map_err(|e| format!("serving {}: {e}", real.display()))
+    let served = session.run().map_err(|e| format!("serving {}: {e}", real.display()));
+    notify_systemd(sd_notify::NotifyState::Stopping);
+    served
+}
+
+/// Sends `state` to systemd when it started this process as a `Type=notify` service.
+fn notify_systemd(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(error = %e, "telling systemd");
+    }
+}
+
+/// Logs the links made at mount, with the mounting user's uid, and those that wait.
+fn log_mount_links(
+    live: &control::Live<bindfs_core::View<bindfs_fuse::LinuxBacking>>,
+    at: &bindfs_core::control::Endpoint,
+) {
+    let me = Caller::Uid(rustix::process::getuid().as_raw());
+    for link in bindfs_core::control::handle(live, at, control::Request::List).links {
+        if link.pending {
+            tracing::info!(path = link.virt, backing = link.backing, "link waits for its backing");
+            continue;
+        }
+        let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
+        let change = audit::Change::Create { path: &link.virt, backing: &link.backing, flags };
+        audit::log(change, me, audit::Via::Mount, None);
+    }
+}
+
+/// Waits up to `within` until every link's backing outside the view exists (a disk that
+/// comes late at boot), polling; then returns whatever is there.
+fn wait_for_backings(links: &[LinkArg], mountpoint: &Path, within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    let missing = || {
+        links
+            .iter()
+            .filter(|l| !l.backing.starts_with(mountpoint) && std::fs::metadata(&l.backing).is_err())
+            .count()
+    };
+    while missing() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// SIGTERM, SIGINT and SIGHUP unmount the view, so the daemon ends cleanly.
@@ -194,6 +231,21 @@ use std::os::unix::process::CommandExt;
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use bindfs_core::LinkSpec;
+
+    /// A link argument as a core link spec in the view mounted at `mountpoint`.
+    fn link_spec(mountpoint: &AbsPath, link: &LinkArg) -> Result<LinkSpec, String> {
+        let except = link.except.iter().map(|e| abs_string(e)).collect::<Result<Vec<_>, _>>()?;
+        let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
+        let at = control::endpoint(mountpoint.clone());
+        control::link_spec(
+            &at,
+            &abs_string(&link.virt)?,
+            &backing_string(&at, &link.backing)?,
+            flags,
+            &except,
+        )
+    }
 
     #[test]
     fn virtual_paths_must_be_inside_the_view_and_backings_inside_it_chain() {
@@ -205,6 +257,7 @@ mod tests {
             read_only: false,
             merged: false,
             except: vec![],
+            optional: false,
         };
         let root = link_spec(&mnt, &arg("/mnt/view", "/nonexistent/b")).unwrap();
         assert!(root.virt.is_root());

@@ -322,14 +322,55 @@ pub fn link_remove(virt: &Path) -> Result<(), String> {
     checked(call(&mountpoint, &Request::Remove { virt: v.to_string() })?).map(|_| ())
 }
 
-/// `link list`: the views' links, as text or JSON, printed as on Linux ([`crate::list`]).
-pub fn link_list(mountpoint: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<(), String> {
+/// `link list`: the views' links, as text, JSON or a links file, printed as on Linux
+/// ([`crate::list`]).
+pub fn link_list(
+    mountpoint: Option<&Path>,
+    format: crate::list::Format,
+    out: &mut dyn Write,
+) -> Result<(), String> {
     let replies = match mountpoint {
         Some(m) => vec![checked(call(&mount_point(m)?.at, &Request::List)?)?],
         None => all_views(&Request::List)?,
     };
     let links: Vec<_> = replies.into_iter().flat_map(|r| r.links).collect();
-    crate::list::print(&links, json, out)
+    crate::list::print(&links, format, out)
+}
+
+/// `link apply`: makes the view at `mountpoint` (or the one holding the file's first link)
+/// match the links file, all or nothing, as on Linux. A Windows daemon keeps no waiting links:
+/// an optional link whose backing is missing fails the file like any other.
+pub fn link_apply(file: &Path, mountpoint: Option<&Path>, out: &mut dyn Write) -> Result<(), String> {
+    let links = crate::args::read_config(file)?;
+    let m = match (mountpoint, links.first()) {
+        (Some(m), _) => mount_point(m)?.at,
+        (None, Some(first)) => view_of(&absolute(&first.virt)?)?,
+        (None, None) => {
+            return Err(format!("{}: no links, so no view named: give the mount point", file.display()));
+        }
+    };
+    let at = endpoint(m.clone());
+    let wanted = links
+        .iter()
+        .map(|l| {
+            Ok(control::WantedLink {
+                virt: absolute(&l.virt)?.to_string(),
+                backing: backing_path(&l.backing, &at)?.to_string(),
+                read_only: l.read_only,
+                merged: l.merged,
+                except: l
+                    .except
+                    .iter()
+                    .map(|e| absolute(e).map(|a| a.to_string()))
+                    .collect::<Result<_, String>>()?,
+                optional: l.optional,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let reply = checked(call(&m, &Request::Apply { links: wanted })?)?;
+    let done = reply.applied.unwrap_or_default();
+    writeln!(out, "{m}: {} created, {} removed, {} pending", done.created, done.removed, done.pending)
+        .map_err(|e| format!("stdout: {e}"))
 }
 
 /// Every live view this user may ask: one reply each.
@@ -642,7 +683,7 @@ mod tests {
 
         fn list(&self, json: bool) -> Result<String, String> {
             let mut out = Vec::new();
-            link_list(Some(&self.tmp.join("view")), json, &mut out)?;
+            link_list(Some(&self.tmp.join("view")), crate::list::Format::of(json, false), &mut out)?;
             Ok(String::from_utf8(out).unwrap())
         }
     }
@@ -768,7 +809,7 @@ mod tests {
         let s = Served::new(None);
         link_create(&s.v("Foo"), &s.t("Target"), false, false, &[]).unwrap();
         let mut out = Vec::new();
-        match link_list(None, false, &mut out) {
+        match link_list(None, crate::list::Format::Text, &mut out) {
             Err(e) if under_wine() && e.starts_with("listing pipes") => {
                 eprintln!(
                     "link_list_without_a_mount_point_lists_every_view: skipped under Wine: \

@@ -131,9 +131,19 @@ impl<C: LinkControl> Live<C> {
         Live { view, waiting: Waiting::default() }
     }
 
+    /// `view`, with the links waiting in `waiting` (those of a view before it was mounted).
+    pub fn with_waiting(view: C, waiting: Waiting) -> Live<C> {
+        Live { view, waiting }
+    }
+
     /// The view.
     pub fn view(&self) -> &C {
         &self.view
+    }
+
+    /// The view and its waiting links, apart (to carry them over to the mounted view).
+    pub fn into_parts(self) -> (C, Waiting) {
+        (self.view, self.waiting)
     }
 }
 
