@@ -165,7 +165,7 @@ pub(crate) mod tests {
             pending: false,
         };
         let mut out = Vec::new();
-        print(&[link.clone()], Format::Text, &mut out).unwrap();
+        print(std::slice::from_ref(&link), Format::Text, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "/m/a -> /srv/b  (merged, anchorless)\n");
         let waiting = LinkInfo { optional: true, pending: true, ..link };
         let mut out = Vec::new();

@@ -169,6 +169,7 @@ fn stop_on_signals(
         .name("signals".into())
         .spawn(move || {
             if signals.forever().next().is_some() {
+                notify_systemd(sd_notify::NotifyState::Stopping);
                 // A session fuser mounted unmounts itself; one fusermount3 mounted needs it.
                 let _ = unmounter.unmount();
                 let _ = mount::unmount(&mountpoint);
