@@ -120,6 +120,8 @@ pub const LINKS_FILE_PAGE: &str = r#".TH BINDFS-RS.TOML 5 "" "bindfs-rs" "bindfs
 bindfs-rs.toml \- the links file of bindfs-rs
 .SH SYNOPSIS
 \fBbindfs-rs mount\fR \fIMOUNTPOINT\fR \fB\-\-config\fR \fIFILE\fR
+.br
+\fBbindfs-rs link apply\fR \fIFILE\fR [\fIMOUNTPOINT\fR]
 .SH DESCRIPTION
 A links file lists the links a view gets when it is mounted, in TOML.
 \fBbindfs-rs mount \-\-config\fR creates them in the order of the file, before the

@@ -94,13 +94,13 @@ pub fn run(request: MountRequest) -> Result<(), String> {
     let wanted = request.links.iter().map(|l| crate::link::wanted(&at, l)).collect::<Result<Vec<_>, _>>()?;
     // The links are made as `link apply` makes them: parents first, optional ones with a missing
     // backing waiting, any other refusal failing the mount before anything is mounted.
-    let live = control::Live::new(view);
+    let live = control::Live::new(view, at.policy);
     bindfs_core::control::apply(&live, &at, &wanted)?;
     log_mount_links(&live, &at);
     let (view, waiting) = live.into_parts();
     let (mut session, handle) =
         mount::mount(view, &config).map_err(|e| format!("mounting on {}: {e}", real.display()))?;
-    let live = std::sync::Arc::new(control::Live::with_waiting(handle, waiting));
+    let live = std::sync::Arc::new(control::Live::with_waiting(handle, at.policy, waiting));
     let _control = control::Server::start(live, mountpoint.clone())
         .map_err(|e| format!("control socket for {}: {e}", real.display()))?;
     stop_on_signals(&mut session, &real)?;

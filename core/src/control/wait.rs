@@ -34,6 +34,9 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct Waiting {
     state: Mutex<State>,
+    /// Held while links are changed on the waiting list's behalf (`apply`, the retries), so
+    /// neither plans from links the other is changing.
+    busy: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +94,7 @@ impl Waiting {
     /// Creates the pending links whose backing is there now (parents first: the list is tried
     /// until a round creates nothing); returns the virtual paths created.
     pub fn create_ready(&self, view: &impl LinkControl) -> Vec<String> {
+        let _busy = self.busy.lock();
         let mut made = Vec::new();
         loop {
             let mut state = self.state.lock();
@@ -122,18 +126,19 @@ impl Waiting {
 #[derive(Debug)]
 pub struct Live<C> {
     view: C,
+    policy: CasePolicy,
     waiting: Waiting,
 }
 
 impl<C: LinkControl> Live<C> {
-    /// `view`, with no link waiting.
-    pub fn new(view: C) -> Live<C> {
-        Live { view, waiting: Waiting::default() }
+    /// `view`, whose names compare under `policy`, with no link waiting.
+    pub fn new(view: C, policy: CasePolicy) -> Live<C> {
+        Live { view, policy, waiting: Waiting::default() }
     }
 
     /// `view`, with the links waiting in `waiting` (those of a view before it was mounted).
-    pub fn with_waiting(view: C, waiting: Waiting) -> Live<C> {
-        Live { view, waiting }
+    pub fn with_waiting(view: C, policy: CasePolicy, waiting: Waiting) -> Live<C> {
+        Live { view, policy, waiting }
     }
 
     /// The view.
@@ -152,13 +157,13 @@ impl<C: LinkControl> LinkControl for Live<C> {
         let virt = spec.virt.clone();
         let id = self.view.create_link(spec)?;
         // A link made by hand replaces one that waited there.
-        self.waiting.forget(&virt, CasePolicy::Sensitive);
+        self.waiting.forget(&virt, self.policy);
         Ok(id)
     }
 
     fn remove_link(&self, virt: &VPath) -> Result<Link> {
         let link = self.view.remove_link(virt)?;
-        self.waiting.state.lock().optional.retain(|o| o != virt);
+        self.waiting.state.lock().optional.retain(|o| !o.same(virt, self.policy));
         Ok(link)
     }
 
@@ -230,6 +235,7 @@ pub fn apply(
         wanted.push((l.clone(), spec));
     }
     let waiting = view.waiting();
+    let _busy = waiting.map(|w| w.busy.lock());
     let mut pending: Vec<(WantedLink, LinkSpec)> = Vec::new();
     let steps = loop {
         let specs: Vec<LinkSpec> = wanted.iter().map(|(_, s)| s.clone()).collect();
@@ -339,7 +345,7 @@ mod tests {
         for d in ["/vol/keep", "/t/a", "/t/b", "/t/c", "/t/new", "/t/a/sub"] {
             store.mkdir_p(d);
         }
-        Live::new(View::new(store, CasePolicy::Sensitive))
+        Live::new(View::new(store, CasePolicy::Sensitive), CasePolicy::Sensitive)
     }
 
     /// The view's links as `list` shows them: `VIRTUAL -> BACKING (flags)` lines.
