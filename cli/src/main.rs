@@ -250,9 +250,6 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(us) = poll_us {
                 return Err(format!("--poll-us {us}: polling is for Linux views"));
             }
-            if let Some(secs) = wait_backings {
-                return Err(format!("--wait-backings {secs}: links that wait are for Linux views"));
-            }
             let foreground = foreground || log.debug;
             logs::start(&log, foreground)?;
             windows::mount(windows::MountRequest {
@@ -261,6 +258,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 links: link_args(config.as_deref(), &links)?,
                 foreground,
                 cache_ttl: std::time::Duration::from_secs_f64(cache_ttl),
+                wait_backings: wait_backings.map(std::time::Duration::from_secs),
             })
         }
         Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {

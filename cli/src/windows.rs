@@ -69,6 +69,8 @@ pub struct MountRequest {
     pub foreground: bool,
     /// How long WinFsp may cache file information.
     pub cache_ttl: Duration,
+    /// How long to wait for missing backings before mounting (`None`: not at all).
+    pub wait_backings: Option<Duration>,
 }
 
 /// An absolute, lexically normalized Windows path (relative ones from the working directory).
@@ -102,7 +104,7 @@ fn owner_and_admins() -> Result<Descriptor, String> {
 
 /// What the threads serving a view's pipe share.
 struct Serving {
-    view: Arc<View<WindowsBacking>>,
+    view: Arc<control::Live<Arc<View<WindowsBacking>>>>,
     at: Endpoint,
     /// The pipe's name.
     name: String,
@@ -171,18 +173,30 @@ pub fn owner_only_log_file(path: &Path) -> std::io::Result<File> {
 }
 
 /// Serves the view's pipe on threads until the process ends or a `stop` request, which `stop`
-/// hears; only SYSTEM, Administrators and this user may open it.
-fn serve_pipe(view: Arc<View<WindowsBacking>>, at: Endpoint, stop: mpsc::Sender<()>) -> Result<(), String> {
-    serve_pipe_with(view, at, owner_and_admins()?, stop)
+/// hears; only SYSTEM, Administrators and this user may open it. The links in `waiting` (and
+/// those `apply` leaves waiting) are made when their backing appears.
+fn serve_pipe(
+    view: Arc<View<WindowsBacking>>,
+    waiting: control::Waiting,
+    at: Endpoint,
+    stop: mpsc::Sender<()>,
+) -> Result<(), String> {
+    serve_pipe_with(view, waiting, at, owner_and_admins()?, stop)
 }
+
+/// How often links waiting for their backing are tried again.
+const RETRY_PENDING: Duration = Duration::from_secs(1);
 
 /// [`serve_pipe`] with the pipe's security descriptor given.
 fn serve_pipe_with(
     view: Arc<View<WindowsBacking>>,
+    waiting: control::Waiting,
     at: Endpoint,
     security: Descriptor,
     stop: mpsc::Sender<()>,
 ) -> Result<(), String> {
+    let view = Arc::new(control::Live::with_waiting(view, at.policy, waiting));
+    control::spawn_retry(Arc::clone(&view), RETRY_PENDING).map_err(|e| format!("retry thread: {e}"))?;
     let name = pipe_name(&at.mountpoint);
     let wide_name = wide(&name);
     let mut next = sys::pipe_instance(&wide_name, &security, true)
@@ -338,8 +352,7 @@ pub fn link_list(
 }
 
 /// `link apply`: makes the view at `mountpoint` (or the one holding the file's first link)
-/// match the links file, all or nothing, as on Linux. A Windows daemon keeps no waiting links:
-/// an optional link whose backing is missing fails the file like any other.
+/// match the links file, all or nothing, as on Linux (optional links wait the same way).
 pub fn link_apply(file: &Path, mountpoint: Option<&Path>, out: &mut dyn Write) -> Result<(), String> {
     let links = crate::args::read_config(file)?;
     let m = match (mountpoint, links.first()) {
@@ -564,16 +577,72 @@ pub fn mount(request: MountRequest) -> Result<(), String> {
     }
     let mut config = MountConfig::new(ready.point.winfsp.clone(), ready.lower);
     config.cache_ttl = request.cache_ttl;
-    let mounted =
-        host::mount(&config, ready.links).map_err(|e| format!("{}: {e}", request.mountpoint.display()))?;
+    if let Some(within) = request.wait_backings {
+        wait_for_backings(&ready.links, within);
+    }
+    let (now, waiting) = split_waiting(&ready.at, &request.links, ready.links);
+    let mounted = host::mount(&config, now).map_err(|e| format!("{}: {e}", request.mountpoint.display()))?;
     log_mount_links(&request.links);
     let (stop_tx, stop_rx) = mpsc::channel();
-    serve_pipe(mounted.shared_view(), ready.at, stop_tx)?;
+    serve_pipe(mounted.shared_view(), waiting, ready.at, stop_tx)?;
     println!("{READY}");
     let _ = std::io::stdout().flush();
     let _ = stop_rx.recv();
     mounted.stop();
     Ok(())
+}
+
+/// Whether the host backing of `spec` is missing (a chain's is the view's to tell).
+fn backing_missing(spec: &LinkSpec) -> bool {
+    match &spec.target {
+        Target::Host(p) => std::fs::metadata(p.to_string()).is_err(),
+        Target::View(_) => false,
+    }
+}
+
+/// Waits up to `within` until every link's host backing exists (a disk that comes late), then
+/// returns whatever is there.
+fn wait_for_backings(specs: &[LinkSpec], within: Duration) {
+    let deadline = Instant::now() + within;
+    while specs.iter().any(backing_missing) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The links to make at mount, and those that wait: optional links whose backing is missing,
+/// and optional links below one that waits (its parent is not there yet). The daemon makes
+/// them when their backing appears ([`control::spawn_retry`]).
+fn split_waiting(
+    at: &Endpoint,
+    links: &[LinkArg],
+    specs: Vec<LinkSpec>,
+) -> (Vec<LinkSpec>, control::Waiting) {
+    let waiting = control::Waiting::default();
+    let mut now = Vec::with_capacity(specs.len());
+    let mut waits: Vec<bindfs_core::VPath> = Vec::new();
+    let abs = |p: &bindfs_core::VPath| at.mountpoint.join(p.names()).to_string();
+    for (link, spec) in links.iter().zip(specs) {
+        let below_waiting = waits.iter().any(|w| spec.virt.starts_with(w, at.policy));
+        if !link.optional || !(below_waiting || backing_missing(&spec)) {
+            if link.optional {
+                waiting.made_optional(spec.virt.clone());
+            }
+            now.push(spec);
+            continue;
+        }
+        let wanted = control::WantedLink {
+            virt: abs(&spec.virt),
+            backing: spec.target.path_at(&at.mountpoint).to_string(),
+            read_only: spec.flags.read_only,
+            merged: spec.flags.merged,
+            except: spec.exceptions.iter().map(abs).collect(),
+            optional: true,
+        };
+        tracing::info!(path = wanted.virt, backing = wanted.backing, "link waits for its backing");
+        waits.push(spec.virt.clone());
+        waiting.wait(wanted, spec);
+    }
+    (now, waiting)
 }
 
 /// Logs the links created at mount, with the mounting user's SID.
@@ -668,7 +737,7 @@ mod tests {
             }
             .unwrap();
             let (tx, stopped) = mpsc::channel();
-            serve_pipe_with(view, endpoint(at.clone()), security, tx).unwrap();
+            serve_pipe_with(view, control::Waiting::default(), endpoint(at.clone()), security, tx).unwrap();
             Served { tmp, at, stopped }
         }
 
@@ -728,6 +797,89 @@ mod tests {
         s.stopped.recv_timeout(Duration::from_secs(5)).unwrap();
         let gone = s.list(false).unwrap_err();
         assert!(gone.starts_with("no live view at"), "{gone}");
+    }
+
+    /// Writes a links file of `(virtual, backing, extra TOML lines)` under the test's tree.
+    fn links_file(s: &Served, name: &str, links: &[(PathBuf, PathBuf, &str)]) -> PathBuf {
+        let mut text = String::new();
+        for (v, b, extra) in links {
+            text.push_str(&format!("[[link]]\nvirtual = {v:?}\nbacking = {b:?}\n{extra}\n"));
+        }
+        let file = s.tmp.join(name);
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
+    #[test]
+    fn link_apply_on_the_pipe_is_all_or_nothing_and_optional_links_wait() {
+        let s = Served::new(None);
+        std::fs::create_dir_all(s.t("Other")).unwrap();
+        let view = s.tmp.join("view");
+        let apply = |file: &Path| {
+            let mut out = Vec::new();
+            link_apply(file, Some(&view), &mut out).map(|()| String::from_utf8(out).unwrap())
+        };
+        // A child listed before its parent; an optional link whose backing is missing waits.
+        let file = links_file(
+            &s,
+            "one.toml",
+            &[
+                (s.v(r"Foo\Sub"), s.t("Other"), ""),
+                (s.v("Foo"), s.t("Target"), ""),
+                (s.v("Late"), s.t("Late"), "optional = true"),
+            ],
+        );
+        let out = apply(&file).unwrap();
+        assert!(out.contains("2 created, 0 removed, 1 pending"), "{out}");
+        let links = crate::list::tests::check_shape(&s.list(true).unwrap());
+        let pending: Vec<bool> = links.iter().map(|l| l["pending"].as_bool().unwrap()).collect();
+        assert_eq!(pending, [false, false, true]);
+        // A bad file changes nothing.
+        let before = s.list(true).unwrap();
+        let bad = links_file(&s, "bad.toml", &[(s.v("Foo"), s.t("NoSuch"), "")]);
+        let err = apply(&bad).unwrap_err();
+        assert!(err.contains("NoSuch") && !err.contains('\n'), "{err}");
+        assert_eq!(s.list(true).unwrap(), before);
+        // The late backing appears: the daemon makes the link.
+        std::fs::create_dir_all(s.t("Late")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while s.list(false).unwrap().contains("pending") {
+            assert!(Instant::now() < deadline, "the pending link was not made");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // --toml writes a file that applies as no change.
+        let mut saved = Vec::new();
+        link_list(Some(&view), crate::list::Format::Toml, &mut saved).unwrap();
+        let again = s.tmp.join("saved.toml");
+        std::fs::write(&again, saved).unwrap();
+        assert!(apply(&again).unwrap().contains("0 created, 0 removed, 0 pending"));
+    }
+
+    #[test]
+    fn optional_links_with_a_missing_backing_wait_at_mount() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("there")).unwrap();
+        let at = endpoint(absolute(&tmp.path().join("view")).unwrap());
+        let arg = |v: &str, b: &str, optional: bool| LinkArg {
+            optional,
+            ..crate::args::parse_link(&format!(
+                r"{}iew\{v}={}\{b}",
+                tmp.path().display(),
+                tmp.path().display()
+            ))
+            .unwrap()
+        };
+        let links = [
+            arg("A", "there", true),
+            arg("B", "missing", true),
+            arg(r"B\C", "there", true),
+            arg("D", "missing", false),
+        ];
+        let (now, waiting) = split_waiting(&at, &links, specs(&at, &links).unwrap());
+        let made: Vec<String> = now.iter().map(|s| s.virt.to_string()).collect();
+        // The optional ones wait; one not optional is left to fail the mount.
+        assert_eq!(made, ["/A", "/D"]);
+        assert_eq!(waiting.pending(), 2);
     }
 
     #[test]
@@ -919,6 +1071,7 @@ mod tests {
             links: vec![crate::args::parse_link(r"view\Foo=t\Target").unwrap()],
             foreground: true,
             cache_ttl: Duration::from_secs(1),
+            wait_backings: None,
         };
         let ready = prepare(&request).unwrap();
         assert_eq!(ready.point.winfsp, PathBuf::from(absolute(&here.join("view")).unwrap().to_string()));
