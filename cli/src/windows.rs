@@ -863,9 +863,9 @@ mod tests {
         let arg = |v: &str, b: &str, optional: bool| LinkArg {
             optional,
             ..crate::args::parse_link(&format!(
-                r"{}iew\{v}={}\{b}",
-                tmp.path().display(),
-                tmp.path().display()
+                "{}={}",
+                tmp.path().join("view").join(v).display(),
+                tmp.path().join(b).display()
             ))
             .unwrap()
         };

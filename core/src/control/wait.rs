@@ -231,7 +231,7 @@ pub fn apply(
     let mut wanted: Vec<(WantedLink, LinkSpec)> = Vec::with_capacity(links.len());
     for l in links {
         let flags = LinkFlags { read_only: l.read_only, merged: l.merged };
-        let spec = link_spec(at, &l.virt, &l.backing, flags, &l.except).map_err(|e| format!("link {e}"))?;
+        let spec = link_spec(at, &l.virt, &l.backing, flags, &l.except)?;
         wanted.push((l.clone(), spec));
     }
     let waiting = view.waiting();
