@@ -96,6 +96,30 @@ fn link_apply_adds_removes_replaces_and_orders_nested_links() {
 }
 
 #[test]
+fn link_apply_is_logged_with_the_callers_uid_and_each_change() {
+    let Some(mut env) = Env::new() else { return };
+    put(&env.t("A/a.txt"), "a");
+    put(&env.t("B/b.txt"), "b");
+    let log = env.root().join("bindfs.log");
+    let at_mount = format!("{}={}", env.v("A").display(), env.t("A").display());
+    env.mount(&["--log-file", log.to_str().unwrap(), "--log-level", "info", "--link", &at_mount]);
+    let file = links_file(&env, "b.toml", &[(env.v("B"), env.t("B"), "")]);
+    apply(&file, &env).unwrap();
+    let me = rustix::process::getuid().as_raw();
+    let quoted = |p: PathBuf| format!("path=\"{}\"", p.display());
+    // The lines may reach the file a moment after the reply.
+    eventually("the apply logged", || {
+        let text = cat(&log);
+        let has = |what: &str, path: &str| {
+            text.lines().any(|l| l.contains(" INFO ") && l.contains(what) && l.contains(path))
+        };
+        has(&format!("links applied by uid={me}"), "links=1")
+            && has("link created by apply", &quoted(env.v("B")))
+            && has("link removed by apply", &quoted(env.v("A")))
+    });
+}
+
+#[test]
 fn a_bad_links_file_changes_nothing_and_says_why_in_one_line() {
     let Some(mut env) = Env::new() else { return };
     put(&env.v("Keep/old.txt"), "on disk");

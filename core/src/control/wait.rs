@@ -271,6 +271,24 @@ pub fn apply(
             return Err(format!("{}: {e}{undone}", describe(step, at)));
         }
     }
+    // Each change made, for the log of link changes (the request itself is logged with its
+    // caller by the channel, [`super::audit`]).
+    for step in &steps {
+        match step {
+            Step::Remove(v) => {
+                let path = at.mountpoint.join(v.names()).to_string();
+                tracing::info!(path = path.as_str(), "link removed by apply");
+            }
+            Step::Create(s) => {
+                let path = at.mountpoint.join(s.virt.names()).to_string();
+                let backing = s.target.path_at(&at.mountpoint).to_string();
+                tracing::info!(path = path.as_str(), backing = backing.as_str(), "link created by apply");
+            }
+        }
+    }
+    for (w, _) in &pending {
+        tracing::info!(path = w.virt, backing = w.backing, "link waits for its backing");
+    }
     if let Some(waiting) = waiting {
         let mut state = waiting.state.lock();
         state.pending = pending.into_iter().map(|(wanted, spec)| Pending { wanted, spec }).collect();
