@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bindfs_core::control::audit::{self, Caller};
+pub use bindfs_core::control::{
+    Applied, LinkInfo, Live, Reply, Request, StatusInfo, WantedLink, WhichInfo, link_spec,
+};
 use bindfs_core::control::{Endpoint, LinkControl, Settings, denied, handle, refusal};
-pub use bindfs_core::control::{LinkInfo, Reply, Request, StatusInfo, WhichInfo, link_spec};
 use bindfs_core::hresult;
 use bindfs_core::{AbsPath, CasePolicy, Link, LinkId, LinkSpec, Syntax, VPath};
 
@@ -96,7 +98,14 @@ impl LinkControl for ViewHandle {
     fn settings(&self) -> Settings {
         Settings { cache_ttl: self.cache_ttl(), passthrough: Some(self.passthrough()) }
     }
+
+    fn check_steps(&self, steps: &[bindfs_core::plan::Step]) -> Result<(), (usize, bindfs_core::Error)> {
+        self.view().check_steps(steps)
+    }
 }
+
+/// How often links waiting for their backing are tried again.
+const RETRY_PENDING: Duration = Duration::from_secs(1);
 
 /// Serves the control socket of the view at `mountpoint` until the process ends.
 #[derive(Debug)]
@@ -129,8 +138,9 @@ pub fn wait_until_gone(mountpoint: &Path, within: Duration) -> bool {
 }
 
 impl Server {
-    /// Binds the socket (replacing a stale one) and starts answering on a thread.
-    pub fn start(view: ViewHandle, mountpoint: AbsPath) -> std::io::Result<Server> {
+    /// Binds the socket (replacing a stale one) and starts answering on a thread; links
+    /// waiting in `view` are tried again every second.
+    pub fn start(view: std::sync::Arc<Live<ViewHandle>>, mountpoint: AbsPath) -> std::io::Result<Server> {
         let real = PathBuf::from(mountpoint.to_string());
         let at = endpoint(mountpoint);
         let dir = socket_dir();
@@ -149,6 +159,7 @@ impl Server {
         // Anyone may connect; the daemon answers only root and its own user.
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))?;
         let owner = rustix::process::geteuid();
+        bindfs_core::control::spawn_retry(std::sync::Arc::clone(&view), RETRY_PENDING)?;
         std::thread::Builder::new().name("control".into()).spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
@@ -170,7 +181,7 @@ impl Drop for Server {
 }
 
 fn serve_one(
-    view: &ViewHandle,
+    view: &Live<ViewHandle>,
     at: &Endpoint,
     owner: rustix::process::Uid,
     stream: UnixStream,

@@ -22,6 +22,10 @@ pub struct LinkArg {
     /// Exception paths (rule 8).
     #[serde(default)]
     pub except: Vec<PathBuf>,
+    /// A missing backing does not fail the mount or `link apply`: the link waits (pending) and
+    /// the daemon creates it when the backing appears.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// A links file: its top-level keys.
@@ -56,11 +60,12 @@ pub fn parse_link(text: &str) -> Result<LinkArg, String> {
         read_only: false,
         merged: false,
         except: vec![],
+        optional: false,
     })
 }
 
 /// A links file's links (`[[link]]` tables with `virtual`, `backing`, and optional `read_only`,
-/// `merged`, `except`) and the mount options of its `[mount]` table.
+/// `merged`, `except`, `optional`) and the mount options of its `[mount]` table.
 pub fn read_links_file(path: &Path) -> Result<(Vec<LinkArg>, crate::options::Settings), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
     let parsed: ConfigFile = toml::from_str(&text)
@@ -90,13 +95,13 @@ mod tests {
         let good = dir.join("good.toml");
         std::fs::write(
             &good,
-            "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nmerged = true\nexcept = [\"/m/a/keep\"]\n",
+            "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nmerged = true\nexcept = [\"/m/a/keep\"]\noptional = true\n",
         )
         .unwrap();
         let (links, options) = read_links_file(&good).unwrap();
         assert_eq!(options, crate::options::Settings::default());
         assert_eq!(links.len(), 1);
-        assert!(links[0].merged && !links[0].read_only);
+        assert!(links[0].merged && !links[0].read_only && links[0].optional);
         let bad = dir.join("bad.toml");
         std::fs::write(&bad, "[[link]]\nvirtual = \"/m/a\"\nbacking = \"/srv/a\"\nreadonly = true\n")
             .unwrap();

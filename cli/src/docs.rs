@@ -145,11 +145,17 @@ bindfs-rs.toml \- the links file of bindfs-rs
 \fBbindfs-rs mount\fR \fIMOUNTPOINT\fR \fB\-\-config\fR \fIFILE\fR
 .br
 /etc/fstab: \fIFILE\fR \fIMOUNTPOINT\fR fuse.bindfs\-rs \fIOPTIONS\fR 0 0
+.br
+\fBbindfs-rs link apply\fR \fIFILE\fR [\fIMOUNTPOINT\fR]
 .SH DESCRIPTION
 A links file lists the links a view gets when it is mounted, in TOML.
 \fBbindfs-rs mount \-\-config\fR creates them in the order of the file, before the
 \fB\-\-link\fR ones of the command line, and all before the view is mounted: a bad link
-fails the mount and nothing is mounted.
+fails the mount and nothing is mounted (a child listed before its parent is created after
+it).
+\fBbindfs-rs link apply\fR \fIFILE\fR makes a live view match the file: it creates the
+missing links, removes the extra ones and replaces the changed ones, all or nothing.
+\fBbindfs-rs link list \-\-toml\fR writes a view's live links as such a file.
 Unknown keys are refused, so a misspelt key is an error, not a silent default.
 Relative paths are taken from the working directory of \fBbindfs-rs mount\fR.
 .SH "THE [mount] TABLE"
@@ -179,8 +185,13 @@ both have a name.
 .TP
 \fBexcept\fR = [\fIPATH\fR, ...] (default none)
 Paths below \fBvirtual\fR where the link does not apply: the view's own content shows there.
-.\" The persist work adds a per-link key (optional = true: create the link when its backing
-.\" appears): document it here, as a .TP entry like those above.
+.TP
+\fBoptional\fR = \fIBOOL\fR (default false)
+A missing backing does not fail the mount or \fBlink apply\fR: the link waits (it is listed
+as pending) and the daemon creates it within about a second of its backing appearing. A
+missing backing of a link that is not optional fails the whole mount or apply. See also
+\fBmount \-\-wait\-backings\fR \fISECS\fR, which waits that long for every missing
+backing before mounting.
 .SH EXAMPLE
 .nf
 [mount]
@@ -197,9 +208,14 @@ virtual = "/srv/view/docs"
 backing = "/data/extra"
 merged = true
 except = ["/srv/view/docs/private"]
+
+[[link]]
+virtual = "/srv/view/archive"
+backing = "/mnt/nas/archive"
+optional = true
 .fi
 .SH "SEE ALSO"
-\fBbindfs-rs\fR(1), \fBbindfs-rs-mount\fR(1)
+\fBbindfs-rs\fR(1), \fBbindfs-rs-mount\fR(1), \fBbindfs-rs-link-apply\fR(1)
 "#;
 
 #[cfg(test)]

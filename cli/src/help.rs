@@ -28,6 +28,8 @@ Examples:
   bindfs-rs mount /srv/view -o ro,noexec,cache_ttl=0,log_level=info
   # The fstab form mount(8) runs (/etc/fstab: none /srv/view fuse.bindfs-rs nofail,cache_ttl=0 0 0):
   bindfs-rs none /srv/view -o nofail,cache_ttl=0
+  # Wait up to 30 s for a late network disk; its optional links wait longer (pending):
+  bindfs-rs mount /srv/view --config /etc/bindfs-rs/view.toml --wait-backings 30
   # Windows: drive X: over the on-disk layer C:\\Data:
   bindfs-rs mount X: --lower C:\\Data --link X:\\docs=C:\\Users\\me\\Documents";
 
@@ -36,7 +38,8 @@ pub const LINK: &str = "\
 Examples:
   bindfs-rs link create /srv/view/photos /data/photos
   bindfs-rs link remove /srv/view/photos
-  bindfs-rs link list --json";
+  bindfs-rs link list --json
+  bindfs-rs link apply /etc/bindfs-rs/view.toml";
 
 /// `link create --help`.
 pub const LINK_CREATE: &str = "\
@@ -56,8 +59,21 @@ pub const LINK_LIST: &str = "\
 Examples:
   # The links of every view:
   bindfs-rs link list
-  # The links of one view, as JSON:
-  bindfs-rs link list /srv/view --json";
+  # The links of one view, as JSON (links waiting for their backing have \"pending\": true):
+  bindfs-rs link list /srv/view --json
+  # Save a view's links as a links file (for `link apply` or `mount --config`):
+  bindfs-rs link list /srv/view --toml > /etc/bindfs-rs/view.toml";
+
+/// `link apply --help`.
+pub const LINK_APPLY: &str = "\
+Examples:
+  # Make the view at /srv/view match the file (all or nothing):
+  bindfs-rs link apply /etc/bindfs-rs/view.toml /srv/view
+  # The view is the one holding the file's links:
+  bindfs-rs link apply view.toml
+  # Keep today's links, edit them, apply them again:
+  bindfs-rs link list /srv/view --toml > view.toml
+  bindfs-rs link apply view.toml /srv/view";
 
 /// `link which --help`.
 pub const LINK_WHICH: &str = "\
@@ -193,9 +209,20 @@ mod tests {
     /// Every example line of every text runs this program.
     #[test]
     fn examples_are_commands_of_this_program() {
-        for text in
-            [MAIN, MOUNT, LINK, LINK_CREATE, LINK_REMOVE, LINK_LIST, UNMOUNT, DOCTOR, DEMO, COMPLETIONS, MAN]
-        {
+        for text in [
+            MAIN,
+            MOUNT,
+            LINK,
+            LINK_CREATE,
+            LINK_REMOVE,
+            LINK_LIST,
+            LINK_APPLY,
+            UNMOUNT,
+            DOCTOR,
+            DEMO,
+            COMPLETIONS,
+            MAN,
+        ] {
             let mut lines = text.lines();
             assert_eq!(lines.next(), Some(HEADING));
             let commands: Vec<&str> = lines.map(str::trim).filter(|l| !l.starts_with('#')).collect();

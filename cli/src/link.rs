@@ -1,13 +1,15 @@
-//! `bindfs-rs link create|remove|list` and `bindfs-rs unmount`: changing live views.
+//! `bindfs-rs link create|remove|list|apply` and `bindfs-rs unmount`: changing live views.
 //!
 //! A path names its view: the deepest bindfs-rs mount (from `/proc/self/mountinfo`) that holds
 //! it. Changes go to that view's daemon over its control socket.
 
 use std::path::{Path, PathBuf};
 
-use bindfs_fuse::control::{self, LinkInfo, Request};
+use bindfs_fuse::control::{self, LinkInfo, Request, WantedLink};
 
-use crate::mount::{abs_string, absolute};
+use crate::args::LinkArg;
+
+use crate::mount::{abs_string, absolute, backing_string};
 
 // Finding a path's view and sending it link changes is the client shared with the C API
 // (`bindlink::client`), so `link create|remove` and `CreateBindLink`/`RemoveBindLink` give the
@@ -54,7 +56,11 @@ pub fn remove(virt: &Path) -> Result<(), String> {
 }
 
 /// `link list`: the links of one view, or of every view.
-pub fn list(mountpoint: Option<&Path>, json: bool, out: &mut dyn std::io::Write) -> Result<(), String> {
+pub fn list(
+    mountpoint: Option<&Path>,
+    format: crate::list::Format,
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
     let mountpoints = match mountpoint {
         Some(m) => vec![named_view(m)?],
         None => views()?,
@@ -69,7 +75,47 @@ pub fn list(mountpoint: Option<&Path>, json: bool, out: &mut dyn std::io::Write)
             Err(e) => return Err(e),
         }
     }
-    crate::list::print(&all, json, out)
+    crate::list::print(&all, format, out)
+}
+
+/// A link of a links file as `apply` sends it to the daemon of the view at `at`: paths
+/// absolute (relative ones from the working directory), the backing resolved as `link create`
+/// resolves it.
+pub(crate) fn wanted(at: &bindfs_core::control::Endpoint, link: &LinkArg) -> Result<WantedLink, String> {
+    Ok(WantedLink {
+        virt: abs_string(&link.virt)?,
+        backing: backing_string(at, &link.backing)?,
+        read_only: link.read_only,
+        merged: link.merged,
+        except: link.except.iter().map(|e| abs_string(e)).collect::<Result<_, _>>()?,
+        optional: link.optional,
+    })
+}
+
+/// `link apply`: makes the view at `mountpoint` (or the one holding the file's first link)
+/// match the links file, all or nothing; prints what changed, one line.
+pub fn apply(file: &Path, mountpoint: Option<&Path>, out: &mut dyn std::io::Write) -> Result<(), String> {
+    let links = crate::args::read_links_file(file)?.0;
+    let mountpoint = match (mountpoint, links.first()) {
+        (Some(m), _) => named_view(m)?,
+        (None, Some(first)) => view_of(&abs_string(&first.virt)?)?,
+        (None, None) => {
+            return Err(format!("{}: no links, so no view named: give the mount point", file.display()));
+        }
+    };
+    let at = control::endpoint(absolute(&mountpoint)?);
+    let links = links.iter().map(|l| wanted(&at, l)).collect::<Result<Vec<_>, _>>()?;
+    let reply = call(&mountpoint, &Request::Apply { links })?;
+    let done = reply.applied.unwrap_or_default();
+    writeln!(
+        out,
+        "{}: {} created, {} removed, {} pending",
+        mountpoint.display(),
+        done.created,
+        done.removed,
+        done.pending
+    )
+    .map_err(|e| format!("stdout: {e}"))
 }
 
 /// The mount point of the view named by `m` (a mount point, symlinks resolved).

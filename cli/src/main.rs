@@ -154,14 +154,27 @@ enum LinkCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List the links of one view, or of every view.
+    /// List the links of one view, or of every view (links waiting for their backing too).
     #[command(after_help = help::LINK_LIST)]
     List {
         /// The view's mount point (every view when left out).
         mountpoint: Option<PathBuf>,
         /// Print JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "toml")]
         json: bool,
+        /// Print the links as a links file (what `link apply` and `mount --config` read).
+        #[arg(long)]
+        toml: bool,
+    },
+    /// Make a live view's links match a links file: create the missing links, remove the extra
+    /// ones, replace the changed ones, parents before children. All or nothing: a bad file
+    /// changes nothing.
+    #[command(after_help = help::LINK_APPLY)]
+    Apply {
+        /// The links file (`[[link]]` tables, as `mount --config` reads).
+        file: PathBuf,
+        /// The view's mount point (left out: the view holding the file's links).
+        mountpoint: Option<PathBuf>,
     },
 }
 
@@ -185,14 +198,18 @@ fn run(cli: Cli) -> Result<(), String> {
                 options: (!chosen.kernel.is_empty()).then(|| chosen.kernel.join(",")),
                 cache_ttl: chosen.cache_ttl,
                 poll: chosen.poll,
+                wait_backings: chosen.wait_backings,
             })
         }
         Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {
             link::create(&virt, &backing, read_only, merged, &except)
         }
         Command::Link(LinkCommand::Remove { virt }) => link::remove(&virt),
-        Command::Link(LinkCommand::List { mountpoint, json }) => {
-            link::list(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
+        Command::Link(LinkCommand::List { mountpoint, json, toml }) => {
+            link::list(mountpoint.as_deref(), list::Format::of(json, toml), &mut std::io::stdout().lock())
+        }
+        Command::Link(LinkCommand::Apply { file, mountpoint }) => {
+            link::apply(&file, mountpoint.as_deref(), &mut std::io::stdout().lock())
         }
         Command::Link(LinkCommand::Which { path, json }) => {
             which::which(&path, json, &mut std::io::stdout().lock())
@@ -235,14 +252,20 @@ fn run(cli: Cli) -> Result<(), String> {
                 links: all,
                 foreground,
                 cache_ttl: chosen.cache_ttl,
+                wait_backings: chosen.wait_backings,
             })
         }
         Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {
             windows::link_create(&virt, &backing, read_only, merged, &except)
         }
         Command::Link(LinkCommand::Remove { virt }) => windows::link_remove(&virt),
-        Command::Link(LinkCommand::List { mountpoint, json }) => {
-            windows::link_list(mountpoint.as_deref(), json, &mut std::io::stdout().lock())
+        Command::Link(LinkCommand::List { mountpoint, json, toml }) => windows::link_list(
+            mountpoint.as_deref(),
+            list::Format::of(json, toml),
+            &mut std::io::stdout().lock(),
+        ),
+        Command::Link(LinkCommand::Apply { file, mountpoint }) => {
+            windows::link_apply(&file, mountpoint.as_deref(), &mut std::io::stdout().lock())
         }
         Command::Link(LinkCommand::Which { path, json }) => {
             windows::link_which(&path, json, &mut std::io::stdout().lock())

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use bindfs_core::LinkFlags;
 use bindfs_core::control::audit::{self, Caller};
-use bindfs_core::{AbsPath, LinkFlags, LinkSpec};
 
 pub use crate::args::LinkArg;
 use bindfs_fuse::control;
@@ -32,19 +32,13 @@ pub struct MountRequest {
     pub cache_ttl: Duration,
     /// How long the reading worker polls after answering (`None`: the default).
     pub poll: Option<Duration>,
+    /// How long to wait for missing backings before mounting (`None`: not at all).
+    pub wait_backings: Option<Duration>,
 }
 
 // Paths are made absolute, and backing paths resolved, by the client shared with the C API
 // (`bindlink`), so `mount --link`, `link create` and `CreateBindLink` take them alike.
 pub use bindlink::client::{abs_string, absolute, backing_string};
-
-/// A link argument as a core link spec in the view mounted at `mountpoint`.
-pub fn link_spec(mountpoint: &AbsPath, link: &LinkArg) -> Result<LinkSpec, String> {
-    let except = link.except.iter().map(|e| abs_string(e)).collect::<Result<Vec<_>, _>>()?;
-    let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
-    let at = control::endpoint(mountpoint.clone());
-    control::link_spec(&at, &abs_string(&link.virt)?, &backing_string(&at, &link.backing)?, flags, &except)
-}
 
 /// The line the foreground copy prints once the view is live.
 const READY: &str = "bindfs-rs: ready";
@@ -87,29 +81,72 @@ pub fn run(request: MountRequest) -> Result<(), String> {
         config.extra = mount::parse_mount_options(o);
     }
     let view = mount::open_view(&config).map_err(|e| format!("mount point {}: {e}", real.display()))?;
-    let me = Caller::Uid(rustix::process::getuid().as_raw());
-    for link in &request.links {
-        let spec = link_spec(&mountpoint, link)?;
-        view.create_link(spec).map_err(|e| format!("link {}: {e}", link.virt.display()))?;
-        let (path, backing) = (abs_string(&link.virt)?, abs_string(&link.backing)?);
-        let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
-        audit::log(
-            audit::Change::Create { path: &path, backing: &backing, flags },
-            me,
-            audit::Via::Mount,
-            None,
-        );
+    let at = control::endpoint(mountpoint.clone());
+    if let Some(within) = request.wait_backings {
+        wait_for_backings(&request.links, &real, within);
     }
+    let wanted = request.links.iter().map(|l| crate::link::wanted(&at, l)).collect::<Result<Vec<_>, _>>()?;
+    // The links are made as `link apply` makes them: parents first, optional ones with a missing
+    // backing waiting, any other refusal failing the mount before anything is mounted.
+    let live = control::Live::new(view, at.policy);
+    bindfs_core::control::apply(&live, &at, &wanted).map_err(|(message, _)| message)?;
+    log_mount_links(&live, &at);
+    let (view, waiting) = live.into_parts();
     let (mut session, handle) =
         mount::mount(view, &config).map_err(|e| format!("mounting on {}: {e}", real.display()))?;
-    let _control = control::Server::start(handle, mountpoint.clone())
+    let live = std::sync::Arc::new(control::Live::with_waiting(handle, at.policy, waiting));
+    let _control = control::Server::start(live, mountpoint.clone())
         .map_err(|e| format!("control socket for {}: {e}", real.display()))?;
     stop_on_signals(&mut session, &real)?;
+    // The view is live and its links made: tell systemd (a `Type=notify` unit; nothing without
+    // NOTIFY_SOCKET) and the command that started this daemon.
+    notify_systemd(sd_notify::NotifyState::Ready);
     if std::env::var_os(NOTIFY_ENV).is_some() {
         println!("{READY}");
         detach_stdio();
     }
-    session.run().map_err(|e| format!("serving {}: {e}", real.display()))
+    let served = session.run().map_err(|e| format!("serving {}: {e}", real.display()));
+    notify_systemd(sd_notify::NotifyState::Stopping);
+    served
+}
+
+/// Sends `state` to systemd when it started this process as a `Type=notify` service.
+fn notify_systemd(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(error = %e, "telling systemd");
+    }
+}
+
+/// Logs the links made at mount, with the mounting user's uid, and those that wait.
+fn log_mount_links(
+    live: &control::Live<bindfs_core::View<bindfs_fuse::LinuxBacking>>,
+    at: &bindfs_core::control::Endpoint,
+) {
+    let me = Caller::Uid(rustix::process::getuid().as_raw());
+    for link in bindfs_core::control::handle(live, at, control::Request::List).links {
+        if link.pending {
+            tracing::info!(path = link.virt, backing = link.backing, "link waits for its backing");
+            continue;
+        }
+        let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
+        let change = audit::Change::Create { path: &link.virt, backing: &link.backing, flags };
+        audit::log(change, me, audit::Via::Mount, None);
+    }
+}
+
+/// Waits up to `within` until every link's backing outside the view exists (a disk that
+/// comes late at boot), polling; then returns whatever is there.
+fn wait_for_backings(links: &[LinkArg], mountpoint: &Path, within: Duration) {
+    let deadline = std::time::Instant::now() + within;
+    let missing = || {
+        links
+            .iter()
+            .filter(|l| !l.backing.starts_with(mountpoint) && std::fs::metadata(&l.backing).is_err())
+            .count()
+    };
+    while missing() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The mount point of the live bindfs-rs view already at `request.mountpoint` that has every
@@ -156,6 +193,7 @@ fn stop_on_signals(
         .name("signals".into())
         .spawn(move || {
             if signals.forever().next().is_some() {
+                notify_systemd(sd_notify::NotifyState::Stopping);
                 // A session fuser mounted unmounts itself; one fusermount3 mounted needs it.
                 let _ = unmounter.unmount();
                 let _ = mount::unmount(&mountpoint);
@@ -219,6 +257,21 @@ use std::os::unix::process::CommandExt;
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use bindfs_core::{AbsPath, LinkSpec};
+
+    /// A link argument as a core link spec in the view mounted at `mountpoint`.
+    fn link_spec(mountpoint: &AbsPath, link: &LinkArg) -> Result<LinkSpec, String> {
+        let except = link.except.iter().map(|e| abs_string(e)).collect::<Result<Vec<_>, _>>()?;
+        let flags = LinkFlags { read_only: link.read_only, merged: link.merged };
+        let at = control::endpoint(mountpoint.clone());
+        control::link_spec(
+            &at,
+            &abs_string(&link.virt)?,
+            &backing_string(&at, &link.backing)?,
+            flags,
+            &except,
+        )
+    }
 
     #[test]
     fn virtual_paths_must_be_inside_the_view_and_backings_inside_it_chain() {
@@ -230,6 +283,7 @@ mod tests {
             read_only: false,
             merged: false,
             except: vec![],
+            optional: false,
         };
         let root = link_spec(&mnt, &arg("/mnt/view", "/nonexistent/b")).unwrap();
         assert!(root.virt.is_root());

@@ -50,6 +50,7 @@ macro_rules! settings {
 settings! {
     cache_ttl: f64,
     poll_us: u64,
+    wait_backings: u64,
     read_only: bool,
     suid: bool,
     dev: bool,
@@ -135,6 +136,15 @@ pub static OPTIONS: &[Opt] = &[
         help: "Linux: how long the reading worker polls for the next request, 0 to 10000 microseconds (default 50).",
         set: |s, g| {
             s.poll_us = Some(poll_us(value(g)?)?);
+            Ok(())
+        },
+    },
+    Opt {
+        name: "wait_backings",
+        kind: Kind::Value { name: "SECS" },
+        help: "Wait up to SECS (0 to 3600, default 0) for missing backings before mounting; optional links wait on after.",
+        set: |s, g| {
+            s.wait_backings = Some(wait_backings(value(g)?)?);
             Ok(())
         },
     },
@@ -256,6 +266,13 @@ pub fn poll_us(text: &str) -> Result<u64, String> {
     if us <= 10_000 { Ok(us) } else { Err(WANT.to_owned()) }
 }
 
+/// The check of `wait_backings`: whole seconds from 0 to 3600.
+pub fn wait_backings(text: &str) -> Result<u64, String> {
+    const WANT: &str = "expected whole seconds from 0 to 3600";
+    let secs: u64 = text.trim().parse().map_err(|_| WANT.to_owned())?;
+    if secs <= 3600 { Ok(secs) } else { Err(WANT.to_owned()) }
+}
+
 /// The check of `log_level`: one of the levels of [`Level`], as clap spells them.
 pub fn log_level(text: &str) -> Result<Level, String> {
     use clap::ValueEnum;
@@ -355,6 +372,10 @@ pub struct MountArgs {
     /// when requests come that fast, in microseconds (0: never; default 50).
     #[arg(long, value_name = "MICROS", value_parser = poll_us)]
     pub poll_us: Option<u64>,
+    /// How long to wait for missing backings before mounting, in whole seconds (default 0);
+    /// then the view comes up, and a link marked `optional` waits on for its backing.
+    #[arg(long, value_name = "SECS", value_parser = wait_backings)]
+    pub wait_backings: Option<u64>,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -366,6 +387,7 @@ impl MountArgs {
         let flags = Settings {
             cache_ttl: self.cache_ttl,
             poll_us: self.poll_us,
+            wait_backings: self.wait_backings,
             log_level: self.log.log_level,
             log_file: self.log.log_file.clone(),
             debug: self.log.debug.then_some(true),
@@ -389,6 +411,8 @@ pub struct Resolved {
     pub cache_ttl: Duration,
     /// The reading worker's poll (`None`: the backend's default).
     pub poll: Option<Duration>,
+    /// How long to wait for missing backings before mounting (`None`: not at all).
+    pub wait_backings: Option<Duration>,
     /// The kernel's mount flags, as `mount -o` writes them (`ro,noexec`); empty for none.
     pub kernel: Vec<&'static str>,
     /// The log's settings.
@@ -414,6 +438,7 @@ impl Settings {
         Resolved {
             cache_ttl: Duration::from_secs_f64(self.cache_ttl.unwrap_or(1.0)),
             poll: self.poll_us.map(Duration::from_micros),
+            wait_backings: self.wait_backings.map(Duration::from_secs),
             kernel,
             log: LogArgs {
                 log_level: self.log_level,
@@ -441,6 +466,11 @@ mod tests {
         assert_eq!(poll_us("10000"), Ok(10_000));
         for bad in ["10001", "-1", "5.5", ""] {
             assert_eq!(poll_us(bad), Err("expected microseconds from 0 to 10000".to_owned()), "{bad}");
+        }
+        assert_eq!(wait_backings("0"), Ok(0));
+        assert_eq!(wait_backings("3600"), Ok(3600));
+        for bad in ["3601", "-1", "1.5", "soon", ""] {
+            assert_eq!(wait_backings(bad), Err("expected whole seconds from 0 to 3600".to_owned()), "{bad}");
         }
         assert_eq!(log_level("info"), Ok(Level::Info));
         assert_eq!(log_level("loud"), Err("expected one of error, warn, info, debug, trace".to_owned()));

@@ -190,6 +190,8 @@ mod tests {
                 merged: true,
                 anchorless: false,
                 except: vec![],
+                optional: false,
+                pending: false,
             }),
             exception: None,
             excepted_link: None,

@@ -100,6 +100,8 @@ pub struct MountRequest {
     pub foreground: bool,
     /// How long WinFsp may cache file information.
     pub cache_ttl: Duration,
+    /// How long to wait for missing backings before mounting (`None`: not at all).
+    pub wait_backings: Option<Duration>,
 }
 
 /// An absolute, lexically normalized Windows path (relative ones from the working directory).
@@ -133,7 +135,7 @@ fn owner_and_admins() -> Result<Descriptor, String> {
 
 /// What the threads serving a view's pipe share.
 struct Serving {
-    view: Arc<View<WindowsBacking>>,
+    view: Arc<control::Live<Arc<View<WindowsBacking>>>>,
     at: Endpoint,
     /// The pipe's name.
     name: String,
@@ -202,18 +204,30 @@ pub fn owner_only_log_file(path: &Path) -> std::io::Result<File> {
 }
 
 /// Serves the view's pipe on threads until the process ends or a `stop` request, which `stop`
-/// hears; only SYSTEM, Administrators and this user may open it.
-fn serve_pipe(view: Arc<View<WindowsBacking>>, at: Endpoint, stop: mpsc::Sender<()>) -> Result<(), String> {
-    serve_pipe_with(view, at, owner_and_admins()?, stop)
+/// hears; only SYSTEM, Administrators and this user may open it. The links in `waiting` (and
+/// those `apply` leaves waiting) are made when their backing appears.
+fn serve_pipe(
+    view: Arc<View<WindowsBacking>>,
+    waiting: control::Waiting,
+    at: Endpoint,
+    stop: mpsc::Sender<()>,
+) -> Result<(), String> {
+    serve_pipe_with(view, waiting, at, owner_and_admins()?, stop)
 }
+
+/// How often links waiting for their backing are tried again.
+const RETRY_PENDING: Duration = Duration::from_secs(1);
 
 /// [`serve_pipe`] with the pipe's security descriptor given.
 fn serve_pipe_with(
     view: Arc<View<WindowsBacking>>,
+    waiting: control::Waiting,
     at: Endpoint,
     security: Descriptor,
     stop: mpsc::Sender<()>,
 ) -> Result<(), String> {
+    let view = Arc::new(control::Live::with_waiting(view, at.policy, waiting));
+    control::spawn_retry(Arc::clone(&view), RETRY_PENDING).map_err(|e| format!("retry thread: {e}"))?;
     let name = pipe_name(&at.mountpoint);
     let wide_name = wide(&name);
     let mut next = sys::pipe_instance(&wide_name, &security, true)
@@ -353,14 +367,54 @@ pub fn link_remove(virt: &Path) -> Result<(), String> {
     checked(call(&mountpoint, &Request::Remove { virt: v.to_string() })?).map(|_| ())
 }
 
-/// `link list`: the views' links, as text or JSON, printed as on Linux ([`crate::list`]).
-pub fn link_list(mountpoint: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<(), String> {
+/// `link list`: the views' links, as text, JSON or a links file, printed as on Linux
+/// ([`crate::list`]).
+pub fn link_list(
+    mountpoint: Option<&Path>,
+    format: crate::list::Format,
+    out: &mut dyn Write,
+) -> Result<(), String> {
     let replies = match mountpoint {
         Some(m) => vec![checked(call(&mount_point(m)?.at, &Request::List)?)?],
         None => all_views(&Request::List)?,
     };
     let links: Vec<_> = replies.into_iter().flat_map(|r| r.links).collect();
-    crate::list::print(&links, json, out)
+    crate::list::print(&links, format, out)
+}
+
+/// `link apply`: makes the view at `mountpoint` (or the one holding the file's first link)
+/// match the links file, all or nothing, as on Linux (optional links wait the same way).
+pub fn link_apply(file: &Path, mountpoint: Option<&Path>, out: &mut dyn Write) -> Result<(), String> {
+    let links = crate::args::read_links_file(file)?.0;
+    let m = match (mountpoint, links.first()) {
+        (Some(m), _) => mount_point(m)?.at,
+        (None, Some(first)) => view_of(&absolute(&first.virt)?)?,
+        (None, None) => {
+            return Err(format!("{}: no links, so no view named: give the mount point", file.display()));
+        }
+    };
+    let at = endpoint(m.clone());
+    let wanted = links
+        .iter()
+        .map(|l| {
+            Ok(control::WantedLink {
+                virt: absolute(&l.virt)?.to_string(),
+                backing: backing_path(&l.backing, &at)?.to_string(),
+                read_only: l.read_only,
+                merged: l.merged,
+                except: l
+                    .except
+                    .iter()
+                    .map(|e| absolute(e).map(|a| a.to_string()))
+                    .collect::<Result<_, String>>()?,
+                optional: l.optional,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let reply = checked(call(&m, &Request::Apply { links: wanted })?)?;
+    let done = reply.applied.unwrap_or_default();
+    writeln!(out, "{m}: {} created, {} removed, {} pending", done.created, done.removed, done.pending)
+        .map_err(|e| format!("stdout: {e}"))
 }
 
 /// Every live view this user may ask: one reply each.
@@ -571,14 +625,70 @@ fn serve(
     }
     let mut config = MountConfig::new(ready.point.winfsp.clone(), ready.lower);
     config.cache_ttl = request.cache_ttl;
-    let mounted =
-        host::mount(&config, ready.links).map_err(|e| format!("{}: {e}", request.mountpoint.display()))?;
+    if let Some(within) = request.wait_backings {
+        wait_for_backings(&ready.links, within);
+    }
+    let (now, waiting) = split_waiting(&ready.at, &request.links, ready.links);
+    let mounted = host::mount(&config, now).map_err(|e| format!("{}: {e}", request.mountpoint.display()))?;
     log_mount_links(&request.links);
-    serve_pipe(mounted.shared_view(), ready.at, stop_tx)?;
+    serve_pipe(mounted.shared_view(), waiting, ready.at, stop_tx)?;
     live();
     let _ = stop.recv();
     mounted.stop();
     Ok(())
+}
+
+/// Whether the host backing of `spec` is missing (a chain's is the view's to tell).
+fn backing_missing(spec: &LinkSpec) -> bool {
+    match &spec.target {
+        Target::Host(p) => std::fs::metadata(p.to_string()).is_err(),
+        Target::View(_) => false,
+    }
+}
+
+/// Waits up to `within` until every link's host backing exists (a disk that comes late), then
+/// returns whatever is there.
+fn wait_for_backings(specs: &[LinkSpec], within: Duration) {
+    let deadline = Instant::now() + within;
+    while specs.iter().any(backing_missing) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The links to make at mount, and those that wait: optional links whose backing is missing,
+/// and optional links below one that waits (its parent is not there yet). The daemon makes
+/// them when their backing appears ([`control::spawn_retry`]).
+fn split_waiting(
+    at: &Endpoint,
+    links: &[LinkArg],
+    specs: Vec<LinkSpec>,
+) -> (Vec<LinkSpec>, control::Waiting) {
+    let waiting = control::Waiting::default();
+    let mut now = Vec::with_capacity(specs.len());
+    let mut waits: Vec<bindfs_core::VPath> = Vec::new();
+    let abs = |p: &bindfs_core::VPath| at.mountpoint.join(p.names()).to_string();
+    for (link, spec) in links.iter().zip(specs) {
+        let below_waiting = waits.iter().any(|w| spec.virt.starts_with(w, at.policy));
+        if !link.optional || !(below_waiting || backing_missing(&spec)) {
+            if link.optional {
+                waiting.made_optional(spec.virt.clone());
+            }
+            now.push(spec);
+            continue;
+        }
+        let wanted = control::WantedLink {
+            virt: abs(&spec.virt),
+            backing: spec.target.path_at(&at.mountpoint).to_string(),
+            read_only: spec.flags.read_only,
+            merged: spec.flags.merged,
+            except: spec.exceptions.iter().map(abs).collect(),
+            optional: true,
+        };
+        tracing::info!(path = wanted.virt, backing = wanted.backing, "link waits for its backing");
+        waits.push(spec.virt.clone());
+        waiting.wait(wanted, spec);
+    }
+    (now, waiting)
 }
 
 /// Logs the links created at mount, with the mounting user's SID.
@@ -673,7 +783,7 @@ mod tests {
             }
             .unwrap();
             let (tx, stopped) = mpsc::channel();
-            serve_pipe_with(view, endpoint(at.clone()), security, tx).unwrap();
+            serve_pipe_with(view, control::Waiting::default(), endpoint(at.clone()), security, tx).unwrap();
             Served { tmp, at, stopped }
         }
 
@@ -688,7 +798,7 @@ mod tests {
 
         fn list(&self, json: bool) -> Result<String, String> {
             let mut out = Vec::new();
-            link_list(Some(&self.tmp.join("view")), json, &mut out)?;
+            link_list(Some(&self.tmp.join("view")), crate::list::Format::of(json, false), &mut out)?;
             Ok(String::from_utf8(out).unwrap())
         }
     }
@@ -733,6 +843,89 @@ mod tests {
         s.stopped.recv_timeout(Duration::from_secs(5)).unwrap();
         let gone = s.list(false).unwrap_err();
         assert!(gone.starts_with("no live view at"), "{gone}");
+    }
+
+    /// Writes a links file of `(virtual, backing, extra TOML lines)` under the test's tree.
+    fn links_file(s: &Served, name: &str, links: &[(PathBuf, PathBuf, &str)]) -> PathBuf {
+        let mut text = String::new();
+        for (v, b, extra) in links {
+            text.push_str(&format!("[[link]]\nvirtual = {v:?}\nbacking = {b:?}\n{extra}\n"));
+        }
+        let file = s.tmp.join(name);
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
+    #[test]
+    fn link_apply_on_the_pipe_is_all_or_nothing_and_optional_links_wait() {
+        let s = Served::new(None);
+        std::fs::create_dir_all(s.t("Other")).unwrap();
+        let view = s.tmp.join("view");
+        let apply = |file: &Path| {
+            let mut out = Vec::new();
+            link_apply(file, Some(&view), &mut out).map(|()| String::from_utf8(out).unwrap())
+        };
+        // A child listed before its parent; an optional link whose backing is missing waits.
+        let file = links_file(
+            &s,
+            "one.toml",
+            &[
+                (s.v(r"Foo\Sub"), s.t("Other"), ""),
+                (s.v("Foo"), s.t("Target"), ""),
+                (s.v("Late"), s.t("Late"), "optional = true"),
+            ],
+        );
+        let out = apply(&file).unwrap();
+        assert!(out.contains("2 created, 0 removed, 1 pending"), "{out}");
+        let links = crate::list::tests::check_shape(&s.list(true).unwrap());
+        let pending: Vec<bool> = links.iter().map(|l| l["pending"].as_bool().unwrap()).collect();
+        assert_eq!(pending, [false, false, true]);
+        // A bad file changes nothing.
+        let before = s.list(true).unwrap();
+        let bad = links_file(&s, "bad.toml", &[(s.v("Foo"), s.t("NoSuch"), "")]);
+        let err = apply(&bad).unwrap_err();
+        assert!(err.contains("NoSuch") && !err.contains('\n'), "{err}");
+        assert_eq!(s.list(true).unwrap(), before);
+        // The late backing appears: the daemon makes the link.
+        std::fs::create_dir_all(s.t("Late")).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while s.list(false).unwrap().contains("pending") {
+            assert!(Instant::now() < deadline, "the pending link was not made");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // --toml writes a file that applies as no change.
+        let mut saved = Vec::new();
+        link_list(Some(&view), crate::list::Format::Toml, &mut saved).unwrap();
+        let again = s.tmp.join("saved.toml");
+        std::fs::write(&again, saved).unwrap();
+        assert!(apply(&again).unwrap().contains("0 created, 0 removed, 0 pending"));
+    }
+
+    #[test]
+    fn optional_links_with_a_missing_backing_wait_at_mount() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("there")).unwrap();
+        let at = endpoint(absolute(&tmp.path().join("view")).unwrap());
+        let arg = |v: &str, b: &str, optional: bool| LinkArg {
+            optional,
+            ..crate::args::parse_link(&format!(
+                "{}={}",
+                tmp.path().join("view").join(v).display(),
+                tmp.path().join(b).display()
+            ))
+            .unwrap()
+        };
+        let links = [
+            arg("A", "there", true),
+            arg("B", "missing", true),
+            arg(r"B\C", "there", true),
+            arg("D", "missing", false),
+        ];
+        let (now, waiting) = split_waiting(&at, &links, specs(&at, &links).unwrap());
+        let made: Vec<String> = now.iter().map(|s| s.virt.to_string()).collect();
+        // The optional ones wait; one not optional is left to fail the mount.
+        assert_eq!(made, ["/A", "/D"]);
+        assert_eq!(waiting.pending(), 2);
     }
 
     #[test]
@@ -814,7 +1007,7 @@ mod tests {
         let s = Served::new(None);
         link_create(&s.v("Foo"), &s.t("Target"), false, false, &[]).unwrap();
         let mut out = Vec::new();
-        match link_list(None, false, &mut out) {
+        match link_list(None, crate::list::Format::Text, &mut out) {
             Err(e) if under_wine() && e.starts_with("listing pipes") => {
                 eprintln!(
                     "link_list_without_a_mount_point_lists_every_view: skipped under Wine: \
@@ -949,6 +1142,7 @@ mod tests {
             links: vec![crate::args::parse_link(r"view\Foo=t\Target").unwrap()],
             foreground: true,
             cache_ttl: Duration::from_secs(1),
+            wait_backings: None,
         };
         let ready = prepare(&request).unwrap();
         assert_eq!(ready.point.winfsp, PathBuf::from(absolute(&here.join("view")).unwrap().to_string()));

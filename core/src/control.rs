@@ -11,9 +11,13 @@
 use std::sync::Arc;
 
 pub mod audit;
+mod wait;
+
+pub use wait::{Live, Waiting, apply, spawn_retry};
 
 use serde::{Deserialize, Serialize};
 
+use crate::plan::Step;
 use crate::{
     AbsPath, Backing, CasePolicy, FileKind, Link, LinkFlags, LinkId, LinkSpec, Origin, Result, Served,
     Syntax, Target, VPath, View, Which,
@@ -32,6 +36,14 @@ pub trait LinkControl {
     fn which(&self, path: &VPath) -> Result<(Which, Option<AbsPath>)>;
     /// How the view serves, for `status`.
     fn settings(&self) -> Settings;
+    /// Tries `steps` without changing anything ([`View::check_steps`]): the index of the first
+    /// step the rules refuse, with why.
+    fn check_steps(&self, steps: &[Step]) -> std::result::Result<(), (usize, crate::Error)>;
+    /// The links waiting for their backing (optional links), where the channel keeps them
+    /// ([`Live`]); `None`: a view served without them.
+    fn waiting(&self) -> Option<&Waiting> {
+        None
+    }
 }
 
 /// How a view serves, as `status` reports it.
@@ -66,6 +78,10 @@ impl<B: Backing> LinkControl for View<B> {
     fn settings(&self) -> Settings {
         Settings { cache_ttl: self.cache_time(), passthrough: None }
     }
+
+    fn check_steps(&self, steps: &[Step]) -> std::result::Result<(), (usize, crate::Error)> {
+        View::check_steps(self, steps)
+    }
 }
 
 impl<T: LinkControl> LinkControl for Arc<T> {
@@ -87,6 +103,14 @@ impl<T: LinkControl> LinkControl for Arc<T> {
 
     fn settings(&self) -> Settings {
         T::settings(self)
+    }
+
+    fn check_steps(&self, steps: &[Step]) -> std::result::Result<(), (usize, crate::Error)> {
+        T::check_steps(self, steps)
+    }
+
+    fn waiting(&self) -> Option<&Waiting> {
+        T::waiting(self)
     }
 }
 
@@ -137,9 +161,49 @@ pub enum Request {
     },
     /// Tell how the view serves: its daemon, cache time, passthrough, link count.
     Status,
+    /// Make the links match `links` (a links file), all or nothing: create the missing ones,
+    /// remove the extra ones, replace the changed ones.
+    Apply {
+        /// Every link the view should have, in the file's order.
+        links: Vec<WantedLink>,
+    },
     /// Stop serving and unmount. Windows daemons take it from their pipe; a Linux view is
     /// unmounted through the kernel (`bindfs-rs unmount`) and refuses it.
     Stop,
+}
+
+/// One link of a links file, as `apply` carries it (paths as in [`Request::Create`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WantedLink {
+    /// The virtual path, absolute.
+    #[serde(rename = "virtual")]
+    pub virt: String,
+    /// The backing path, absolute, symlinks resolved.
+    pub backing: String,
+    /// Rule 13.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Rule 11.
+    #[serde(default)]
+    pub merged: bool,
+    /// Exception paths, absolute.
+    #[serde(default)]
+    pub except: Vec<String>,
+    /// A missing backing does not fail the request: the link waits for it (pending).
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// What an `apply` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Links created (a replaced link counts here and in `removed`).
+    pub created: usize,
+    /// Links removed.
+    pub removed: usize,
+    /// Optional links now waiting for their backing.
+    pub pending: usize,
 }
 
 /// A link as `list` reports it.
@@ -161,20 +225,32 @@ pub struct LinkInfo {
     pub anchorless: bool,
     /// Exception paths, absolute.
     pub except: Vec<String>,
+    /// Made from a links file's `optional = true`: had its backing been missing, it would wait.
+    #[serde(default)]
+    pub optional: bool,
+    /// Waiting for its backing: not a link yet (the daemon creates it when the backing appears).
+    #[serde(default)]
+    pub pending: bool,
 }
 
 /// `VIRTUAL -> BACKING  (flags)`, one line, as `bindfs-rs link list` prints a link.
 impl std::fmt::Display for LinkInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut flags: Vec<String> = Vec::new();
-        for (on, name) in
-            [(self.read_only, "read-only"), (self.merged, "merged"), (self.anchorless, "anchorless")]
-        {
+        for (on, name) in [
+            (self.read_only, "read-only"),
+            (self.merged, "merged"),
+            (self.anchorless, "anchorless"),
+            (self.optional, "optional"),
+        ] {
             if on {
                 flags.push(name.to_owned());
             }
         }
         flags.extend(self.except.iter().map(|e| format!("except {e}")));
+        if self.pending {
+            flags.push("pending: waiting for its backing".to_owned());
+        }
         write!(f, "{} -> {}", self.virt, self.backing)?;
         if !flags.is_empty() {
             write!(f, "  ({})", flags.join(", "))?;
@@ -254,10 +330,13 @@ pub struct Reply {
     /// The answer to `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<StatusInfo>,
+    /// What `apply` did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<Applied>,
 }
 
 /// A refusal: its one-line message and the core error it comes from.
-type Refused = (String, crate::Error);
+pub(crate) type Refused = (String, crate::Error);
 
 /// A path of the view at `at` from an absolute path string.
 pub fn inside(at: &Endpoint, path: &str, what: &str) -> std::result::Result<VPath, String> {
@@ -304,7 +383,7 @@ fn spec_or_refused(
     Ok(LinkSpec { virt: virt_path, target, flags, exceptions })
 }
 
-fn info(mountpoint: &AbsPath, link: &Link) -> LinkInfo {
+pub(crate) fn info(mountpoint: &AbsPath, link: &Link) -> LinkInfo {
     let abs = |p: &VPath| mountpoint.join(p.names()).to_string();
     LinkInfo {
         view: mountpoint.to_string(),
@@ -317,6 +396,8 @@ fn info(mountpoint: &AbsPath, link: &Link) -> LinkInfo {
         merged: link.flags.merged,
         anchorless: link.anchorless,
         except: link.exceptions.iter().map(abs).collect(),
+        optional: false,
+        pending: false,
     }
 }
 
@@ -403,12 +484,21 @@ pub fn handle(view: &impl LinkControl, at: &Endpoint, request: Request) -> Reply
             spec_or_refused(at, &virt, &backing, LinkFlags { read_only, merged }, &except)
                 .and_then(|spec| view.create_link(spec).map(|_| ()).map_err(|e| (format!("{virt}: {e}"), e)))
         }
-        Request::Remove { virt } => inside_or_refused(at, &virt, "virtual path")
-            .and_then(|v| view.remove_link(&v).map(|_| ()).map_err(|e| (format!("{virt}: {e}"), e))),
+        Request::Remove { virt } => inside_or_refused(at, &virt, "virtual path").and_then(|v| {
+            // A link still waiting for its backing is removed from the waiting list.
+            if view.waiting().is_some_and(|w| w.forget(&v, at.policy)) {
+                return Ok(());
+            }
+            view.remove_link(&v).map(|_| ()).map_err(|e| (format!("{virt}: {e}"), e))
+        }),
         Request::List => {
             reply.links = view.links().iter().map(|l| info(&at.mountpoint, l)).collect();
+            if let Some(waiting) = view.waiting() {
+                waiting.mark(&mut reply.links, at);
+            }
             Ok(())
         }
+        Request::Apply { links } => apply(view, at, &links).map(|done| reply.applied = Some(done)),
         Request::Which { path } => inside_or_refused(at, &path, "path").and_then(|v| {
             reply.which = Some(which_info(view, at, &path, &v)?);
             Ok(())

@@ -9,6 +9,7 @@
 //! - [`table`]: the link table and its creation and removal rules (1-10, 17).
 //! - [`resolve`]: a virtual path to the layers that serve it (rules 8, 9, 11, 13-16).
 //! - [`merge`]: listing unions and where creates, renames and deletes go (rules 11, 12, 14).
+//! - [`plan`]: the steps that make a view's links match a wanted set (`link apply`).
 //! - [`report`]: what the user sees: virtual names (rule 21) and read-only attributes.
 //! - [`backing`]: the port trait through which the core reaches real storage, by handle.
 //! - [`view`]: every file-system operation on virtual paths, written once over the port.
@@ -50,6 +51,7 @@ pub mod hresult;
 pub mod merge;
 pub mod name;
 pub mod path;
+pub mod plan;
 pub mod report;
 pub mod resolve;
 pub mod table;

@@ -130,7 +130,7 @@ pub trait Probe {
     fn kind_on_host(&self, path: &AbsPath) -> Result<Option<FileKind>>;
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct TrieNode {
     /// The name as first spelled (the link's or exception's own spelling).
     display: Option<Name>,
@@ -162,8 +162,8 @@ pub struct PathLinks {
     pub holds_anchors: bool,
 }
 
-/// The set of links of one view.
-#[derive(Debug)]
+/// The set of links of one view (cloned to try changes before making them).
+#[derive(Debug, Clone)]
 pub struct LinkTable {
     policy: CasePolicy,
     links: HashMap<LinkId, Link>,

@@ -143,6 +143,7 @@ fn launch_arguments(name: &str, view: &ViewArgs) -> Result<Vec<OsString>, String
         links,
         foreground: true,
         cache_ttl: Duration::ZERO,
+        wait_backings: None,
     })?;
     if let Some(secs) = view.cache_ttl {
         args.extend(["--cache-ttl".into(), secs.to_string().into()]);
@@ -420,6 +421,7 @@ fn request_of(view: &ViewArgs) -> Result<MountRequest, String> {
         links,
         foreground: true,
         cache_ttl: chosen.cache_ttl,
+        wait_backings: chosen.wait_backings,
     })
 }
 

@@ -63,6 +63,11 @@ pub enum Change<'a> {
         /// The virtual path, absolute.
         path: &'a str,
     },
+    /// The links made to match a links file (`link apply`) of this many links.
+    Apply {
+        /// How many links the file holds.
+        links: usize,
+    },
     /// The view told to stop (Windows: `unmount`).
     Stop,
 }
@@ -78,6 +83,7 @@ impl<'a> Change<'a> {
                 flags: LinkFlags { read_only: *read_only, merged: *merged },
             }),
             Request::Remove { virt } => Some(Change::Remove { path: virt }),
+            Request::Apply { links } => Some(Change::Apply { links: links.len() }),
             Request::Stop => Some(Change::Stop),
             Request::List | Request::Which { .. } | Request::Status => None,
         }
@@ -102,6 +108,10 @@ pub fn log(change: Change<'_>, caller: Caller<'_>, via: Via, error: Option<&str>
         (Change::Remove { path }, None) => tracing::info!(path, %via, "link removed by {caller}"),
         (Change::Remove { path }, Some(error)) => {
             tracing::info!(path, %via, error, "link not removed for {caller}")
+        }
+        (Change::Apply { links }, None) => tracing::info!(links, %via, "links applied by {caller}"),
+        (Change::Apply { links }, Some(error)) => {
+            tracing::info!(links, %via, error, "links not applied for {caller}")
         }
         (Change::Stop, None) => tracing::info!(%via, "view stopped by {caller}"),
         (Change::Stop, Some(error)) => tracing::info!(%via, error, "view not stopped for {caller}"),
@@ -141,6 +151,7 @@ mod tests {
             Some(Change::Remove { path: "/m/a" })
         );
         assert_eq!(Change::of(&Request::List), None);
+        assert_eq!(Change::of(&Request::Apply { links: vec![] }), Some(Change::Apply { links: 0 }));
         assert_eq!(Caller::Uid(1000).to_string(), "uid=1000");
         assert_eq!(Caller::Sid("S-1-5-18").to_string(), "sid=S-1-5-18");
     }

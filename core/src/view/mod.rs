@@ -163,6 +163,21 @@ impl<B: Backing> View<B> {
         table.create(spec, &ViewProbe(self))
     }
 
+    /// Tries `steps` on a copy of the link table, against the namespace as it is now, and
+    /// changes nothing: the index of the first step the rules refuse, with why. `link apply`
+    /// checks a whole plan this way before making any change.
+    pub fn check_steps(&self, steps: &[crate::plan::Step]) -> std::result::Result<(), (usize, Error)> {
+        let mut table = self.table.read().clone();
+        for (i, step) in steps.iter().enumerate() {
+            let done = match step {
+                crate::plan::Step::Remove(virt) => table.remove(virt).map(|_| ()),
+                crate::plan::Step::Create(spec) => table.create(spec.clone(), &ViewProbe(self)).map(|_| ()),
+            };
+            done.map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
     /// Removes the link at `virt` (rule 17).
     pub fn remove_link(&self, virt: &VPath) -> Result<Link> {
         self.table.write().remove(virt)
