@@ -790,6 +790,32 @@ mod tests {
         assert_eq!(s.list(false).unwrap(), "");
     }
 
+    /// A server the check refuses gets no request: the link is not made, and the caller hears
+    /// the refusal, not the server.
+    #[test]
+    fn an_untrusted_server_gets_no_request() {
+        let s = Served::new(None);
+        let virt = absolute(&s.v("Foo")).unwrap().to_string();
+        let backing = absolute(&s.t("Target")).unwrap().to_string();
+        let request = Request::Create { virt, backing, read_only: false, merged: false, except: vec![] };
+        // This process's own server, as if another, non-elevated user ran it.
+        let refuse = |pipe: &File| {
+            let server = client::server_of(pipe)?;
+            let other = client::Server { sid: "S-1-5-21-0-0-0-4242".to_owned(), elevated: false, ..server };
+            client::trust(&other, &sys::my_sid().unwrap())
+        };
+        let refused = client::call_checked(&s.at, &request, refuse).unwrap_err();
+        assert_eq!(refused.hresult, bindfs_core::hresult::ACCESS_DENIED, "{refused:?}");
+        let pid = std::process::id();
+        assert_eq!(
+            refused.message,
+            format!("the control pipe is served by process {pid}, not an administrator or you")
+        );
+        assert_eq!(s.list(false).unwrap(), "", "the refused server was sent the request");
+        client::call(&s.at, &request).unwrap();
+        assert!(s.list(false).unwrap().starts_with(&format!(r"{}\Foo -> ", s.at)));
+    }
+
     /// Issue 15: the bind link C API's test program, built with mingw against `bindlink.h` and
     /// `bindlink.lib` (tools/bindlink-wine.sh, which windows-test.sh runs first), creates and
     /// removes links with every flag through this view's pipe, and checks each HRESULT.

@@ -132,6 +132,17 @@ pub fn open_pipe(name: &str) -> std::io::Result<File> {
 /// Sends one request to the view mounted at `mountpoint`, once its server is trusted: its
 /// reply, or why it failed (the daemon's refusal included).
 pub fn call(mountpoint: &AbsPath, request: &Request) -> Result<Reply, Failure> {
+    call_checked(mountpoint, request, trusted_server)
+}
+
+/// [`call`] with the check of the server given: an untrusted server gets nothing, not even the
+/// request. Public for the tests, which cannot start a server of another user under Wine.
+#[doc(hidden)]
+pub fn call_checked(
+    mountpoint: &AbsPath,
+    request: &Request,
+    trusted: impl FnOnce(&File) -> Result<(), Failure>,
+) -> Result<Reply, Failure> {
     let pipe = open_pipe(&pipe_name(mountpoint)).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             Failure::new(format!("no live view at {mountpoint}"), hresult::SERVICE_NOT_ACTIVE)
@@ -139,7 +150,7 @@ pub fn call(mountpoint: &AbsPath, request: &Request) -> Result<Reply, Failure> {
         std::io::ErrorKind::PermissionDenied => Failure::new("permission denied", hresult::ACCESS_DENIED),
         _ => Failure::new(format!("control pipe of {mountpoint}: {e}"), hresult::BROKEN_PIPE),
     })?;
-    trusted_server(&pipe)?;
+    trusted(&pipe)?;
     let broken =
         |e: std::io::Error| Failure::new(format!("control pipe of {mountpoint}: {e}"), hresult::BROKEN_PIPE);
     let mut text =
