@@ -4,7 +4,7 @@
 //!
 //! - Linux ([`linux`]): a path names its view, the deepest bindfs-rs mount holding it (from
 //!   `/proc/self/mountinfo`); the request goes to that view's control socket.
-//! - Windows ([`windows`]): the view is the nearest ancestor of the path that has a control
+//! - Windows (`windows`): the view is the nearest ancestor of the path that has a control
 //!   pipe, served by this user or an elevated process.
 
 use bindfs_core::hresult;
