@@ -11,8 +11,8 @@
 //! exactly as `bindfs-rs link create|remove` does: the CLI calls [`client`] too. Every refusal
 //! is an `HRESULT` of the shared table [`bindfs_core::hresult`].
 //!
-//! The C header is `include/bindlink.h`; the exports live in `sys`, the only module with
-//! `unsafe` code.
+//! The C header is `include/bindlink.h`; the exports live in `sys`. `unsafe` code is only there
+//! and in the Windows client's `sys` (its Win32 calls).
 #![deny(missing_docs)]
 
 pub mod client;

@@ -183,16 +183,3 @@ mod ffi {
         })
     }
 }
-
-/// `WaitNamedPipeW`: waits at most `millis` for an instance of pipe `name` (NUL-terminated
-/// UTF-16) to be free; false when none is (the error says why: no such pipe, or all busy).
-#[cfg(windows)]
-pub(crate) fn wait_named_pipe(name: &[u16], millis: u32) -> bool {
-    use windows::Win32::System::Pipes::WaitNamedPipeW;
-    use windows::core::PCWSTR;
-    if name.last() != Some(&0) {
-        return false;
-    }
-    // SAFETY: a NUL-terminated name (checked) that outlives the call.
-    unsafe { WaitNamedPipeW(PCWSTR(name.as_ptr()), millis) }.as_bool()
-}

@@ -29,15 +29,6 @@ pub(crate) fn call(mountpoint: &Path, request: &Request) -> Result<control::Repl
     }
 }
 
-/// Set (to anything but `0`) to have a failed `link create|remove` end its line with the
-/// `HRESULT` the C API returns for the same failure (`[HRESULT 0x80070057 E_INVALIDARG]`).
-pub const HRESULT_ENV: &str = "BINDFS_RS_HRESULT";
-
-fn line(failure: bindlink::Failure) -> String {
-    let with_hresult = std::env::var_os(HRESULT_ENV).is_some_and(|v| v != "0");
-    failure.line(with_hresult)
-}
-
 /// `link create`.
 pub fn create(
     virt: &Path,
@@ -47,12 +38,12 @@ pub fn create(
     except: &[PathBuf],
 ) -> Result<(), String> {
     let flags = bindlink::Flags { read_only, merged };
-    bindlink::client::create(virt, backing, flags, except).map_err(line)
+    bindlink::client::create(virt, backing, flags, except).map_err(|f| f.line_as_asked())
 }
 
 /// `link remove`.
 pub fn remove(virt: &Path) -> Result<(), String> {
-    bindlink::client::remove(virt).map_err(line)
+    bindlink::client::remove(virt).map_err(|f| f.line_as_asked())
 }
 
 /// `link list`: the links of one view, or of every view.

@@ -17,7 +17,10 @@
 //!   "permission denied"), remote clients are refused, and the first instance is created with
 //!   `FILE_FLAG_FIRST_PIPE_INSTANCE` so nobody can take the name first. A client talks only to a
 //!   server run by itself or by an elevated process.
-//! - `link create|remove` find the view a path is in by asking the pipes of the path's
+//! - The client side (pipe names, finding a path's view, the check of who serves a pipe, path
+//!   handling) is the `bindlink` crate's ([`bindlink::client::windows`]), shared with
+//!   `bindlink.dll`: `link create|remove` and `CreateBindLink`/`RemoveBindLink` take one code
+//!   path. `link create|remove` find the view a path is in by asking the pipes of the path's
 //!   ancestors; `link list` without a mount point lists every `bindfs-rs-*` pipe's view.
 //! - `unmount` asks the daemon to stop (`stop`) and waits until its pipe is gone: after a `stop`
 //!   the daemon takes no more clients and closes the pipe at once.
@@ -28,7 +31,6 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::windows::fs::OpenOptionsExt;
 use std::os::windows::io::{AsHandle, AsRawHandle, OwnedHandle};
 use std::os::windows::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -39,11 +41,12 @@ use std::time::{Duration, Instant};
 
 use bindfs_core::control::audit::{self, Caller};
 use bindfs_core::control::{self, Endpoint, Reply, Request};
-use bindfs_core::{AbsPath, CasePolicy, LinkFlags, LinkSpec, Syntax, Target, View};
+use bindfs_core::{AbsPath, LinkFlags, LinkSpec, View};
 use bindfs_winfsp::WindowsBacking;
 use bindfs_winfsp::host::{self, MountConfig};
-use windows::Win32::Foundation::{ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY};
-use windows::Win32::Storage::FileSystem::SECURITY_IDENTIFICATION;
+use bindlink::client::windows::{
+    self as client, endpoint, open_pipe, pipe_exists, pipe_name, trusted_server,
+};
 
 use self::sys::{Descriptor, wide};
 use crate::args::LinkArg;
@@ -106,25 +109,12 @@ pub struct MountRequest {
 
 /// An absolute, lexically normalized Windows path (relative ones from the working directory).
 pub fn absolute(path: &Path) -> Result<AbsPath, String> {
-    let abs = std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = abs.to_str().ok_or_else(|| format!("{}: not valid Unicode", path.display()))?;
-    AbsPath::parse(text, Syntax::Windows).map_err(|e| format!("{}: {e}", path.display()))
+    client::absolute(path).map_err(message)
 }
 
-/// The view at `mountpoint` as the protocol addresses it.
-fn endpoint(mountpoint: AbsPath) -> Endpoint {
-    Endpoint { mountpoint, syntax: Syntax::Windows, policy: CasePolicy::Insensitive }
-}
-
-/// The pipe of the view mounted at `mountpoint`: a stable hash (FNV-1a) of its case-folded
-/// absolute spelling.
-fn pipe_name(mountpoint: &AbsPath) -> String {
-    let text = mountpoint.to_string();
-    let folded = CasePolicy::Insensitive.key(text.as_bytes()).into_owned();
-    let hash = folded
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
-    format!(r"\\.\pipe\bindfs-rs-{hash:016x}")
+/// The one line of a client's failure, without its `HRESULT`.
+fn message(failure: bindlink::Failure) -> String {
+    failure.message
 }
 
 /// The DACL of a view's pipe: full access for SYSTEM, Administrators and the current user;
@@ -264,86 +254,14 @@ fn serve_pipe_with(
     Ok(())
 }
 
-/// Whether the server at the other end of `pipe` is this user or an elevated process.
-fn trusted_server(pipe: &File) -> Result<(), String> {
-    let (pid, token) = sys::server_token(pipe)?;
-    if sys::elevated(&token) || sys::token_sid(&token)? == sys::my_sid()? {
-        Ok(())
-    } else {
-        Err(format!("the control pipe is served by process {pid}, not an administrator or you"))
-    }
-}
-
-/// Whether a pipe named `name` exists, without connecting to it (a connection would take an
-/// instance from a live server, and a busy or forbidden pipe still exists).
-fn pipe_exists(name: &str) -> bool {
-    let wide_name = wide(name);
-    if sys::wait_named_pipe(&wide_name, 1) {
-        return true;
-    }
-    std::io::Error::last_os_error().raw_os_error() != Some(ERROR_FILE_NOT_FOUND.0 as i32)
-}
-
-/// Opens the client end of pipe `name`, waiting a little while every instance is busy (the
-/// server makes a new one after each connection). The server may only identify the client,
-/// never act as it (SECURITY_IDENTIFICATION): a server squatting the name gains nothing.
-fn open_pipe(name: &str) -> std::io::Result<File> {
-    let wide_name = wide(name);
-    let mut tries = 0;
-    loop {
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .security_qos_flags(SECURITY_IDENTIFICATION.0)
-            .open(name);
-        match opened {
-            Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY.0 as i32) && tries < 5 => {
-                tries += 1;
-                // Waits at most 2 s for a free instance.
-                let _ = sys::wait_named_pipe(&wide_name, 2000);
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Sends one request to the view mounted at `mountpoint`.
+/// Sends one request to the view mounted at `mountpoint` (a server this user trusts): its
+/// reply, or why it failed.
 fn call(mountpoint: &AbsPath, request: &Request) -> Result<Reply, String> {
-    let name = pipe_name(mountpoint);
-    let pipe = open_pipe(&name).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("no live view at {mountpoint}"),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => format!("control pipe of {mountpoint}: {e}"),
-    })?;
-    trusted_server(&pipe)?;
-    let mut text = serde_json::to_string(request).map_err(|e| e.to_string())?;
-    text.push('\n');
-    (&pipe).write_all(text.as_bytes()).map_err(|e| format!("control pipe of {mountpoint}: {e}"))?;
-    let mut line = String::new();
-    BufReader::new(&pipe).read_line(&mut line).map_err(|e| format!("control pipe of {mountpoint}: {e}"))?;
-    serde_json::from_str(&line).map_err(|_| format!("the daemon of {mountpoint} gave no answer"))
+    client::call(mountpoint, request).map_err(message)
 }
 
-/// The view `path` is in: the nearest ancestor (or itself) whose pipe exists.
-fn view_of(path: &AbsPath) -> Result<AbsPath, String> {
-    let mut candidate = Some(path.clone());
-    while let Some(p) = candidate {
-        if pipe_exists(&pipe_name(&p)) {
-            return Ok(p);
-        }
-        candidate = p.path.parent().map(|path| AbsPath { root: p.root.clone(), path });
-    }
-    Err(format!("{path} is not inside a live view"))
-}
-
-fn checked(reply: Reply) -> Result<Reply, String> {
-    match reply.error {
-        Some(e) => Err(e),
-        None => Ok(reply),
-    }
-}
-
-/// `link create`.
+/// `link create`: the C API's `CreateBindLink` ([`bindlink::client::create`]); a failure's line
+/// ends with its `HRESULT` when `BINDFS_RS_HRESULT` asks for it.
 pub fn link_create(
     virt: &Path,
     backing: &Path,
@@ -351,20 +269,13 @@ pub fn link_create(
     merged: bool,
     except: &[PathBuf],
 ) -> Result<(), String> {
-    let v = absolute(virt)?;
-    let mountpoint = view_of(&v)?;
-    let backing = backing_path(backing, &endpoint(mountpoint.clone()))?;
-    let except = except.iter().map(|e| absolute(e).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
-    let request =
-        Request::Create { virt: v.to_string(), backing: backing.to_string(), read_only, merged, except };
-    checked(call(&mountpoint, &request)?).map(|_| ())
+    let flags = bindlink::Flags { read_only, merged };
+    bindlink::client::create(virt, backing, flags, except).map_err(|f| f.line_as_asked())
 }
 
-/// `link remove`.
+/// `link remove`: the C API's `RemoveBindLink` ([`bindlink::client::remove`]).
 pub fn link_remove(virt: &Path) -> Result<(), String> {
-    let v = absolute(virt)?;
-    let mountpoint = view_of(&v)?;
-    checked(call(&mountpoint, &Request::Remove { virt: v.to_string() })?).map(|_| ())
+    bindlink::client::remove(virt).map_err(|f| f.line_as_asked())
 }
 
 /// `link list`: the views' links, as text, JSON or a links file, printed as on Linux
@@ -375,7 +286,7 @@ pub fn link_list(
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let replies = match mountpoint {
-        Some(m) => vec![checked(call(&mount_point(m)?.at, &Request::List)?)?],
+        Some(m) => vec![call(&mount_point(m)?.at, &Request::List)?],
         None => all_views(&Request::List)?,
     };
     let links: Vec<_> = replies.into_iter().flat_map(|r| r.links).collect();
@@ -445,8 +356,8 @@ fn all_views(request: &Request) -> Result<Vec<Reply>, String> {
 /// `link which`: asks the daemon of the view holding `path`, printed as on Linux.
 pub fn link_which(path: &Path, json: bool, out: &mut dyn Write) -> Result<(), String> {
     let p = absolute(path)?;
-    let mountpoint = view_of(&p)?;
-    let reply = checked(call(&mountpoint, &Request::Which { path: p.to_string() })?)?;
+    let mountpoint = client::view_of(&p).map_err(message)?;
+    let reply = call(&mountpoint, &Request::Which { path: p.to_string() })?;
     let w = reply.which.ok_or_else(|| format!("the daemon of {mountpoint} cannot answer which"))?;
     crate::which::print_which(&w, json, out)
 }
@@ -455,7 +366,7 @@ pub fn link_which(path: &Path, json: bool, out: &mut dyn Write) -> Result<(), St
 /// died takes its pipe with it, so only live views are found.
 pub fn status(mountpoint: Option<&Path>, json: bool, out: &mut dyn Write) -> Result<(), String> {
     let replies = match mountpoint {
-        Some(m) => vec![checked(call(&mount_point(m)?.at, &Request::Status)?)?],
+        Some(m) => vec![call(&mount_point(m)?.at, &Request::Status)?],
         None => all_views(&Request::Status)?,
     };
     let rows: Vec<_> = replies
@@ -468,7 +379,7 @@ pub fn status(mountpoint: Option<&Path>, json: bool, out: &mut dyn Write) -> Res
 /// `unmount`: asks the daemon to stop and waits until its pipe is gone.
 pub fn unmount(mountpoint: &Path) -> Result<(), String> {
     let m = mount_point(mountpoint)?.at;
-    checked(call(&m, &Request::Stop)?)?;
+    call(&m, &Request::Stop)?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while pipe_exists(&pipe_name(&m)) {
         if Instant::now() >= deadline {
@@ -479,25 +390,13 @@ pub fn unmount(mountpoint: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The backing path of a link in the view at `at`, as its daemon takes it: the path that names
-/// where it leads ([`Target::of_backing`]: a chain under the mount point, or the host path
-/// canonicalized). Only a path written outside the view is canonicalized: inside it,
-/// `canonicalize` would ask the WinFsp volume, which answers another spelling.
-fn backing_path(backing: &Path, at: &Endpoint) -> Result<AbsPath, String> {
-    let written = absolute(backing)?;
-    let target = Target::of_backing(&at.mountpoint, at.policy, &written, || {
-        std::fs::canonicalize(backing).ok().and_then(|real| absolute(&real).ok())
-    });
-    Ok(target.path_at(&at.mountpoint))
-}
-
 /// The links of `mount` as core link specs of the view at `at`.
 fn specs(at: &Endpoint, links: &[LinkArg]) -> Result<Vec<LinkSpec>, String> {
     links
         .iter()
         .map(|l| {
             let virt = absolute(&l.virt)?.to_string();
-            let backing = backing_path(&l.backing, at)?.to_string();
+            let backing = client::backing_path(&l.backing, at).map_err(message)?.to_string();
             let except =
                 l.except.iter().map(|e| absolute(e).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
             let flags = LinkFlags { read_only: l.read_only, merged: l.merged };
@@ -753,6 +652,7 @@ fn spawn_daemon() -> Result<(), String> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use bindfs_core::CasePolicy;
     use bindfs_winfsp::under_wine;
 
     /// A view over a fresh tree (`disk\Foo\old.txt`, `t\Target\Cat.txt`) served on the pipe of
@@ -1057,6 +957,56 @@ mod tests {
         assert!(created.contains("read_only=true") && created.contains("via=control"), "{text}");
         assert!(text.contains(&format!("link removed by sid={sid}")), "{text}");
         assert!(text.to_lowercase().contains(&path.to_lowercase()), "{path} not in {text}");
+    }
+
+    /// The client's check of who serves a pipe (shared with `bindlink.dll`) reads the server of
+    /// a view's pipe from its token: here this process, run by this user, so trusted. (A server
+    /// of another, non-elevated user cannot be made under Wine, whose processes all run as one
+    /// user; the refusal is tested on the decision alone, in the `bindlink` crate.)
+    #[test]
+    fn the_client_reads_who_serves_a_views_pipe_and_trusts_itself() {
+        let s = Served::new(None);
+        let pipe = open_pipe(&pipe_name(&s.at)).unwrap();
+        let server = client::server_of(&pipe).unwrap();
+        assert_eq!(server.pid, std::process::id());
+        assert_eq!(server.sid, sys::my_sid().unwrap());
+        assert_eq!(server.elevated, sys::this_process_elevated());
+        trusted_server(&pipe).unwrap();
+        drop(pipe);
+        // Through the check, the C API's client changes links like the command.
+        let flags = bindlink::Flags { read_only: true, merged: false };
+        bindlink::client::create(&s.v("Checked"), &s.t("Target"), flags, &[]).unwrap();
+        assert!(s.list(false).unwrap().starts_with(&format!(r"{}\Checked -> ", s.at)));
+        let twice = bindlink::client::create(&s.v("Checked"), &s.t("Target"), flags, &[]).unwrap_err();
+        assert_eq!(twice.hresult, bindfs_core::hresult::E_INVALIDARG, "{twice:?}");
+        bindlink::client::remove(&s.v("Checked")).unwrap();
+        assert_eq!(s.list(false).unwrap(), "");
+    }
+
+    /// A server the check refuses gets no request: the link is not made, and the caller hears
+    /// the refusal, not the server.
+    #[test]
+    fn an_untrusted_server_gets_no_request() {
+        let s = Served::new(None);
+        let virt = absolute(&s.v("Foo")).unwrap().to_string();
+        let backing = absolute(&s.t("Target")).unwrap().to_string();
+        let request = Request::Create { virt, backing, read_only: false, merged: false, except: vec![] };
+        // This process's own server, as if another, non-elevated user ran it.
+        let refuse = |pipe: &File| {
+            let server = client::server_of(pipe)?;
+            let other = client::Server { sid: "S-1-5-21-0-0-0-4242".to_owned(), elevated: false, ..server };
+            client::trust(&other, &sys::my_sid().unwrap())
+        };
+        let refused = client::call_checked(&s.at, &request, refuse).unwrap_err();
+        assert_eq!(refused.hresult, bindfs_core::hresult::ACCESS_DENIED, "{refused:?}");
+        let pid = std::process::id();
+        assert_eq!(
+            refused.message,
+            format!("the control pipe is served by process {pid}, not an administrator or you")
+        );
+        assert_eq!(s.list(false).unwrap(), "", "the refused server was sent the request");
+        client::call(&s.at, &request).unwrap();
+        assert!(s.list(false).unwrap().starts_with(&format!(r"{}\Foo -> ", s.at)));
     }
 
     /// Issue 15: the bind link C API's test program, built with mingw against `bindlink.h` and

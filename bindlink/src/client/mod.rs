@@ -4,7 +4,8 @@
 //!
 //! - Linux ([`linux`]): a path names its view, the deepest bindfs-rs mount holding it (from
 //!   `/proc/self/mountinfo`); the request goes to that view's control socket.
-//! - Windows (`windows`): the view is the nearest ancestor of the path that has a control pipe.
+//! - Windows (`windows`): the view is the nearest ancestor of the path that has a control
+//!   pipe, served by this user or an elevated process.
 
 use bindfs_core::hresult;
 
@@ -14,7 +15,7 @@ pub mod linux;
 pub use linux::*;
 
 #[cfg(windows)]
-mod windows;
+pub mod windows;
 #[cfg(windows)]
 pub use windows::*;
 
@@ -73,6 +74,18 @@ impl Failure {
         }
         let name = hresult::name(self.hresult).unwrap_or("HRESULT");
         format!("{} [HRESULT {:#010X} {name}]", self.message, self.hresult)
+    }
+}
+
+/// Set (to anything but `0`) to have a failed `bindfs-rs link create|remove` end its line with
+/// the `HRESULT` the C API returns for the same failure (`[HRESULT 0x80070057 E_INVALIDARG]`).
+/// Read here so the Linux and Windows commands print alike.
+pub const HRESULT_ENV: &str = "BINDFS_RS_HRESULT";
+
+impl Failure {
+    /// [`Failure::line`], with the `HRESULT` when [`HRESULT_ENV`] asks for it.
+    pub fn line_as_asked(&self) -> String {
+        self.line(std::env::var_os(HRESULT_ENV).is_some_and(|v| v != "0"))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The Win32 calls of the Windows command, each behind a safe function: the control pipe's
-//! server and client ends, its DACL, the tokens that say who runs a process, and the log file
-//! created owner-only. The only `unsafe` of the command.
+//! server end, its DACL, and the log file created owner-only. The only `unsafe` of the command.
+//! The client end and the tokens that say who runs a process are the `bindlink` client's
+//! (shared with `bindlink.dll`), re-exported here for the server.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -10,97 +11,24 @@ use windows::Win32::Foundation::{
     ERROR_PIPE_CONNECTED, HANDLE, HANDLE_FLAG_INHERIT, HANDLE_FLAGS, HLOCAL, LocalFree, SetHandleInformation,
 };
 use windows::Win32::Security::Authorization::{
-    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
 };
-use windows::Win32::Security::{
-    GetTokenInformation, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_ELEVATION, TOKEN_QUERY, TOKEN_USER,
-    TokenElevation, TokenUser,
-};
+use windows::Win32::Security::{PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES};
 use windows::Win32::Storage::FileSystem::{
     CreateFileW, FILE_APPEND_DATA, FILE_ATTRIBUTE_NORMAL, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_SHARE_READ,
     FILE_SHARE_WRITE, OPEN_ALWAYS, PIPE_ACCESS_DUPLEX, SYNCHRONIZE,
 };
 use windows::Win32::System::Pipes::{
-    ConnectNamedPipe, CreateNamedPipeW, GetNamedPipeClientProcessId, GetNamedPipeServerProcessId,
-    PIPE_READMODE_BYTE, PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
-    WaitNamedPipeW,
+    ConnectNamedPipe, CreateNamedPipeW, GetNamedPipeClientProcessId, PIPE_READMODE_BYTE,
+    PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_BYTE, PIPE_UNLIMITED_INSTANCES, PIPE_WAIT,
 };
-use windows::Win32::System::Threading::{
-    GetCurrentProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
-};
-use windows::core::{PCWSTR, PWSTR};
+use windows::core::PCWSTR;
 
-/// `text` as a NUL-terminated UTF-16 string.
-pub fn wide(text: &str) -> Vec<u16> {
-    text.encode_utf16().chain(Some(0)).collect()
-}
+use bindlink::client::windows::process_token;
+pub use bindlink::client::windows::{my_sid, this_process_elevated, token_sid, wide};
 
 fn raw(handle: &impl AsRawHandle) -> HANDLE {
     HANDLE(handle.as_raw_handle())
-}
-
-/// The token of this process, for queries.
-fn own_token() -> Result<OwnedHandle, String> {
-    let mut token = HANDLE::default();
-    // SAFETY: the pseudo handle of this process; `token` receives a handle owned below.
-    unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) }
-        .map_err(|e| format!("process token: {e}"))?;
-    // SAFETY: a token handle just opened, owned from here on.
-    Ok(unsafe { OwnedHandle::from_raw_handle(token.0) })
-}
-
-/// The string SID of the user this process runs as.
-pub fn my_sid() -> Result<String, String> {
-    token_sid(&own_token()?)
-}
-
-/// The string SID of `token`'s user.
-pub fn token_sid(token: &OwnedHandle) -> Result<String, String> {
-    let mut buf = vec![0u64; 64]; // 512 bytes, aligned for TOKEN_USER
-    let mut len = 0u32;
-    // SAFETY: `buf` is writable for the length given; `len` receives the size used.
-    unsafe {
-        GetTokenInformation(
-            raw(token),
-            TokenUser,
-            Some(buf.as_mut_ptr().cast()),
-            (buf.len() * 8) as u32,
-            &mut len,
-        )
-    }
-    .map_err(|e| format!("token user: {e}"))?;
-    // SAFETY: GetTokenInformation(TokenUser) filled `buf` with a TOKEN_USER.
-    let user = unsafe { &*buf.as_ptr().cast::<TOKEN_USER>() };
-    let mut text = PWSTR::null();
-    // SAFETY: a valid SID inside `buf`; `text` receives a LocalAlloc'ed string freed below.
-    unsafe { ConvertSidToStringSidW(user.User.Sid, &mut text) }.map_err(|e| format!("SID: {e}"))?;
-    // SAFETY: a NUL-terminated string from ConvertSidToStringSidW.
-    let sid = unsafe { text.to_string() }.map_err(|e| format!("SID: {e}"));
-    // SAFETY: allocated by ConvertSidToStringSidW with LocalAlloc, freed once.
-    unsafe { LocalFree(Some(HLOCAL(text.0.cast()))) };
-    sid
-}
-
-/// Whether `token` is elevated (an administrator's full token).
-pub fn elevated(token: &OwnedHandle) -> bool {
-    let mut elevation = TOKEN_ELEVATION::default();
-    let mut len = 0u32;
-    // SAFETY: `elevation` is writable for its size.
-    let ok = unsafe {
-        GetTokenInformation(
-            raw(token),
-            TokenElevation,
-            Some((&raw mut elevation).cast()),
-            std::mem::size_of::<TOKEN_ELEVATION>() as u32,
-            &mut len,
-        )
-    };
-    ok.is_ok() && elevation.TokenIsElevated != 0
-}
-
-/// Whether this process runs elevated (an administrator's full token).
-pub fn this_process_elevated() -> bool {
-    own_token().is_ok_and(|token| elevated(&token))
 }
 
 /// A security descriptor (from SDDL), freed when dropped.
@@ -179,15 +107,6 @@ pub fn connect(pipe: &OwnedHandle) -> bool {
     }
 }
 
-/// The id of the process serving the pipe whose client end is `pipe`, and that process's token.
-pub fn server_token(pipe: &File) -> Result<(u32, OwnedHandle), String> {
-    let mut pid = 0u32;
-    // SAFETY: a pipe handle we hold open; `pid` is a local the call writes.
-    unsafe { GetNamedPipeServerProcessId(raw(pipe), &mut pid) }
-        .map_err(|e| format!("control pipe server: {e}"))?;
-    Ok((pid, process_token(pid).map_err(|e| format!("control pipe server {e}"))?))
-}
-
 /// The id of the client process at the other end of the server end `pipe`, and (when this
 /// process may read it) that process's token.
 pub fn client_token(pipe: &File) -> Result<(u32, Option<OwnedHandle>), String> {
@@ -196,21 +115,6 @@ pub fn client_token(pipe: &File) -> Result<(u32, Option<OwnedHandle>), String> {
     unsafe { GetNamedPipeClientProcessId(raw(pipe), &mut pid) }
         .map_err(|e| format!("control pipe client: {e}"))?;
     Ok((pid, process_token(pid).ok()))
-}
-
-/// The token of process `pid`, for queries.
-fn process_token(pid: u32) -> Result<OwnedHandle, String> {
-    // SAFETY: opening a process by id for a query; the handle is owned below.
-    let process = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, false, pid) }
-        .map_err(|e| format!("process {pid}: {e}"))?;
-    // SAFETY: a process handle just opened, owned from here on.
-    let process = unsafe { OwnedHandle::from_raw_handle(process.0) };
-    let mut token = HANDLE::default();
-    // SAFETY: a process handle we own; `token` receives a handle owned below.
-    unsafe { OpenProcessToken(raw(&process), TOKEN_QUERY, &mut token) }
-        .map_err(|e| format!("process {pid} token: {e}"))?;
-    // SAFETY: a token handle just opened, owned from here on.
-    Ok(unsafe { OwnedHandle::from_raw_handle(token.0) })
 }
 
 /// Opens `path` for appending, creating it with the DACL of `security` when it does not exist
@@ -242,16 +146,6 @@ pub fn append_with_security(path: &std::path::Path, security: &Descriptor) -> st
     .map_err(|e| std::io::Error::from_raw_os_error(e.code().0 & 0xFFFF))?;
     // SAFETY: a file handle just opened, owned from here on.
     Ok(File::from(unsafe { OwnedHandle::from_raw_handle(handle.0) }))
-}
-
-/// `WaitNamedPipeW`: waits at most `millis` for an instance of pipe `name` (NUL-terminated
-/// UTF-16) to be free; false when none is (the error says why: no such pipe, or all busy).
-pub fn wait_named_pipe(name: &[u16], millis: u32) -> bool {
-    if name.last() != Some(&0) {
-        return false;
-    }
-    // SAFETY: a NUL-terminated name (checked) that outlives the call.
-    unsafe { WaitNamedPipeW(PCWSTR(name.as_ptr()), millis) }.as_bool()
 }
 
 /// Makes `handle` (one of this process's) not inherited by the processes it starts.
