@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use bindfs_core::control::audit::{self, Caller};
 use bindfs_core::control::{self, Endpoint, Reply, Request};
-use bindfs_core::{AbsPath, LinkFlags, LinkSpec, View};
+use bindfs_core::{AbsPath, LinkFlags, LinkSpec, Target, View};
 use bindfs_winfsp::WindowsBacking;
 use bindfs_winfsp::host::{self, MountConfig};
 use bindlink::client::windows::{
@@ -299,7 +299,7 @@ pub fn link_apply(file: &Path, mountpoint: Option<&Path>, out: &mut dyn Write) -
     let links = crate::args::read_links_file(file)?.0;
     let m = match (mountpoint, links.first()) {
         (Some(m), _) => mount_point(m)?.at,
-        (None, Some(first)) => view_of(&absolute(&first.virt)?)?,
+        (None, Some(first)) => client::view_of(&absolute(&first.virt)?).map_err(message)?,
         (None, None) => {
             return Err(format!("{}: no links, so no view named: give the mount point", file.display()));
         }
@@ -310,7 +310,7 @@ pub fn link_apply(file: &Path, mountpoint: Option<&Path>, out: &mut dyn Write) -
         .map(|l| {
             Ok(control::WantedLink {
                 virt: absolute(&l.virt)?.to_string(),
-                backing: backing_path(&l.backing, &at)?.to_string(),
+                backing: client::backing_path(&l.backing, &at).map_err(message)?.to_string(),
                 read_only: l.read_only,
                 merged: l.merged,
                 except: l
@@ -322,7 +322,7 @@ pub fn link_apply(file: &Path, mountpoint: Option<&Path>, out: &mut dyn Write) -
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let reply = checked(call(&m, &Request::Apply { links: wanted })?)?;
+    let reply = call(&m, &Request::Apply { links: wanted })?;
     let done = reply.applied.unwrap_or_default();
     writeln!(out, "{m}: {} created, {} removed, {} pending", done.created, done.removed, done.pending)
         .map_err(|e| format!("stdout: {e}"))
