@@ -38,6 +38,55 @@ fn null_argument(what: &str) -> Failure {
     Failure::new(format!("{what} is NULL"), hresult::E_INVALIDARG)
 }
 
+/// Reads one C string of the caller as an owned path (UTF-8 or UTF-16, per platform).
+type ReadPath<C> = unsafe fn(*const C, &str) -> Result<PathBuf, Failure>;
+
+/// `CreateBindLink`'s body for either string type: owned arguments first, then [`create`].
+///
+/// # Safety
+/// Every path is NULL or a string `path` may read; `exception_paths` is NULL or points to
+/// `exception_count` such pointers. All stay valid during the call.
+unsafe fn create_with<C>(
+    path: ReadPath<C>,
+    virtual_path: *const C,
+    backing_path: *const C,
+    flags: u32,
+    exception_count: u32,
+    exception_paths: *const *const C,
+) -> HResult {
+    guarded(|| {
+        // SAFETY: the caller's contract above.
+        let virt = unsafe { path(virtual_path, "virtualPath") }?;
+        // SAFETY: the caller's contract above.
+        let backing = unsafe { path(backing_path, "backingPath") }?;
+        let mut except = Vec::new();
+        if exception_count > 0 {
+            if exception_paths.is_null() {
+                return Err(null_argument("exceptionPaths"));
+            }
+            for i in 0..exception_count as usize {
+                // SAFETY: the array holds exception_count pointers (the caller's contract).
+                let p = unsafe { *exception_paths.add(i) };
+                // SAFETY: each is NULL or a string `path` may read (the caller's contract).
+                except.push(unsafe { path(p, "exceptionPaths[i]") }?);
+            }
+        }
+        create(virt, backing, flags, except)
+    })
+}
+
+/// `RemoveBindLink`'s body for either string type.
+///
+/// # Safety
+/// `virtual_path` is NULL or a string `path` may read, valid during the call.
+unsafe fn remove_with<C>(path: ReadPath<C>, virtual_path: *const C) -> HResult {
+    guarded(|| {
+        // SAFETY: the caller's contract above.
+        let virt = unsafe { path(virtual_path, "virtualPath") }?;
+        crate::client::remove(&virt)
+    })
+}
+
 #[cfg(not(windows))]
 mod ffi {
     use std::ffi::{CStr, c_char};
@@ -73,25 +122,17 @@ mod ffi {
         exception_count: u32,
         exception_paths: *const *const c_char,
     ) -> HResult {
-        guarded(|| {
-            // SAFETY: the caller's contract above.
-            let virt = unsafe { path(virtual_path, "virtualPath") }?;
-            // SAFETY: the caller's contract above.
-            let backing = unsafe { path(backing_path, "backingPath") }?;
-            let mut except = Vec::new();
-            if exception_count > 0 {
-                if exception_paths.is_null() {
-                    return Err(null_argument("exceptionPaths"));
-                }
-                for i in 0..exception_count as usize {
-                    // SAFETY: the array holds exception_count pointers (the caller's contract).
-                    let p = unsafe { *exception_paths.add(i) };
-                    // SAFETY: each is a NUL-terminated string or NULL (the caller's contract).
-                    except.push(unsafe { path(p, "exceptionPaths[i]") }?);
-                }
-            }
-            create(virt, backing, create_bind_link_flags, except)
-        })
+        // SAFETY: the caller's contract above, which is `create_with`'s.
+        unsafe {
+            create_with(
+                path,
+                virtual_path,
+                backing_path,
+                create_bind_link_flags,
+                exception_count,
+                exception_paths,
+            )
+        }
     }
 
     /// `RemoveBindLink` (bindlink.h): the virtual path as UTF-8.
@@ -100,11 +141,8 @@ mod ffi {
     /// `virtual_path` is NULL or a NUL-terminated string valid during the call.
     #[unsafe(no_mangle)]
     pub unsafe extern "C" fn RemoveBindLink(virtual_path: *const c_char) -> HResult {
-        guarded(|| {
-            // SAFETY: the caller's contract above.
-            let virt = unsafe { path(virtual_path, "virtualPath") }?;
-            crate::client::remove(&virt)
-        })
+        // SAFETY: the caller's contract above, which is `remove_with`'s.
+        unsafe { remove_with(path, virtual_path) }
     }
 }
 
@@ -149,25 +187,17 @@ mod ffi {
         exception_count: u32,
         exception_paths: *const *const u16,
     ) -> HResult {
-        guarded(|| {
-            // SAFETY: the caller's contract above.
-            let virt = unsafe { path(virtual_path, "virtualPath") }?;
-            // SAFETY: the caller's contract above.
-            let backing = unsafe { path(backing_path, "backingPath") }?;
-            let mut except = Vec::new();
-            if exception_count > 0 {
-                if exception_paths.is_null() {
-                    return Err(null_argument("exceptionPaths"));
-                }
-                for i in 0..exception_count as usize {
-                    // SAFETY: the array holds exception_count pointers (the caller's contract).
-                    let p = unsafe { *exception_paths.add(i) };
-                    // SAFETY: each is a NUL-terminated string or NULL (the caller's contract).
-                    except.push(unsafe { path(p, "exceptionPaths[i]") }?);
-                }
-            }
-            create(virt, backing, create_bind_link_flags, except)
-        })
+        // SAFETY: the caller's contract above, which is `create_with`'s.
+        unsafe {
+            create_with(
+                path,
+                virtual_path,
+                backing_path,
+                create_bind_link_flags,
+                exception_count,
+                exception_paths,
+            )
+        }
     }
 
     /// `RemoveBindLink` with the signature of Microsoft's bindlink.h.
@@ -176,10 +206,7 @@ mod ffi {
     /// `virtual_path` is NULL or a NUL-terminated UTF-16 string valid during the call.
     #[unsafe(no_mangle)]
     pub unsafe extern "system" fn RemoveBindLink(virtual_path: *const u16) -> HResult {
-        guarded(|| {
-            // SAFETY: the caller's contract above.
-            let virt = unsafe { path(virtual_path, "virtualPath") }?;
-            crate::client::remove(&virt)
-        })
+        // SAFETY: the caller's contract above, which is `remove_with`'s.
+        unsafe { remove_with(path, virtual_path) }
     }
 }
