@@ -12,59 +12,18 @@
 //!   by [`DAEMON_ENV`]) sets up its own log, and a bad log file fails it before the view is live.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
+mod flags;
+pub use flags::{Level, LogArgs};
+
 /// Set in the environment of the detached daemon a `mount` without `-f` starts.
 pub const DAEMON_ENV: &str = "BINDFS_RS_DAEMON";
-
-/// A log level of `--log-level`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Level {
-    /// Failures only.
-    Error,
-    /// Failures and what the daemon worked around (the default).
-    Warn,
-    /// Also every link change, with who asked.
-    Info,
-    /// Also refused requests and fallbacks, for finding a problem.
-    Debug,
-    /// Everything.
-    Trace,
-}
-
-impl Level {
-    /// The filter directive of this level.
-    fn directive(self) -> &'static str {
-        match self {
-            Level::Error => "error",
-            Level::Warn => "warn",
-            Level::Info => "info",
-            Level::Debug => "debug",
-            Level::Trace => "trace",
-        }
-    }
-}
-
-/// The logging flags of `mount`.
-#[derive(Clone, Debug, Default, clap::Args)]
-pub struct LogArgs {
-    /// How much the daemon logs (default: warn, or RUST_LOG's filter when set); info logs every
-    /// link change with the caller's uid (Windows: SID).
-    #[arg(long, value_name = "LEVEL", value_enum)]
-    pub log_level: Option<Level>,
-    /// Debug: serve in the foreground and log at debug level to stderr (implies --foreground).
-    #[arg(short = 'd', long = "debug")]
-    pub debug: bool,
-    /// Append the log to FILE (created readable by its owner only) instead of stderr or the
-    /// system log.
-    #[arg(long, value_name = "FILE")]
-    pub log_file: Option<PathBuf>,
-}
 
 /// The filter of `args`: `--log-level`, `-d`, `RUST_LOG`, or `warn`, the first given.
 fn filter(args: &LogArgs, rust_log: Option<&str>) -> Result<EnvFilter, String> {

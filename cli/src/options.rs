@@ -315,8 +315,10 @@ pub fn words(text: &str) -> Result<Settings, String> {
                 None => (None, Given::Flag(true)),
             },
         };
-        let opt = opt.ok_or_else(|| format!("{word}: unknown mount option"))?;
-        (opt.set)(&mut settings, given).map_err(|e| format!("{word}: {e}"))?;
+        // A word is shown escaped, so the error stays one line whatever it holds.
+        let shown = word.escape_debug();
+        let opt = opt.ok_or_else(|| format!("{shown}: unknown mount option"))?;
+        (opt.set)(&mut settings, given).map_err(|e| format!("{shown}: {e}"))?;
     }
     Ok(settings)
 }
@@ -325,7 +327,9 @@ pub fn words(text: &str) -> Result<Settings, String> {
 pub fn table(table: &toml::Table) -> Result<Settings, String> {
     let mut settings = Settings::default();
     for (key, v) in table {
-        let opt = named(key).ok_or_else(|| format!("[mount] {key}: unknown mount option"))?;
+        // A key is shown escaped, so the error stays one line whatever it holds.
+        let key = key.escape_debug().to_string();
+        let opt = named(&key).ok_or_else(|| format!("[mount] {key}: unknown mount option"))?;
         let text;
         let given = match v {
             toml::Value::Boolean(b) => Given::Flag(*b),
@@ -361,7 +365,7 @@ pub fn table(table: &toml::Table) -> Result<Settings, String> {
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct MountArgs {
     /// Mount options, comma-separated (repeatable): cache_ttl=SECS, poll_us=MICROS, ro, suid,
-    /// dev, noexec, noatime, sync, dirsync, log_level=LEVEL, log_file=FILE, debug; fstab-only
+    /// dev, noexec, noatime, sync, dirsync, wait_backings=SECS, log_level=LEVEL, log_file=FILE, debug; fstab-only
     /// words (nofail, _netdev, noauto, user, x-*, defaults, ...) are accepted and ignored.
     #[arg(short = 'o', value_name = "OPTIONS", value_parser = words)]
     pub options: Vec<Settings>,
@@ -498,6 +502,10 @@ mod tests {
     fn bad_o_words_name_the_word_and_what_was_expected() {
         assert_eq!(words("frob").unwrap_err(), "frob: unknown mount option");
         assert_eq!(words("frob=1").unwrap_err(), "frob=1: unknown mount option");
+        // Found by fuzz/config_parse: a word holding a newline is shown escaped, on one line.
+        assert_eq!(words("a\nb").unwrap_err(), "a\\nb: unknown mount option");
+        let key_with_newline: toml::Table = toml::from_str("\"a\\nb\" = 1").unwrap();
+        assert_eq!(table(&key_with_newline).unwrap_err(), "[mount] a\\nb: unknown mount option");
         assert_eq!(words("cache_ttl=5000").unwrap_err(), "cache_ttl=5000: expected seconds from 0 to 3600");
         assert_eq!(words("cache_ttl").unwrap_err(), "cache_ttl: expected a value");
         assert!(words("suid=1").unwrap_err().starts_with("suid=1: expected no value"));
