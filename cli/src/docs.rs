@@ -13,12 +13,110 @@ use std::path::{Path, PathBuf};
 use clap::Command;
 
 /// Prints the completion script of `shell` for `cmd` (the whole command line) on `out`.
-pub fn completions(shell: clap_complete::Shell, mut cmd: Command, out: &mut dyn Write) -> Result<(), String> {
+///
+/// Two faults of clap_complete 4.6.12 (the newest release) are mended here:
+/// - its generators offer hidden subcommands and arguments (`man`, `service` off Windows,
+///   `mount --source`): they walk every subcommand, unlike clap's help and clap_mangen (see
+///   clap-rs/clap#1335). They get [`visible`]'s copy of the command line, without them.
+/// - its bash script spells a subcommand's state two ways when the binary's name has a hyphen
+///   (clap-rs/clap#6421), so nothing completes after the first word: see [`mend_bash`].
+pub fn completions(shell: clap_complete::Shell, cmd: Command, out: &mut dyn Write) -> Result<(), String> {
     let name = cmd.get_name().to_owned();
+    let mut cmd = visible(&cmd);
     // Generated in memory first: clap_complete panics on a failed write (a closed pipe).
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut cmd, name, &mut script);
+    clap_complete::generate(shell, &mut cmd, &name, &mut script);
+    if shell == clap_complete::Shell::Bash {
+        script = mend_bash(&String::from_utf8_lossy(&script), &name).into_bytes();
+    }
     out.write_all(&script).map_err(|e| format!("stdout: {e}"))
+}
+
+/// A copy of the (unbuilt) `cmd` without its hidden subcommands and arguments, for the
+/// completion generators. clap has no way to remove a subcommand, so each command is put
+/// together again from what the generators read of it: name, about, visible aliases, version
+/// and the help settings, arguments, groups (without the hidden arguments) and subcommands.
+/// `help` subcommands and `--help`/`--version` flags are not in an unbuilt command; building
+/// the copy adds them, so `help`'s list lacks the hidden ones too.
+fn visible(cmd: &Command) -> Command {
+    let shown = |a: &&clap::Arg| !a.is_hide_set();
+    let mut copy = Command::new(cmd.get_name().to_owned())
+        .visible_aliases(cmd.get_visible_aliases().map(str::to_owned))
+        .args(cmd.get_arguments().filter(shown).cloned())
+        .subcommands(cmd.get_subcommands().filter(|s| !s.is_hide_set()).map(visible));
+    // Set only where the original sets them: `propagate_version(false)` would take back what a
+    // parent's propagation gives. A command without a version of its own reports its version
+    // flag disabled (it may yet get one from its parent), so that setting is copied only with
+    // a version.
+    let own_version = cmd.get_version().is_some() || cmd.get_long_version().is_some();
+    let settings = [
+        (cmd.is_propagate_version_set(), Command::propagate_version as fn(Command, bool) -> Command),
+        (cmd.is_disable_help_flag_set(), Command::disable_help_flag),
+        (own_version && cmd.is_disable_version_flag_set(), Command::disable_version_flag),
+        (cmd.is_disable_help_subcommand_set(), Command::disable_help_subcommand),
+    ];
+    for (set, setter) in settings {
+        if set {
+            copy = setter(copy, true);
+        }
+    }
+    if let Some(about) = cmd.get_about() {
+        copy = copy.about(about.clone());
+    }
+    if let Some(about) = cmd.get_long_about() {
+        copy = copy.long_about(about.clone());
+    }
+    if let Some(version) = cmd.get_version() {
+        copy = copy.version(version.to_owned());
+    }
+    if let Some(version) = cmd.get_long_version() {
+        copy = copy.long_version(version.to_owned());
+    }
+    let kept: Vec<&clap::Id> = cmd.get_arguments().filter(shown).map(|a| a.get_id()).collect();
+    for group in cmd.get_groups() {
+        let mut group = group.clone();
+        let args: Vec<clap::Id> = group.get_args().filter(|id| kept.contains(id)).cloned().collect();
+        let multiple = group.is_multiple();
+        copy = copy.group(
+            clap::ArgGroup::new(group.get_id().clone())
+                .args(args)
+                .multiple(multiple)
+                .required(group.is_required_set()),
+        );
+    }
+    copy
+}
+
+/// The bash script of clap_complete with clap-rs/clap#6421 mended: for a binary named
+/// `bindfs-rs`, the loop over the words sets `cmd="bindfs__rs__subcmd__link"` but the case arms
+/// read `bindfs__subcmd__rs__subcmd__link)`, so no arm matches and nothing is offered after the
+/// first word. This rewrites the arms' labels (lines holding only `LABEL)`) the loop's way and
+/// touches nothing else; once clap_complete spells both alike it finds nothing to rewrite.
+fn mend_bash(script: &str, bin: &str) -> String {
+    if !bin.contains('-') {
+        return script.to_owned();
+    }
+    const SEP: &str = "__subcmd__";
+    let wrong = format!("{}{SEP}", bin.replace('-', SEP));
+    let right = format!("{}{SEP}", bin.replace('-', "__"));
+    let mut mended = String::with_capacity(script.len());
+    for line in script.split_inclusive('\n') {
+        let label = line.trim_start();
+        match label.strip_prefix(&wrong) {
+            Some(rest) if is_label(rest.trim_end()) => {
+                mended.push_str(&line[..line.len() - label.len()]);
+                mended.push_str(&right);
+                mended.push_str(rest);
+            }
+            _ => mended.push_str(line),
+        }
+    }
+    mended
+}
+
+/// Whether `text` (a case arm's label after its prefix) is one word ending in `)`.
+fn is_label(text: &str) -> bool {
+    text.ends_with(')') && !text.contains(char::is_whitespace)
 }
 
 /// Writes the man pages of `cmd` and the links file's page below `dir`; returns their paths.
@@ -222,6 +320,44 @@ optional = true
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mend_bash_rewrites_only_the_case_labels_of_a_hyphenated_name() {
+        let script = "    case \"${cmd},${i}\" in\n            bindfs__rs,link)\n                cmd=\"bindfs__rs__subcmd__link\"\n\
+                      ;;\n        bindfs__subcmd__rs__subcmd__link)\n            opts=\"bindfs__subcmd__rs__subcmd__x y\"\n";
+        let mended = mend_bash(script, "bindfs-rs");
+        assert!(mended.contains("\n        bindfs__rs__subcmd__link)\n"), "{mended}");
+        assert!(mended.contains("opts=\"bindfs__subcmd__rs__subcmd__x y\""), "{mended}");
+        assert_eq!(mended.len(), script.len() - "subcmd__".len());
+        assert_eq!(mend_bash(script, "bindfs"), script);
+    }
+
+    /// The copy given to clap_complete keeps every visible subcommand, option and version flag,
+    /// and drops the hidden ones.
+    #[test]
+    fn completions_leave_out_hidden_commands_and_options_only() {
+        let mut cmd = <crate::Cli as clap::CommandFactory>::command();
+        let mut copy = visible(&cmd);
+        cmd.build();
+        copy.build();
+        fn names(c: &Command) -> Vec<String> {
+            c.get_subcommands().map(|s| s.get_name().to_owned()).collect()
+        }
+        let mut want = names(&cmd);
+        want.retain(|n| !cmd.find_subcommand(n).unwrap().is_hide_set());
+        assert_eq!(names(&copy), want);
+        assert!(!names(&copy).contains(&"man".to_owned()));
+        let mount = |c: &Command| -> Vec<String> {
+            let m = c.find_subcommand("mount").unwrap();
+            m.get_arguments().map(|a| a.get_id().to_string()).collect()
+        };
+        let mut want = mount(&cmd);
+        want.retain(|id| id != "source");
+        assert_eq!(mount(&copy), want);
+        let link = copy.find_subcommand("link").unwrap();
+        assert_eq!(names(link), names(cmd.find_subcommand("link").unwrap()));
+        assert!(link.get_arguments().any(|a| a.get_long() == Some("version")));
+    }
 
     /// The field names serde asks for when it reads `T` (a struct): what its parser takes.
     fn fields_of<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
