@@ -33,7 +33,9 @@ fn open_flags(flags: i32) -> OpenFlags {
 }
 
 /// The I/O mode of a new open of node `ino` (see `io_mode`), registering `file` as its backing
-/// file when it passes through.
+/// file when it passes through. A registration refused with `EPERM` (the daemon may not
+/// register any: `io_mode::passthrough_refused` could not tell) turns passthrough off for the
+/// session, so later opens try no more and `status` tells the truth.
 fn io_mode(
     shared: &Shared,
     ino: u64,
@@ -41,9 +43,22 @@ fn io_mode(
     read_only: bool,
     register: impl FnOnce(&LinuxFile) -> std::io::Result<fuser::BackingId>,
 ) -> Mode {
-    let passthrough = shared.passthrough.load(std::sync::atomic::Ordering::Relaxed);
+    use std::sync::atomic::Ordering;
+    let passthrough = shared.passthrough.load(Ordering::Relaxed);
     let file = handle.file().ok().filter(|_| passthrough);
-    shared.io_modes.lock().open(ino, handle.opened_attr(), read_only, file.map(|f| move || register(f)))
+    let register = file.map(|f| {
+        move || {
+            let registered = register(f);
+            let refused = registered.as_ref().err().filter(|e| e.raw_os_error() == Some(libc::EPERM));
+            if let Some(e) = refused.filter(|_| shared.passthrough.swap(false, Ordering::Relaxed)) {
+                tracing::warn!(
+                    "passthrough refused ({e}): the daemon does the I/O of every open file from now on"
+                );
+            }
+            registered
+        }
+    });
+    shared.io_modes.lock().open(ino, handle.opened_attr(), read_only, register)
 }
 
 /// Keeps an open file and returns its handle.

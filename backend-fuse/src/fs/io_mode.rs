@@ -11,6 +11,16 @@
 //! that does not is refused (`EIO` to the caller), and the reverse. So the first open of a node
 //! picks its mode and the others join it until the last one is released.
 //!
+//! Passthrough needs more than the kernel's agreement at `init`: registering a backing file
+//! (`FUSE_DEV_IOC_BACKING_OPEN`) is refused with `EPERM` unless the registering task is
+//! `capable(CAP_SYS_ADMIN)`, i.e. holds that capability in the initial user namespace
+//! (`fuse_backing_open`, fs/fuse/passthrough.c, "relax CAP_SYS_ADMIN once backing files are
+//! visible to lsof"). A daemon run by a user has no such capability: the kernel would agree,
+//! then refuse every open. So [`passthrough_refused`] is asked once at `init`, before
+//! passthrough is asked of the kernel; where it cannot tell (an LSM, say), the first `EPERM`
+//! turns passthrough off for the rest of the session (`file::io_mode`). Either way the view's
+//! `status` and log say what the daemon really does, and no open pays a doomed `ioctl`.
+//!
 //! Pages the kernel cached for a node stay valid across opens as long as the backing file is
 //! the same object with the same size and times: an open whose [`Stamp`] matches the one the
 //! pages were read under keeps them (`FOPEN_KEEP_CACHE`, so a warm read costs no request); any
@@ -24,6 +34,25 @@ use bindfs_core::{Attr, FileKind, Timestamp};
 
 /// Read-only opens of regular files smaller than this are served by the daemon.
 pub const CACHED_BELOW: u64 = 64 * 1024;
+
+/// Why this process cannot register backing files, if it knows it cannot: it lacks
+/// `CAP_SYS_ADMIN` in its effective set, or it runs in a user namespace other than the initial
+/// one (where the kernel checks that capability). Reads the calling thread's capabilities
+/// (`capget`) and the inode of `/proc/self/ns/user`; what cannot be read counts as allowed
+/// (the kernel then answers at the first open).
+pub fn passthrough_refused() -> Option<&'static str> {
+    use rustix::thread::{CapabilitySet, capabilities};
+    use std::os::unix::fs::MetadataExt;
+    if capabilities(None).is_ok_and(|caps| !caps.effective.contains(CapabilitySet::SYS_ADMIN)) {
+        return Some("the daemon lacks CAP_SYS_ADMIN (a user's view; mount as root for passthrough)");
+    }
+    // The initial user namespace's inode number is fixed (PROC_USER_INIT_INO, linux/proc_ns.h).
+    const INITIAL_USER_NS: u64 = 0xEFFF_FFFD;
+    if std::fs::metadata("/proc/self/ns/user").is_ok_and(|m| m.ino() != INITIAL_USER_NS) {
+        return Some("the daemon runs in a user namespace, where CAP_SYS_ADMIN does not count");
+    }
+    None
+}
 
 /// What an open of a node was given.
 #[derive(Debug)]

@@ -117,7 +117,8 @@ pub struct Shared {
     io_modes: Mutex<io_mode::IoModes>,
     next_handle: AtomicU64,
     options: Options,
-    /// Whether the kernel agreed to passthrough at `init`.
+    /// Whether open files pass through: the kernel agreed at `init` to a daemon allowed to
+    /// register backing files, and no registration was refused for lack of rights since.
     passthrough: AtomicBool,
     notifier: OnceLock<Notifier>,
     /// A descriptor of the session's `/dev/fuse` connection, for notifications fuser cannot send.
@@ -192,7 +193,8 @@ impl ViewHandle {
         self.0.options.cache_ttl
     }
 
-    /// Whether the kernel agreed to passthrough (known once the session started).
+    /// Whether open files pass through to the kernel (known once the session started; see
+    /// `io_mode`).
     pub fn passthrough(&self) -> bool {
         self.0.passthrough.load(Ordering::Relaxed)
     }
@@ -472,9 +474,14 @@ impl Filesystem for BindFs {
         let _ = config.add_capabilities(wanted & config.capabilities());
         let _ = config.set_max_write(1 << 20);
         let _ = config.set_max_readahead(1 << 20);
-        if self.0.options.passthrough
-            && config.capabilities().contains(F::FUSE_PASSTHROUGH)
-            && config.add_capabilities(F::FUSE_PASSTHROUGH).is_ok()
+        // Asked of the kernel only when the daemon may register backing files (`io_mode`):
+        // a view that cannot use passthrough keeps no stacking depth and says so.
+        if !self.0.options.passthrough || !config.capabilities().contains(F::FUSE_PASSTHROUGH) {
+            return Ok(());
+        }
+        if let Some(why) = io_mode::passthrough_refused() {
+            tracing::info!("open files do not pass through to the kernel: {why}; the daemon does their I/O");
+        } else if config.add_capabilities(F::FUSE_PASSTHROUGH).is_ok()
             // Backing files may sit on one stacked file system (overlayfs, another FUSE).
             && config.set_max_stack_depth(2).is_ok()
         {
