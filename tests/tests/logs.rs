@@ -94,6 +94,40 @@ fn bad_logging_flags_fail_the_mount_with_one_line_and_mount_nothing() {
     let err = one_line_error(&["mount", m, "--log-file", nowhere.to_str().unwrap()]);
     assert!(err.contains("--log-file"), "{err}");
     assert!(!mounted(&mnt));
+    // The error names the log file the way it was given.
+    let o = format!("log_file={}", nowhere.display());
+    let err = one_line_error(&["mount", m, "-o", &o]);
+    assert!(err.contains(&format!("-o {o}: ")) && !err.contains("--log-file"), "{err}");
+    let file = env.root().join("view.toml");
+    std::fs::write(&file, format!("[mount]\nlog_file = {:?}\n", nowhere.to_str().unwrap())).unwrap();
+    let err = one_line_error(&["mount", m, "--config", file.to_str().unwrap()]);
+    assert!(err.contains("[mount] log_file = ") && !err.contains("--log-file"), "{err}");
+    assert!(!mounted(&mnt));
+}
+
+#[test]
+fn a_mount_that_fails_writes_its_reason_to_the_log_file_too() {
+    let Some(env) = Env::new() else { return };
+    let mnt = env.mnt();
+    let m = mnt.to_str().unwrap();
+    let missing = env.root().join("nope");
+    let link = format!("{}={}", env.v("A").display(), missing.display());
+    for foreground in [false, true] {
+        let log = env.root().join(format!("failed-{foreground}.log"));
+        let mut args = vec!["mount", m, "--link", &link, "--log-file", log.to_str().unwrap()];
+        if foreground {
+            args.push("--foreground");
+        }
+        let err = one_line_error(&args);
+        assert!(err.contains(&missing.display().to_string()), "{err}");
+        assert!(!mounted(&mnt));
+        // The same reason, once, in the log (stderr is lost under fstab or a service).
+        let reason = err.trim_end().trim_start_matches("bindfs-rs: ");
+        let text = cat(&log);
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(reason)).collect();
+        assert_eq!(lines.len(), 1, "foreground {foreground}: {reason:?} once in the log:\n{text}");
+        assert!(lines[0].contains("ERROR"), "{}", lines[0]);
+    }
 }
 
 #[test]
