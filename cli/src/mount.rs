@@ -89,7 +89,8 @@ pub fn run(request: MountRequest) -> Result<(), String> {
     // The links are made as `link apply` makes them: parents first, optional ones with a missing
     // backing waiting, any other refusal failing the mount before anything is mounted.
     let live = control::Live::new(view, at.policy);
-    bindfs_core::control::apply(&live, &at, &wanted).map_err(|(message, _)| message)?;
+    // Logged once each, below, with the mounting user.
+    bindfs_core::control::apply_unlogged(&live, &at, &wanted).map_err(|(message, _)| message)?;
     log_mount_links(&live, &at);
     let (view, waiting) = live.into_parts();
     let (mut session, handle) =
