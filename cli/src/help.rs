@@ -67,7 +67,8 @@ Examples:
 /// `link apply --help`.
 pub const LINK_APPLY: &str = "\
 Examples:
-  # Make the view at /srv/view match the file (all or nothing):
+  # Make the view at /srv/view match the file (all or nothing; its [mount] table is ignored:
+  # options change only at mount; a file without [[link]] tables removes every link):
   bindfs-rs link apply /etc/bindfs-rs/view.toml /srv/view
   # The view is the one holding the file's links:
   bindfs-rs link apply view.toml

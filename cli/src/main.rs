@@ -167,8 +167,9 @@ enum LinkCommand {
         toml: bool,
     },
     /// Make a live view's links match a links file: create the missing links, remove the extra
-    /// ones, replace the changed ones, parents before children. All or nothing: a bad file
-    /// changes nothing.
+    /// ones (a file without links removes them all), replace the changed ones, parents before
+    /// children. All or nothing: a bad file changes nothing. The file's `[mount]` table is
+    /// ignored: mount options change only at mount.
     #[command(after_help = help::LINK_APPLY)]
     Apply {
         /// The links file (`[[link]]` tables, as `mount --config` reads).
@@ -350,6 +351,16 @@ fn mount_links(
     Ok((all, settings))
 }
 
+/// The exit status of a failure, when it is not 1 (see [`set_exit_status`]).
+static EXIT_STATUS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+
+/// Makes the command, if it fails, exit with `status` rather than 1 (a failure a caller must
+/// tell from others, such as `mount`'s [`mount::ALREADY_MOUNTED`]).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn set_exit_status(status: u8) {
+    EXIT_STATUS.store(status, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn main() -> ExitCode {
     let argv = match fstab::rewrite(std::env::args_os().collect(), &subcommands()) {
         Ok(fstab::Rewritten::Args(argv)) => argv,
@@ -379,7 +390,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("bindfs-rs: {message}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_STATUS.load(std::sync::atomic::Ordering::Relaxed))
         }
     }
 }

@@ -119,6 +119,45 @@ fn the_fstab_form_with_fstab_only_options_mounts_once_and_umount_ends_it() {
 }
 
 #[test]
+fn a_second_mount_with_other_options_fails_naming_them_and_changes_nothing() {
+    let Some(env) = Env::new() else { return };
+    put(&env.v("own.txt"), "own");
+    let mnt = env.mnt();
+    let m = mnt.to_str().unwrap();
+    ok(&bindfs(&["none", m, "-o", "cache_ttl=0,nofail,dev,suid"]), "first mount");
+    for (opts, named) in [
+        ("ro", "rw, not ro"),
+        ("noexec", "exec, not noexec"),
+        ("suid,dev", "nosuid, not suid"),
+        ("cache_ttl=5", "cache_ttl=0, not 5"),
+    ] {
+        // The same line with one more option: mount.fuse3's appended dev,suid last.
+        let line = format!("{opts},cache_ttl=0,nofail,dev,suid").replacen(
+            "cache_ttl=5,cache_ttl=0",
+            "cache_ttl=5",
+            1,
+        );
+        let out = bindfs(&["none", m, "-o", &line]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "-o {line}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(named) && err.contains("unmount"), "-o {line}: {err}");
+    }
+    // The view is as first mounted: writable, nosuid, nodev, cache_ttl 0.
+    let flags = flags_at(&mnt);
+    assert!(flags.contains(&"rw".into()) && flags.contains(&"nosuid".into()), "{flags:?}");
+    assert_eq!(cache_ttl_of(&mnt), 0.0);
+    put(&env.v("still-writable.txt"), "w");
+    // The same options again (in another order, with other fstab-only words) stay a no-op.
+    let again = bindfs(&["none", m, "-o", "nofail,_netdev,cache_ttl=0,rw,dev,suid"]);
+    ok(&again, "the same options again");
+    assert!(text(&again.stderr).contains("already"), "{}", text(&again.stderr));
+    assert_eq!(mounts_at(&mnt).len(), 1);
+    umount(&mnt);
+    wait_daemon_gone(&mnt);
+}
+
+#[test]
 fn the_mount_helper_name_mounts_a_directory_source_over_the_whole_view() {
     let Some(env) = Env::new() else { return };
     put(&env.t("D/photo.jpg"), "jpg");
@@ -211,7 +250,8 @@ fn another_view_already_there_is_an_error_naming_it() {
     let mnt = env.mnt();
     let out = bindfs(&[env.t("D").to_str().unwrap(), mnt.to_str().unwrap(), "-o", "dev,suid"]);
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    // The status of "a live view is already mounted there" (see the systemd unit).
+    assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("another bindfs-rs view") && err.trim_end().lines().count() == 1, "{err}");
     assert_eq!(mounts_at(&mnt).len(), 1);
 }
