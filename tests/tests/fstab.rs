@@ -301,6 +301,15 @@ fn doctor_reports_each_check_with_its_fix_and_passes_here() {
     for line in report.lines() {
         assert!(tags.iter().any(|t| line.starts_with(t)), "{line}");
     }
+    // Every finding that is not ok, notes too, is followed by its fix.
+    let lines: Vec<&str> = report.lines().collect();
+    for (i, line) in lines.iter().enumerate().filter(|(_, l)| !l.starts_with("ok ") && !l.starts_with("   "))
+    {
+        assert!(
+            lines.get(i + 1).is_some_and(|next| next.starts_with("      fix: ")),
+            "no fix for {line}: {report}"
+        );
+    }
 }
 
 /// The real util-linux: `mount -t fuse.bindfs-rs` (mount(8), then mount.fuse3, then
