@@ -107,9 +107,15 @@ pub fn run(request: MountRequest) -> Result<(), String> {
     let (mut session, handle) =
         mount::mount(view, &config).map_err(|e| format!("mounting on {}: {e}", real.display()))?;
     let live = std::sync::Arc::new(control::Live::with_waiting(handle, at.policy, waiting));
+    // The view is mounted from here on: a failure before it serves unmounts it again (no
+    // session here unmounts itself), so nothing is left half-done.
+    let unmount_on = |message: String| {
+        let _ = mount::unmount(&real);
+        message
+    };
     let _control = control::Server::start(live, mountpoint.clone())
-        .map_err(|e| format!("control socket for {}: {e}", real.display()))?;
-    stop_on_signals(&mut session, &real)?;
+        .map_err(|e| unmount_on(format!("control socket for {}: {e}", real.display())))?;
+    stop_on_signals(&mut session, &real).map_err(unmount_on)?;
     // The view is live and its links made: tell systemd (a `Type=notify` unit; nothing without
     // NOTIFY_SOCKET) and the command that started this daemon.
     notify_systemd(sd_notify::NotifyState::Ready);

@@ -158,6 +158,38 @@ fn a_second_mount_with_other_options_fails_naming_them_and_changes_nothing() {
 }
 
 #[test]
+fn a_view_shows_in_the_mount_table_as_type_fuse_bindfs_rs_for_root_too() {
+    let Some(env) = Env::new() else { return };
+    let mnt = env.mnt();
+    ok(&bindfs(&["mount", mnt.to_str().unwrap(), "-o", "noexec"]), "mount");
+    let lines = mounts_at(&mnt);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    // mountinfo: "... - TYPE SOURCE SUPER-OPTIONS"; the tests run as root, whose views fuser
+    // would mount as plain `fuse`.
+    let (_, right) = lines[0].split_once(" - ").unwrap();
+    let fields: Vec<&str> = right.split(' ').collect();
+    assert_eq!(fields[..2], ["fuse.bindfs-rs", "bindfs-rs"], "{}", lines[0]);
+    // The flags asked for still reach the kernel, with the view's defaults.
+    let flags = flags_at(&mnt);
+    for flag in ["noexec", "nosuid", "nodev"] {
+        assert!(flags.contains(&flag.into()), "{flag}: {flags:?}");
+    }
+    // umount -t, as `umount -a -t fuse.bindfs-rs` picks views out.
+    // (Retried while another test thread's fork holds the mount busy.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new("umount").args(["-t", "fuse.bindfs-rs"]).arg(&mnt).output().unwrap();
+        if out.status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "umount -t fuse.bindfs-rs: {}", text(&out.stderr));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_daemon_gone(&mnt);
+    assert!(mounts_at(&mnt).is_empty());
+}
+
+#[test]
 fn the_mount_helper_name_mounts_a_directory_source_over_the_whole_view() {
     let Some(env) = Env::new() else { return };
     put(&env.t("D/photo.jpg"), "jpg");
