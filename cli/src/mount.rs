@@ -265,7 +265,7 @@ fn mount_flags(mountpoint: &str) -> Option<Vec<String>> {
             c => c.to_string(),
         })
         .collect();
-    let line = table.lines().filter(|l| l.split(' ').nth(4) == Some(escaped.as_str())).last()?;
+    let line = table.lines().rev().find(|l| l.split(' ').nth(4) == Some(escaped.as_str()))?;
     let (left, right) = line.split_once(" - ")?;
     let mine = left.split(' ').nth(5)?;
     let theirs = right.split(' ').nth(2).unwrap_or_default();
