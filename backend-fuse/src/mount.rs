@@ -109,7 +109,12 @@ pub fn mount(
     fuse_config.clone_fd = true;
     let (fs, handle) = BindFs::new(view, config.options, workers);
     let session = if root {
-        Session::new(fs, &config.mountpoint, &fuse_config)?
+        match mount_as_root(&config.mountpoint, &config.extra)? {
+            Some(fd) => Session::from_fd(fs, fd, SessionACL::All, fuse_config)?,
+            // Refused (root of a user namespace without the right): fuser's mount, whose
+            // fallback is fusermount3.
+            None => Session::new(fs, &config.mountpoint, &fuse_config)?,
+        }
     } else {
         let mut options =
             vec!["default_permissions".to_string(), "fsname=bindfs-rs".into(), "subtype=bindfs-rs".into()];
@@ -120,6 +125,66 @@ pub fn mount(
     handle.set_notifier(session.notifier());
     handle.set_session_fd(std::os::fd::AsFd::as_fd(&session).try_clone_to_owned()?);
     Ok((session, handle))
+}
+
+/// Mounts `/dev/fuse` over `mountpoint` as root with the mount(2) call itself, as type
+/// `fuse.bindfs-rs`, and returns the descriptor to serve. fuser's own mount names the type
+/// `fuse` whatever the subtype, so root's views showed in `/proc/mounts` as `fuse` while users'
+/// (mounted by fusermount3) showed as `fuse.bindfs-rs`: `umount -t`, `mount -a`'s check of what
+/// is mounted and systemd's mount units look for the latter. The kernel takes `fuse.SUBTYPE`
+/// for a file system that has subtypes. `None` when the kernel refuses (`EPERM`), so the caller
+/// falls back to fuser's mount.
+fn mount_as_root(mountpoint: &Path, extra: &[MountOption]) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+
+    use rustix::fs::{Mode, OFlags};
+    use rustix::mount::MountFlags;
+
+    // The kernel wants the root's file type only (a directory: 040000).
+    let rootmode = std::fs::metadata(mountpoint)?.mode() & 0o170000;
+    let fd = rustix::fs::open("/dev/fuse", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())?;
+    let mut flags = MountFlags::empty();
+    // No device files and no set-id executables unless asked for, as for fuser's mount.
+    if !extra.contains(&MountOption::Dev) {
+        flags |= MountFlags::NODEV;
+    }
+    if !extra.contains(&MountOption::Suid) {
+        flags |= MountFlags::NOSUID;
+    }
+    let mut data = format!(
+        "fd={},rootmode={rootmode:o},user_id={},group_id={},default_permissions,allow_other",
+        fd.as_raw_fd(),
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw()
+    );
+    for option in extra {
+        match option {
+            MountOption::RO => flags |= MountFlags::RDONLY,
+            MountOption::NoDev => flags |= MountFlags::NODEV,
+            MountOption::NoSuid => flags |= MountFlags::NOSUID,
+            MountOption::NoExec => flags |= MountFlags::NOEXEC,
+            MountOption::NoAtime => flags |= MountFlags::NOATIME,
+            MountOption::Sync => flags |= MountFlags::SYNCHRONOUS,
+            MountOption::DirSync => flags |= MountFlags::DIRSYNC,
+            MountOption::CUSTOM(text) => {
+                data.push(',');
+                data.push_str(text);
+            }
+            // The defaults (rw, dev, suid, exec, atime, async) set no flag.
+            _ => {}
+        }
+    }
+    let data =
+        std::ffi::CString::new(data).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    match rustix::mount::mount("bindfs-rs", mountpoint, "fuse.bindfs-rs", flags, data.as_c_str()) {
+        Ok(()) => Ok(Some(fd)),
+        Err(rustix::io::Errno::PERM) => Ok(None),
+        Err(e) => {
+            let e = std::io::Error::from(e);
+            Err(std::io::Error::new(e.kind(), format!("mount(2): {e}")))
+        }
+    }
 }
 
 /// Raises the daemon's soft limit on open descriptors to its hard limit: every open file through

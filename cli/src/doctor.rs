@@ -84,7 +84,9 @@ pub fn dev_fuse(device: Option<(bool, u32)>, root: bool) -> Finding {
         Some((true, mode)) => Finding::new(
             Verdict::Note,
             format!("/dev/fuse: mode {:04o}: users mount only through fusermount3 (setuid)", mode & 0o7777),
-            None,
+            Some(
+                "nothing to do while fusermount3 is setuid root (see below); chmod 0666 /dev/fuse lets users open it directly",
+            ),
         ),
     }
 }
@@ -127,7 +129,7 @@ pub fn user_allow_other(conf: Option<&str>) -> Finding {
             Verdict::Note,
             "/etc/fuse.conf: user_allow_other is not set: a user's view serves that user only \
              (root's views serve everyone)",
-            None,
+            Some("nothing to do: bindfs-rs does not need it (views of users serve their user only)"),
         )
     }
 }
@@ -165,7 +167,11 @@ pub fn passthrough(release: &str, config: Option<bool>, cap_sys_admin: bool) -> 
             Some("mount as root (sudo bindfs-rs mount ...) for passthrough"),
         );
     }
-    let known = if config.is_none() { " (kernel config not readable: assumed built in)" } else { "" };
+    let known = if config.is_none() {
+        " (kernel config not readable in /proc/config.gz or /boot: assumed built in)"
+    } else {
+        ""
+    };
     Finding::new(Verdict::Ok, format!("kernel {release}: passthrough possible{known}"), None)
 }
 
@@ -178,7 +184,7 @@ pub fn privileges(uid: u32) -> Finding {
         Finding::new(
             Verdict::Note,
             format!("running as uid {uid}: views serve this user only, mounted through fusermount3"),
-            None,
+            Some("mount as root (sudo bindfs-rs mount ...) for a view every user sees"),
         )
     }
 }
@@ -227,9 +233,7 @@ fn gather() -> Vec<Finding> {
     let conf = std::fs::read_to_string("/etc/fuse.conf").ok();
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map_or_else(|_| "unknown".to_owned(), |r| r.trim().to_owned());
-    let config = std::fs::read_to_string(format!("/boot/config-{release}"))
-        .ok()
-        .map(|text| text.lines().any(|l| l.trim() == "CONFIG_FUSE_PASSTHROUGH=y"));
+    let config = kernel_config(&release).map(|text| fuse_passthrough_configured(&text));
     vec![
         privileges(uid),
         dev_fuse(device, root),
@@ -237,6 +241,24 @@ fn gather() -> Vec<Finding> {
         user_allow_other(conf.as_deref()),
         passthrough(&release, config, has_cap_sys_admin()),
     ]
+}
+
+/// The running kernel's build configuration: `/proc/config.gz` (the kernel's own, where built
+/// with `CONFIG_IKCONFIG_PROC`), else `/boot/config-RELEASE` (as distributions install it).
+#[cfg(target_os = "linux")]
+fn kernel_config(release: &str) -> Option<String> {
+    use std::io::Read;
+    let from_proc = std::fs::File::open("/proc/config.gz").ok().and_then(|file| {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(file).read_to_string(&mut text).ok().map(|_| text)
+    });
+    from_proc.or_else(|| std::fs::read_to_string(format!("/boot/config-{release}")).ok())
+}
+
+#[cfg(any(target_os = "linux", test))]
+/// Whether a kernel configuration's text builds FUSE passthrough in.
+fn fuse_passthrough_configured(config: &str) -> bool {
+    config.lines().any(|l| l.trim() == "CONFIG_FUSE_PASSTHROUGH=y")
 }
 
 /// Whether this process's effective capabilities hold `CAP_SYS_ADMIN` (bit 21 of `CapEff` in
@@ -358,6 +380,44 @@ mod tests {
     }
 
     #[test]
+    fn every_finding_that_is_not_ok_has_a_fix() {
+        let findings = [
+            dev_fuse(Some((true, 0o600)), false),
+            user_allow_other(None),
+            privileges(1000),
+            passthrough("6.1.0", Some(true), true),
+            passthrough("6.12.9", Some(false), true),
+            passthrough("6.12.9", Some(true), false),
+            fusermount3(None, true),
+        ];
+        for f in findings {
+            assert_ne!(f.verdict, Verdict::Ok, "{f:?}");
+            assert!(f.fix.as_deref().is_some_and(|x| !x.is_empty() && !x.contains('\n')), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn the_kernel_config_says_whether_passthrough_is_built_in() {
+        assert!(fuse_passthrough_configured("CONFIG_FUSE_FS=y\nCONFIG_FUSE_PASSTHROUGH=y\n"));
+        assert!(!fuse_passthrough_configured("CONFIG_FUSE_FS=y\n# CONFIG_FUSE_PASSTHROUGH is not set\n"));
+    }
+
+    /// Where /proc/config.gz is there (this machine's kernel), doctor reads it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_kernel_config_is_read_from_proc_config_gz() {
+        if !std::path::Path::new("/proc/config.gz").exists() {
+            eprintln!("skipped: this kernel has no /proc/config.gz");
+            return;
+        }
+        let text = kernel_config("no-such-release").unwrap();
+        assert!(
+            text.lines().any(|l| l.starts_with("CONFIG_FUSE_FS=")),
+            "no CONFIG_FUSE_FS in /proc/config.gz"
+        );
+    }
+
+    #[test]
     fn a_failure_fails_the_report_and_every_fix_is_one_line() {
         let mut out = Vec::new();
         let findings = [privileges(0), dev_fuse(None, true)];
@@ -368,6 +428,6 @@ mod tests {
         assert!(text.lines().nth(1).unwrap().starts_with("FAIL  /dev/fuse: missing"), "{text}");
         assert!(text.lines().nth(2).unwrap().starts_with("      fix: "), "{text}");
         let mut out = Vec::new();
-        report(&[privileges(1000)], &mut out).unwrap();
+        report(&[privileges(0)], &mut out).unwrap();
     }
 }

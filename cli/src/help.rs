@@ -67,7 +67,8 @@ Examples:
 /// `link apply --help`.
 pub const LINK_APPLY: &str = "\
 Examples:
-  # Make the view at /srv/view match the file (all or nothing):
+  # Make the view at /srv/view match the file (all or nothing; its [mount] table is ignored:
+  # options change only at mount; a file without [[link]] tables removes every link):
   bindfs-rs link apply /etc/bindfs-rs/view.toml /srv/view
   # The view is the one holding the file's links:
   bindfs-rs link apply view.toml
@@ -134,13 +135,29 @@ pub fn one_line(err: &clap::Error) -> String {
         Some(ContextValue::Strings(list)) => Some(list.join(", ")),
         _ => None,
     };
-    // "--cache-ttl <SECS>" names the flag as "--cache-ttl".
-    let flag = context(ContextKind::InvalidArg).map(|a| a.split(' ').next().unwrap_or_default().to_owned());
+    // "--cache-ttl <SECS>" names the flag as "--cache-ttl" and its value as "SECS".
+    let arg = context(ContextKind::InvalidArg);
+    let flag = arg.as_deref().map(|a| a.split(' ').next().unwrap_or_default().to_owned());
+    let value_name = arg
+        .as_deref()
+        .and_then(|a| a.split_once(' '))
+        .map(|(_, v)| v.trim_start_matches('<').split(['>', ' ']).next().unwrap_or_default().to_owned());
     let value = context(ContextKind::InvalidValue);
     match (err.kind(), flag, value) {
+        // clap reports a flag given without its value as an empty invalid value.
+        (ErrorKind::InvalidValue, Some(flag), Some(value)) if value.is_empty() => {
+            let valid = context(ContextKind::ValidValue).filter(|v| !v.is_empty());
+            match (valid, value_name.filter(|n| !n.is_empty())) {
+                (Some(valid), _) => format!("{flag}: a value is required (one of {valid})"),
+                (None, Some(name)) => format!("{flag}: a value is required ({name})"),
+                (None, None) => format!("{flag}: a value is required"),
+            }
+        }
         (ErrorKind::ValueValidation, Some(flag), Some(value)) => {
             let why =
                 std::error::Error::source(err).map_or_else(|| "invalid value".to_owned(), |e| e.to_string());
+            // `-o`'s check names the word it refuses: once is enough when it is the whole value.
+            let why = why.strip_prefix(&format!("{value}: ")).map_or(why.clone(), str::to_owned);
             format!("{flag} {value}: {why}")
         }
         (ErrorKind::InvalidValue, Some(flag), Some(value)) => match context(ContextKind::ValidValue) {
@@ -202,6 +219,35 @@ mod tests {
             missing.contains("required") && missing.contains("<BACKING>") && !missing.contains('\n'),
             "{missing}"
         );
+        assert_eq!(
+            error(&["bindfs-rs", "mount", "/m", "-o", "cache_ttl=5000"]),
+            "-o cache_ttl=5000: expected seconds from 0 to 3600"
+        );
+        assert_eq!(
+            error(&["bindfs-rs", "mount", "/m", "-o", "ro,cache_ttl=5000"]),
+            "-o ro,cache_ttl=5000: cache_ttl=5000: expected seconds from 0 to 3600"
+        );
+        // A flag without its value names the flag and the value it wants.
+        for (args, want) in [
+            (&["bindfs-rs", "mount", "/m", "--link"][..], "--link: a value is required (VIRTUAL=BACKING)"),
+            (&["bindfs-rs", "mount", "/m", "-o"][..], "-o: a value is required (OPTIONS)"),
+            (&["bindfs-rs", "mount", "/m", "--config"][..], "--config: a value is required (FILE)"),
+            (&["bindfs-rs", "mount", "/m", "--cache-ttl"][..], "--cache-ttl: a value is required (SECS)"),
+            (
+                &["bindfs-rs", "mount", "/m", "--wait-backings"][..],
+                "--wait-backings: a value is required (SECS)",
+            ),
+            (
+                &["bindfs-rs", "mount", "/m", "--log-level"][..],
+                "--log-level: a value is required (one of error, warn, info, debug, trace)",
+            ),
+            (
+                &["bindfs-rs", "link", "create", "/m/a", "/b", "--except"][..],
+                "--except: a value is required (PATH)",
+            ),
+        ] {
+            assert_eq!(error(args), want);
+        }
         let unknown = error(&["bindfs-rs", "frob"]);
         assert!(unknown.contains("'frob'") && !unknown.contains('\n'), "{unknown}");
     }

@@ -58,8 +58,19 @@ fn open_log_file(path: &Path) -> std::io::Result<File> {
 
 type Boxed = Box<dyn Layer<Registry> + Send + Sync>;
 
-/// Sets up the log of `mount` (see the module docs); `foreground` is `-f` or `-d`.
-pub fn start(args: &LogArgs, foreground: bool) -> Result<(), String> {
+/// The target of [`failure`]'s event, which the stderr layer leaves out (the command prints
+/// the same line there itself).
+const FAILURE_TARGET: &str = "bindfs_rs::failure";
+
+/// Logs why `mount` failed, once the log is set up: to the log file or the system log (stderr
+/// gets the line from `main` alone). Without a log set up this does nothing.
+pub fn failure(message: &str) {
+    tracing::error!(target: FAILURE_TARGET, "{message}");
+}
+
+/// Sets up the log of `mount` (see the module docs); `foreground` is `-f` or `-d`. `given_as`
+/// names the log file the way it was given (`--log-file`, `-o log_file=`, ...), for its error.
+pub fn start(args: &LogArgs, foreground: bool, given_as: &str) -> Result<(), String> {
     let detached = std::env::var_os(DAEMON_ENV).is_some();
     if !detached && !foreground {
         return Ok(());
@@ -67,7 +78,7 @@ pub fn start(args: &LogArgs, foreground: bool) -> Result<(), String> {
     let filter = filter(args, std::env::var("RUST_LOG").ok().as_deref())?;
     let mut layers: Vec<Boxed> = Vec::new();
     let file = match &args.log_file {
-        Some(path) => Some(open_log_file(path).map_err(|e| format!("--log-file {}: {e}", path.display()))?),
+        Some(path) => Some(open_log_file(path).map_err(|e| format!("{given_as}{}: {e}", path.display()))?),
         None => None,
     };
     let has_file = file.is_some();
@@ -75,7 +86,10 @@ pub fn start(args: &LogArgs, foreground: bool) -> Result<(), String> {
         layers.push(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(Mutex::new(file)).boxed());
     }
     if !detached && (args.debug || !has_file) {
-        layers.push(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed());
+        let not_failure = tracing_subscriber::filter::filter_fn(|meta| meta.target() != FAILURE_TARGET);
+        layers.push(
+            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(not_failure).boxed(),
+        );
     }
     if detached && !has_file {
         layers.extend(system_layer());

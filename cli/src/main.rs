@@ -167,8 +167,9 @@ enum LinkCommand {
         toml: bool,
     },
     /// Make a live view's links match a links file: create the missing links, remove the extra
-    /// ones, replace the changed ones, parents before children. All or nothing: a bad file
-    /// changes nothing.
+    /// ones (a file without links removes them all), replace the changed ones, parents before
+    /// children. All or nothing: a bad file changes nothing. The file's `[mount]` table is
+    /// ignored: mount options change only at mount.
     #[command(after_help = help::LINK_APPLY)]
     Apply {
         /// The links file (`[[link]]` tables, as `mount --config` reads).
@@ -188,9 +189,11 @@ fn run(cli: Cli) -> Result<(), String> {
                     .into());
             }
             let (all, settings) = mount_links(config.as_deref(), source.as_deref(), &mountpoint, &links)?;
+            let given_as = log_file_given_as(&opts, &settings);
             let chosen = opts.settings()?.or(settings).resolve();
             let foreground = foreground || chosen.log.debug;
-            logs::start(&chosen.log, foreground)?;
+            logs::start(&chosen.log, foreground, given_as)?;
+            // A failure from here on is logged too: under fstab or a service, stderr is lost.
             mount::run(mount::MountRequest {
                 mountpoint,
                 links: all,
@@ -200,6 +203,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 poll: chosen.poll,
                 wait_backings: chosen.wait_backings,
             })
+            .inspect_err(|message| logs::failure(message))
         }
         Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {
             link::create(&virt, &backing, read_only, merged, &except)
@@ -234,6 +238,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Mount { mountpoint, lower, links, config, foreground, source, opts } => {
             let lower = lower.ok_or("--lower DIR: a Windows view names its on-disk layer")?;
             let (all, settings) = mount_links(config.as_deref(), source.as_deref(), &mountpoint, &links)?;
+            let given_as = log_file_given_as(&opts, &settings);
             let chosen = opts.settings()?.or(settings).resolve();
             if !chosen.kernel.is_empty() {
                 return Err(format!(
@@ -245,7 +250,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 return Err(format!("poll_us {}: polling is for Linux views", poll.as_micros()));
             }
             let foreground = foreground || chosen.log.debug;
-            logs::start(&chosen.log, foreground)?;
+            logs::start(&chosen.log, foreground, given_as)?;
             windows::mount(windows::MountRequest {
                 mountpoint,
                 lower,
@@ -254,6 +259,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 cache_ttl: chosen.cache_ttl,
                 wait_backings: chosen.wait_backings,
             })
+            .inspect_err(|message| logs::failure(message))
         }
         Command::Link(LinkCommand::Create { virt, backing, read_only, merged, except }) => {
             windows::link_create(&virt, &backing, read_only, merged, &except)
@@ -284,6 +290,19 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Man { dir } => docs::man_pages(Cli::command(), &dir).map(|_| ()),
         Command::Service(command) => service::run(command),
+    }
+}
+
+/// How the log file of `mount` was given, as its error names it: `--log-file `, `-o log_file=`
+/// or the links file's `[mount] log_file = ` (the command line wins over the file).
+#[cfg(any(target_os = "linux", windows))]
+fn log_file_given_as(opts: &options::MountArgs, file: &options::Settings) -> &'static str {
+    if opts.log.log_file.is_some() {
+        "--log-file "
+    } else if opts.options.iter().any(|o| o.log_file.is_some()) || file.log_file.is_none() {
+        "-o log_file="
+    } else {
+        "[mount] log_file = "
     }
 }
 
@@ -332,6 +351,16 @@ fn mount_links(
     Ok((all, settings))
 }
 
+/// The exit status of a failure, when it is not 1 (see [`set_exit_status`]).
+static EXIT_STATUS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+
+/// Makes the command, if it fails, exit with `status` rather than 1 (a failure a caller must
+/// tell from others, such as `mount`'s [`mount::ALREADY_MOUNTED`]).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn set_exit_status(status: u8) {
+    EXIT_STATUS.store(status, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn main() -> ExitCode {
     let argv = match fstab::rewrite(std::env::args_os().collect(), &subcommands()) {
         Ok(fstab::Rewritten::Args(argv)) => argv,
@@ -361,7 +390,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("bindfs-rs: {message}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_STATUS.load(std::sync::atomic::Ordering::Relaxed))
         }
     }
 }

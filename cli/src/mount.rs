@@ -45,10 +45,21 @@ const READY: &str = "bindfs-rs: ready";
 
 /// Runs `mount`.
 pub fn run(request: MountRequest) -> Result<(), String> {
-    if let Some(real) = already_mounted(&request)? {
+    if let Some((real, pid)) = already_mounted(&request)? {
+        if request.foreground {
+            // A foreground mount (a systemd unit's ExecStart) is the daemon of its view: with
+            // another daemon serving it, it has nothing to serve. A distinct status the unit
+            // lists in RestartPreventExitStatus= keeps systemd from starting it again and again.
+            crate::set_exit_status(ALREADY_MOUNTED);
+            let message = format!(
+                "{real} already shows this view, served by the daemon with pid {pid}; not mounted again"
+            );
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&message)]);
+            return Err(message);
+        }
         // `mount -a` mounts every line again: the same view there is already what was asked.
         eprintln!("bindfs-rs: {real} already shows this view; nothing to do");
-        tracing::info!(mountpoint = %real, "already mounted with the same links; not mounted again");
+        tracing::info!(mountpoint = %real, "already mounted with the same links and options; not mounted again");
         return Ok(());
     }
     if !request.foreground {
@@ -89,15 +100,22 @@ pub fn run(request: MountRequest) -> Result<(), String> {
     // The links are made as `link apply` makes them: parents first, optional ones with a missing
     // backing waiting, any other refusal failing the mount before anything is mounted.
     let live = control::Live::new(view, at.policy);
-    bindfs_core::control::apply(&live, &at, &wanted).map_err(|(message, _)| message)?;
+    // Logged once each, below, with the mounting user.
+    bindfs_core::control::apply_unlogged(&live, &at, &wanted).map_err(|(message, _)| message)?;
     log_mount_links(&live, &at);
     let (view, waiting) = live.into_parts();
     let (mut session, handle) =
         mount::mount(view, &config).map_err(|e| format!("mounting on {}: {e}", real.display()))?;
     let live = std::sync::Arc::new(control::Live::with_waiting(handle, at.policy, waiting));
+    // The view is mounted from here on: a failure before it serves unmounts it again (no
+    // session here unmounts itself), so nothing is left half-done.
+    let unmount_on = |message: String| {
+        let _ = mount::unmount(&real);
+        message
+    };
     let _control = control::Server::start(live, mountpoint.clone())
-        .map_err(|e| format!("control socket for {}: {e}", real.display()))?;
-    stop_on_signals(&mut session, &real)?;
+        .map_err(|e| unmount_on(format!("control socket for {}: {e}", real.display())))?;
+    stop_on_signals(&mut session, &real).map_err(unmount_on)?;
     // The view is live and its links made: tell systemd (a `Type=notify` unit; nothing without
     // NOTIFY_SOCKET) and the command that started this daemon.
     notify_systemd(sd_notify::NotifyState::Ready);
@@ -149,10 +167,16 @@ fn wait_for_backings(links: &[LinkArg], mountpoint: &Path, within: Duration) {
     }
 }
 
+/// The exit status of a mount refused because a live view is already mounted there: another
+/// view, the same links with other options, or (in the foreground) the same view. The systemd
+/// unit lists it in `RestartPreventExitStatus=`.
+pub const ALREADY_MOUNTED: u8 = 3;
+
 /// The mount point of the live bindfs-rs view already at `request.mountpoint` that has every
-/// link the request asks for (the same view: mounting again changes nothing), or `None` when no
-/// view is there. Another view there, or one whose daemon does not answer, is an error.
-fn already_mounted(request: &MountRequest) -> Result<Option<String>, String> {
+/// link the request asks for and its options (the same view: mounting again changes nothing),
+/// with its daemon's pid; `None` when no view is there. Another view there, the same links with
+/// other options, or a view whose daemon does not answer, is an error.
+fn already_mounted(request: &MountRequest) -> Result<Option<(String, u32)>, String> {
     // A dead view's mount point cannot be resolved (ENOTCONN): its written path then.
     let real = std::fs::canonicalize(&request.mountpoint).unwrap_or_else(|_| request.mountpoint.clone());
     let real = absolute(&real)?;
@@ -170,13 +194,82 @@ fn already_mounted(request: &MountRequest) -> Result<Option<String>, String> {
             l.virt == virt && l.backing == backing && l.read_only == link.read_only && l.merged == link.merged
         };
         if !reply.links.iter().any(same) {
+            crate::set_exit_status(ALREADY_MOUNTED);
             return Err(format!(
                 "{text}: another bindfs-rs view is mounted there (it has no link {virt} -> {backing}); \
                  unmount it first"
             ));
         }
     }
-    Ok(Some(text))
+    let status = crate::link::call(Path::new(&text), &control::Request::Status)
+        .map_err(|e| format!("{text}: a bindfs-rs view that does not answer ({e}) is mounted there"))?
+        .status
+        .ok_or_else(|| format!("{text}: the view's daemon did not say its status"))?;
+    let kernel: Vec<&str> = request.options.as_deref().unwrap_or_default().split(',').collect();
+    let live = mount_flags(&text).unwrap_or_default();
+    let live: Vec<&str> = live.iter().map(String::as_str).collect();
+    let differing = differing_options(&kernel, request.cache_ttl, &live, status.cache_ttl);
+    if !differing.is_empty() {
+        crate::set_exit_status(ALREADY_MOUNTED);
+        return Err(format!(
+            "{text}: the live view there has other options ({}); unmount it first to change them",
+            differing.join("; ")
+        ));
+    }
+    Ok(Some((text, status.pid)))
+}
+
+/// The options of a mount that a second mount must ask for alike, each as (the `-o` word that
+/// turns it on, the word that turns it off, the word mountinfo shows when it is set). Each is off
+/// unless asked for (`nosuid`, `nodev` are the view's defaults).
+const COMPARED: &[(&str, &str, &str)] = &[
+    ("ro", "rw", "ro"),
+    ("suid", "nosuid", "nosuid"),
+    ("dev", "nodev", "nodev"),
+    ("noexec", "exec", "noexec"),
+    ("noatime", "atime", "noatime"),
+    ("sync", "async", "sync"),
+    ("dirsync", "nodirsync", "dirsync"),
+];
+
+/// The options `kernel` (the `-o` words a mount resolved to) and `cache_ttl` ask for that the
+/// live view (its mount flags `live`, its cache time `live_ttl`) does not have, each as
+/// `had, not asked`. `poll_us` and the log's settings are the daemon's own and not compared.
+fn differing_options(kernel: &[&str], cache_ttl: Duration, live: &[&str], live_ttl: f64) -> Vec<String> {
+    let mut differing = Vec::new();
+    for &(on, off, shown) in COMPARED {
+        let asked = kernel.contains(&on);
+        let has = if shown == on { live.contains(&on) } else { !live.contains(&off) };
+        if asked != has {
+            let word = |b| if b { on } else { off };
+            differing.push(format!("{}, not {}", word(has), word(asked)));
+        }
+    }
+    let asked = cache_ttl.as_secs_f64();
+    if (asked - live_ttl).abs() > 1e-6 {
+        differing.push(format!("cache_ttl={live_ttl}, not {asked}"));
+    }
+    differing
+}
+
+/// The mount flags of the view mounted at `mountpoint` as `/proc/self/mountinfo` shows them:
+/// the mount's own (`ro`, `nosuid`, `nodev`, `noexec`, `noatime`, ...) and its file system's
+/// (`sync`, `dirsync`, ...). The last (topmost) mount there counts.
+fn mount_flags(mountpoint: &str) -> Option<Vec<String>> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // mountinfo writes space, tab, newline and backslash as octal escapes.
+    let escaped: String = mountpoint
+        .chars()
+        .map(|c| match c {
+            ' ' | '\t' | '\n' | '\\' => format!("\\{:03o}", u32::from(c)),
+            c => c.to_string(),
+        })
+        .collect();
+    let line = table.lines().rev().find(|l| l.split(' ').nth(4) == Some(escaped.as_str()))?;
+    let (left, right) = line.split_once(" - ")?;
+    let mine = left.split(' ').nth(5)?;
+    let theirs = right.split(' ').nth(2).unwrap_or_default();
+    Some(mine.split(',').chain(theirs.split(',')).map(str::to_owned).collect())
 }
 
 /// SIGTERM, SIGINT and SIGHUP unmount the view, so the daemon ends cleanly.
@@ -271,6 +364,27 @@ mod tests {
             flags,
             &except,
         )
+    }
+
+    #[test]
+    fn a_second_mount_names_each_option_the_live_view_has_otherwise() {
+        let ttl = Duration::from_secs(1);
+        let defaults = ["rw", "nosuid", "nodev", "relatime", "rw", "user_id=0", "default_permissions"];
+        assert!(differing_options(&[""], ttl, &defaults, 1.0).is_empty());
+        // The words an fstab line leaves in -o for the defaults change nothing either.
+        assert!(
+            differing_options(&["nosuid", "nodev", "exec", "atime", "async"], ttl, &defaults, 1.0).is_empty()
+        );
+        assert_eq!(differing_options(&["ro"], ttl, &defaults, 1.0), ["rw, not ro"]);
+        assert_eq!(
+            differing_options(&["noexec"], Duration::from_secs(5), &defaults, 1.0),
+            ["exec, not noexec", "cache_ttl=1, not 5"]
+        );
+        let live = ["ro", "noexec", "relatime", "ro", "sync"];
+        assert_eq!(
+            differing_options(&[""], ttl, &live, 1.0),
+            ["ro, not rw", "suid, not nosuid", "dev, not nodev", "noexec, not exec", "sync, not async"]
+        );
     }
 
     #[test]

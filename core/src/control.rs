@@ -13,7 +13,7 @@ use std::sync::Arc;
 pub mod audit;
 mod wait;
 
-pub use wait::{Live, Waiting, apply, spawn_retry};
+pub use wait::{Live, Waiting, apply, apply_unlogged, spawn_retry};
 
 use serde::{Deserialize, Serialize};
 

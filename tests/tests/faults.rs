@@ -102,7 +102,7 @@ fn mounted(mnt: &Path) -> bool {
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
-        .any(|l| l.split(' ').nth(4) == Some(want) && l.contains(" - fuse bindfs-rs"))
+        .any(|l| l.split(' ').nth(4) == Some(want) && l.contains(" - fuse.bindfs-rs bindfs-rs"))
 }
 
 #[test]

@@ -119,6 +119,77 @@ fn the_fstab_form_with_fstab_only_options_mounts_once_and_umount_ends_it() {
 }
 
 #[test]
+fn a_second_mount_with_other_options_fails_naming_them_and_changes_nothing() {
+    let Some(env) = Env::new() else { return };
+    put(&env.v("own.txt"), "own");
+    let mnt = env.mnt();
+    let m = mnt.to_str().unwrap();
+    ok(&bindfs(&["none", m, "-o", "cache_ttl=0,nofail,dev,suid"]), "first mount");
+    for (opts, named) in [
+        ("ro", "rw, not ro"),
+        ("noexec", "exec, not noexec"),
+        ("suid,dev", "nosuid, not suid"),
+        ("cache_ttl=5", "cache_ttl=0, not 5"),
+    ] {
+        // The same line with one more option: mount.fuse3's appended dev,suid last.
+        let line = format!("{opts},cache_ttl=0,nofail,dev,suid").replacen(
+            "cache_ttl=5,cache_ttl=0",
+            "cache_ttl=5",
+            1,
+        );
+        let out = bindfs(&["none", m, "-o", &line]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "-o {line}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(named) && err.contains("unmount"), "-o {line}: {err}");
+    }
+    // The view is as first mounted: writable, nosuid, nodev, cache_ttl 0.
+    let flags = flags_at(&mnt);
+    assert!(flags.contains(&"rw".into()) && flags.contains(&"nosuid".into()), "{flags:?}");
+    assert_eq!(cache_ttl_of(&mnt), 0.0);
+    put(&env.v("still-writable.txt"), "w");
+    // The same options again (in another order, with other fstab-only words) stay a no-op.
+    let again = bindfs(&["none", m, "-o", "nofail,_netdev,cache_ttl=0,rw,dev,suid"]);
+    ok(&again, "the same options again");
+    assert!(text(&again.stderr).contains("already"), "{}", text(&again.stderr));
+    assert_eq!(mounts_at(&mnt).len(), 1);
+    umount(&mnt);
+    wait_daemon_gone(&mnt);
+}
+
+#[test]
+fn a_view_shows_in_the_mount_table_as_type_fuse_bindfs_rs_for_root_too() {
+    let Some(env) = Env::new() else { return };
+    let mnt = env.mnt();
+    ok(&bindfs(&["mount", mnt.to_str().unwrap(), "-o", "noexec"]), "mount");
+    let lines = mounts_at(&mnt);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    // mountinfo: "... - TYPE SOURCE SUPER-OPTIONS"; the tests run as root, whose views fuser
+    // would mount as plain `fuse`.
+    let (_, right) = lines[0].split_once(" - ").unwrap();
+    let fields: Vec<&str> = right.split(' ').collect();
+    assert_eq!(fields[..2], ["fuse.bindfs-rs", "bindfs-rs"], "{}", lines[0]);
+    // The flags asked for still reach the kernel, with the view's defaults.
+    let flags = flags_at(&mnt);
+    for flag in ["noexec", "nosuid", "nodev"] {
+        assert!(flags.contains(&flag.into()), "{flag}: {flags:?}");
+    }
+    // umount -t, as `umount -a -t fuse.bindfs-rs` picks views out.
+    // (Retried while another test thread's fork holds the mount busy.)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new("umount").args(["-t", "fuse.bindfs-rs"]).arg(&mnt).output().unwrap();
+        if out.status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "umount -t fuse.bindfs-rs: {}", text(&out.stderr));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_daemon_gone(&mnt);
+    assert!(mounts_at(&mnt).is_empty());
+}
+
+#[test]
 fn the_mount_helper_name_mounts_a_directory_source_over_the_whole_view() {
     let Some(env) = Env::new() else { return };
     put(&env.t("D/photo.jpg"), "jpg");
@@ -211,7 +282,8 @@ fn another_view_already_there_is_an_error_naming_it() {
     let mnt = env.mnt();
     let out = bindfs(&[env.t("D").to_str().unwrap(), mnt.to_str().unwrap(), "-o", "dev,suid"]);
     let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    // The status of "a live view is already mounted there" (see the systemd unit).
+    assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("another bindfs-rs view") && err.trim_end().lines().count() == 1, "{err}");
     assert_eq!(mounts_at(&mnt).len(), 1);
 }
@@ -260,6 +332,15 @@ fn doctor_reports_each_check_with_its_fix_and_passes_here() {
     let tags = ["ok    ", "note  ", "warn  ", "FAIL  ", "      fix: "];
     for line in report.lines() {
         assert!(tags.iter().any(|t| line.starts_with(t)), "{line}");
+    }
+    // Every finding that is not ok, notes too, is followed by its fix.
+    let lines: Vec<&str> = report.lines().collect();
+    for (i, line) in lines.iter().enumerate().filter(|(_, l)| !l.starts_with("ok ") && !l.starts_with("   "))
+    {
+        assert!(
+            lines.get(i + 1).is_some_and(|next| next.starts_with("      fix: ")),
+            "no fix for {line}: {report}"
+        );
     }
 }
 

@@ -55,6 +55,10 @@ fn a_log_file_at_info_level_records_each_link_change_with_the_callers_uid() {
     };
     let mount_line = find(&format!("link created by uid={me}"), &env.v("A"));
     assert!(mount_line.contains("via=mount"), "{mount_line}");
+    // Each link the mount made is logged once, by that line.
+    let quoted = format!("path=\"{}\"", env.v("A").display());
+    let about_a = lines.iter().filter(|l| l.contains("link created") && l.contains(&quoted)).count();
+    assert_eq!(about_a, 1, "the mount's link logged once:\n{text}");
     let created = find(&format!("link created by uid={me}"), &env.v("B"));
     assert!(created.contains("via=control") && created.contains("read_only=true"), "{created}");
     assert!(created.contains(&format!("backing=\"{}\"", env.t("B").display())), "{created}");
@@ -94,6 +98,60 @@ fn bad_logging_flags_fail_the_mount_with_one_line_and_mount_nothing() {
     let err = one_line_error(&["mount", m, "--log-file", nowhere.to_str().unwrap()]);
     assert!(err.contains("--log-file"), "{err}");
     assert!(!mounted(&mnt));
+    // The error names the log file the way it was given.
+    let o = format!("log_file={}", nowhere.display());
+    let err = one_line_error(&["mount", m, "-o", &o]);
+    assert!(err.contains(&format!("-o {o}: ")) && !err.contains("--log-file"), "{err}");
+    let file = env.root().join("view.toml");
+    std::fs::write(&file, format!("[mount]\nlog_file = {:?}\n", nowhere.to_str().unwrap())).unwrap();
+    let err = one_line_error(&["mount", m, "--config", file.to_str().unwrap()]);
+    assert!(err.contains("[mount] log_file = ") && !err.contains("--log-file"), "{err}");
+    assert!(!mounted(&mnt));
+}
+
+#[test]
+fn a_link_waiting_for_its_backing_at_mount_is_logged_once() {
+    let Some(mut env) = Env::new() else { return };
+    let log = env.root().join("waits.log");
+    let file = env.root().join("view.toml");
+    let late = env.root().join("late");
+    let links = format!(
+        "[[link]]\nvirtual = {:?}\nbacking = {:?}\noptional = true\n",
+        env.v("L").to_str().unwrap(),
+        late.to_str().unwrap()
+    );
+    std::fs::write(&file, links).unwrap();
+    let (f, l) = (file.to_str().unwrap(), log.to_str().unwrap());
+    env.mount(&["--config", f, "--log-level", "info", "--log-file", l]);
+    env.unmount();
+    let text = cat(&log);
+    let waits = text.lines().filter(|l| l.contains("link waits for its backing")).count();
+    assert_eq!(waits, 1, "{text}");
+}
+
+#[test]
+fn a_mount_that_fails_writes_its_reason_to_the_log_file_too() {
+    let Some(env) = Env::new() else { return };
+    let mnt = env.mnt();
+    let m = mnt.to_str().unwrap();
+    let missing = env.root().join("nope");
+    let link = format!("{}={}", env.v("A").display(), missing.display());
+    for foreground in [false, true] {
+        let log = env.root().join(format!("failed-{foreground}.log"));
+        let mut args = vec!["mount", m, "--link", &link, "--log-file", log.to_str().unwrap()];
+        if foreground {
+            args.push("--foreground");
+        }
+        let err = one_line_error(&args);
+        assert!(err.contains(&missing.display().to_string()), "{err}");
+        assert!(!mounted(&mnt));
+        // The same reason, once, in the log (stderr is lost under fstab or a service).
+        let reason = err.trim_end().trim_start_matches("bindfs-rs: ");
+        let text = cat(&log);
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(reason)).collect();
+        assert_eq!(lines.len(), 1, "foreground {foreground}: {reason:?} once in the log:\n{text}");
+        assert!(lines[0].contains("ERROR"), "{}", lines[0]);
+    }
 }
 
 #[test]
@@ -115,6 +173,12 @@ fn debug_serves_in_the_foreground_and_logs_to_stderr() {
             daemon.stderr.take().unwrap().read_to_string(&mut err).unwrap();
             panic!("mount -d ended ({status}) before the view was live: {err}");
         }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The view shows in the mount table a moment before its control socket answers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !bindfs(&["status", mnt.to_str().unwrap()]).status.success() && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     env.link(&env.v("B"), &env.t("B"), &[]);

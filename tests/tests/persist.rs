@@ -298,6 +298,47 @@ fn systemd_hears_ready_once_the_view_is_live_and_stopping_at_unmount() {
 }
 
 #[test]
+fn a_foreground_mount_of_a_live_view_exits_with_the_status_the_unit_does_not_restart_on() {
+    let Some(mut env) = Env::new() else { return };
+    put(&env.t("A/a.txt"), "a");
+    let file = links_file(&env, "view.toml", &[(env.v("A"), env.t("A"), "")]);
+    let f = file.to_str().unwrap();
+    // Mounted first by someone else (fstab, or a mount by hand).
+    env.mount(&["--config", f]);
+    let path = env.root().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mnt = env.mnt();
+    let out = std::process::Command::new(binary())
+        .args(["mount", mnt.to_str().unwrap(), "--foreground", "--config", f])
+        .env("NOTIFY_SOCKET", &path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    // The line names the daemon that serves the view.
+    let status = bindfs_result(&["status", mnt.to_str().unwrap(), "--json"]).unwrap();
+    let pid = serde_json::from_str::<serde_json::Value>(&status).unwrap()[0]["pid"].as_u64().unwrap();
+    assert!(err.contains("already shows this view") && err.contains(&format!("pid {pid}")), "{err}");
+    // systemd heard why (STATUS=), and neither READY=1 nor STOPPING=1.
+    // The command has ended: whatever it sent is queued on the socket.
+    let mut said = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = socket.recv(&mut buf) {
+        said.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(said.iter().any(|m| m.starts_with("STATUS=") && m.contains("already shows")), "{said:?}");
+    assert!(!said.iter().any(|m| m.contains("READY=1") || m.contains("STOPPING=1")), "{said:?}");
+    // The unit does not restart on that status, and the first view serves on.
+    let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd/bindfs-rs@.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    let prevent = text.lines().find(|l| l.starts_with("RestartPreventExitStatus=")).unwrap_or_default();
+    assert!(prevent.split(['=', ' ']).any(|w| w == "3"), "{prevent:?}");
+    assert_eq!(cat(&env.v("A/a.txt")), "a");
+}
+
+#[test]
 fn the_systemd_unit_is_valid_and_reloads_with_link_apply() {
     let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd/bindfs-rs@.service");
     let text = std::fs::read_to_string(&unit).unwrap();

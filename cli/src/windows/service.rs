@@ -461,7 +461,7 @@ fn serve(name: &str, view: &ViewArgs) -> Result<(), String> {
     report(ServiceState::StartPending, ServiceControlAccept::empty(), ServiceExitCode::NO_ERROR);
     let served = (|| {
         let log = LogArgs { log_level: view.log_level, debug: false, log_file: view.log_file.clone() };
-        crate::logs::start(&log, true)?;
+        crate::logs::start(&log, true, "--log-file ")?;
         let request = request_of(view)?;
         let ready = prepare(&request)?;
         super::serve(&request, ready, stop_tx, &stop_rx, || {

@@ -222,11 +222,32 @@ fn describe(step: &Step, at: &Endpoint) -> String {
     }
 }
 
-/// `apply`: makes the links of `view` match `links`, all or nothing (see the module docs).
+/// `apply`: makes the links of `view` match `links`, all or nothing (see the module docs), and
+/// logs each change made and each link left waiting.
 pub fn apply(
     view: &impl LinkControl,
     at: &Endpoint,
     links: &[WantedLink],
+) -> std::result::Result<Applied, super::Refused> {
+    apply_logging(view, at, links, true)
+}
+
+/// [`apply`] without its log lines, for a caller that logs each link itself with more to say
+/// (`mount` logs the links it makes with the mounting user, [`super::audit`]): each link is
+/// then logged once.
+pub fn apply_unlogged(
+    view: &impl LinkControl,
+    at: &Endpoint,
+    links: &[WantedLink],
+) -> std::result::Result<Applied, super::Refused> {
+    apply_logging(view, at, links, false)
+}
+
+fn apply_logging(
+    view: &impl LinkControl,
+    at: &Endpoint,
+    links: &[WantedLink],
+    log: bool,
 ) -> std::result::Result<Applied, super::Refused> {
     let mut wanted: Vec<(WantedLink, LinkSpec)> = Vec::with_capacity(links.len());
     for l in links {
@@ -273,7 +294,7 @@ pub fn apply(
     }
     // Each change made, for the log of link changes (the request itself is logged with its
     // caller by the channel, [`super::audit`]).
-    for step in &steps {
+    for step in steps.iter().filter(|_| log) {
         match step {
             Step::Remove(v) => {
                 let path = at.mountpoint.join(v.names()).to_string();
@@ -286,7 +307,7 @@ pub fn apply(
             }
         }
     }
-    for (w, _) in &pending {
+    for (w, _) in pending.iter().filter(|_| log) {
         tracing::info!(path = w.virt, backing = w.backing, "link waits for its backing");
     }
     if let Some(waiting) = waiting {
