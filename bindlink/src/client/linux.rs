@@ -67,6 +67,12 @@ pub fn view_of(path: &str) -> Result<PathBuf, Failure> {
 }
 
 /// An absolute, lexically normalized path (relative ones are taken from the working directory).
+///
+/// It must be UTF-8: the control protocol carries paths as UTF-8 strings, so a path that is
+/// not would reach the daemon changed (U+FFFD for each bad byte), naming another link or a
+/// backing that does not exist. It is refused with the C API's `HRESULT` for it,
+/// `ERROR_NO_UNICODE_TRANSLATION` (review point 2 of issue 15). Names of files *inside* a view
+/// need not be UTF-8; only the paths given to the control channel must be.
 pub fn absolute(path: &Path) -> Result<AbsPath, String> {
     absolute_or_failure(path).map_err(|f| f.message)
 }
@@ -78,8 +84,16 @@ fn absolute_or_failure(path: &Path) -> Result<AbsPath, Failure> {
         .map_err(|e| Failure::new(format!("working directory: {e}"), hresult::E_FAIL))?;
     let base = AbsPath::parse_bytes(cwd.as_os_str().as_bytes(), Syntax::Posix)
         .map_err(|e| Failure::of(format!("working directory {}: {e}", cwd.display()), &e))?;
-    base.join_input(path.as_os_str().as_bytes(), Syntax::Posix)
-        .map_err(|e| Failure::of(format!("{}: {e}", path.display()), &e))
+    let abs = base
+        .join_input(path.as_os_str().as_bytes(), Syntax::Posix)
+        .map_err(|e| Failure::of(format!("{}: {e}", path.display()), &e))?;
+    if std::str::from_utf8(&abs.to_host_bytes()).is_err() {
+        return Err(Failure::new(
+            format!("{}: not UTF-8 (the paths of links must be UTF-8)", abs.to_host_bytes().escape_ascii()),
+            hresult::NO_UNICODE_TRANSLATION,
+        ));
+    }
+    Ok(abs)
 }
 
 /// The absolute path string of `path` (lexically normalized).
@@ -111,12 +125,14 @@ pub fn call(mountpoint: &Path, request: &Request) -> Result<bindfs_core::control
 /// `link create` / `CreateBindLink`: makes `backing`'s tree visible at `virt` in the live view
 /// holding `virt`. Relative paths are taken from the working directory.
 pub fn create(virt: &Path, backing: &Path, flags: Flags, except: &[PathBuf]) -> Result<(), Failure> {
+    // Every path is checked before the view is looked for, as the C API checks them all first.
     let virt = absolute_or_failure(virt)?.to_string();
-    let mountpoint = view_of(&virt)?;
     let except = except
         .iter()
         .map(|e| absolute_or_failure(e).map(|a| a.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
+    absolute_or_failure(backing)?;
+    let mountpoint = view_of(&virt)?;
     let at = control::endpoint(absolute_or_failure(&mountpoint)?);
     let backing = backing_or_failure(&at, backing)?;
     let request = Request::Create { virt, backing, read_only: flags.read_only, merged: flags.merged, except };
@@ -151,5 +167,21 @@ mod tests {
         assert_eq!(remove(Path::new("/proc/bindlink-none")).unwrap_err().hresult, hresult::NO_VIEW);
         let bad = create(Path::new("/a/../.."), Path::new("/tmp"), Flags::default(), &[]).unwrap_err();
         assert_eq!(bad.hresult, hresult::BAD_PATHNAME, "{bad:?}");
+    }
+
+    /// Review point 2 of issue 15: a path that is not UTF-8 is refused, never changed.
+    #[test]
+    fn a_path_that_is_not_utf8_is_refused() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = Path::new(std::ffi::OsStr::from_bytes(b"/proc/v\xfe"));
+        for f in [
+            create(bad, Path::new("/tmp"), Flags::default(), &[]).unwrap_err(),
+            create(Path::new("/proc/v"), bad, Flags::default(), &[]).unwrap_err(),
+            create(Path::new("/proc/v"), Path::new("/tmp"), Flags::default(), &[bad.to_owned()]).unwrap_err(),
+            remove(bad).unwrap_err(),
+        ] {
+            assert_eq!(f.hresult, hresult::NO_UNICODE_TRANSLATION, "{f:?}");
+        }
+        assert_eq!(absolute(bad).unwrap_err(), "/proc/v\\xfe: not UTF-8 (the paths of links must be UTF-8)");
     }
 }
