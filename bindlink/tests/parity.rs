@@ -237,3 +237,43 @@ fn paths_that_are_not_utf8_are_refused_alike() {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(other.to_str().unwrap()), "{err}");
 }
+
+/// Review point 9 of issue 15: a path through a symlink (outside any view) to a mount point
+/// reaches that view alike in every command and the C API; a symlink *inside* the view is never
+/// resolved to decide the virtual path.
+#[test]
+fn symlinked_paths_reach_their_view_alike() {
+    let Some(mut env) = Env::new() else { return };
+    let call = common::build_c_program(&env.root().join("bin"), "bindlink_call");
+    std::fs::create_dir_all(env.t("a")).unwrap();
+    // A symlink of the on-disk layer, inside the view, to the view's own directory `real`.
+    std::fs::create_dir_all(env.v("real")).unwrap();
+    std::os::unix::fs::symlink("real", env.v("inside")).unwrap();
+    env.mount(&[]);
+    let lnk = env.root().join("lnk");
+    std::os::unix::fs::symlink(env.mnt(), &lnk).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let mnt = s(&env.mnt());
+    let cli = |args: &[&str]| bindfs_tests::bindfs_result(args);
+
+    cli(&["link", "create", &s(&lnk.join("d")), &s(&env.t("a"))]).unwrap();
+    let hr = Command::new(&call).arg("create").arg(lnk.join("e")).arg(env.t("a")).arg("0").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&hr.stdout).trim(), S_OK);
+    // Through the symlink inside the view: the virtual path is as written, not `real/x`.
+    cli(&["link", "create", &s(&lnk.join("inside/x")), &s(&env.t("a"))]).unwrap_err();
+    let listed = cli(&["link", "list", &s(&lnk)]).unwrap();
+    assert!(listed.contains(&format!("{mnt}/d -> ")) && listed.contains(&format!("{mnt}/e -> ")), "{listed}");
+    assert!(!listed.contains("real"), "{listed}");
+    let which = cli(&["link", "which", &s(&lnk.join("d"))]).unwrap();
+    assert!(which.starts_with(&format!("{mnt}/d\n")), "{which}");
+    let which = cli(&["link", "which", &s(&lnk.join("inside"))]).unwrap();
+    assert!(which.starts_with(&format!("{mnt}/inside\n")) && which.contains("symlink"), "{which}");
+    assert!(cli(&["status", &s(&lnk)]).unwrap().starts_with(&mnt));
+    let hr = Command::new(&call).arg("remove").arg(lnk.join("e")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&hr.stdout).trim(), S_OK);
+    cli(&["link", "remove", &s(&lnk.join("d"))]).unwrap();
+    assert_eq!(cli(&["link", "list", &mnt]).unwrap(), "");
+    cli(&["unmount", &s(&lnk)]).unwrap();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&format!(" {mnt} ")), "still mounted");
+}

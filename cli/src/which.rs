@@ -146,7 +146,7 @@ pub fn print_status(views: &[ViewStatus], json: bool, out: &mut dyn std::io::Wri
 #[cfg(target_os = "linux")]
 pub fn which(path: &std::path::Path, json: bool, out: &mut dyn std::io::Write) -> Result<(), String> {
     use bindfs_fuse::control::Request;
-    let path = crate::mount::abs_string(path)?;
+    let path = bindlink::client::resolved_string(path)?;
     let mountpoint = crate::link::view_of(&path)?;
     let reply = crate::link::call(&mountpoint, &Request::Which { path: path.clone() })?;
     let w =

@@ -55,7 +55,7 @@ pub fn views() -> Result<Vec<PathBuf>, String> {
         .collect())
 }
 
-/// The mount point of the view holding `path` (absolute).
+/// The mount point of the view holding `path` (absolute, as [`resolved`] gives it).
 pub fn view_of(path: &str) -> Result<PathBuf, Failure> {
     let target = Path::new(path);
     views()
@@ -64,6 +64,80 @@ pub fn view_of(path: &str) -> Result<PathBuf, Failure> {
         .filter(|m| target.starts_with(m))
         .max_by_key(|m| m.as_os_str().len())
         .ok_or_else(|| Failure::new(format!("{path} is not inside a bindfs-rs view"), hresult::NO_VIEW))
+}
+
+/// The most symlinks [`resolved`] follows for one path (as the kernel's `ELOOP` limit).
+const MAX_SYMLINKS: usize = 40;
+
+/// `path` made absolute ([`absolute`]), with the symlinks that lead to its view resolved, and
+/// only those: every command and the C API find a path's view this way (review point 9 of
+/// issue 15), so `unmount lnk`, `link create lnk/d` and `CreateBindLink("lnk/d")` agree when
+/// `lnk` is a symlink to a mount point.
+///
+/// The path is walked from the root one name at a time; a symlink met *outside* every view is
+/// replaced by its target. Once the walk reaches a view's mount point the rest is kept as
+/// written: a view's virtual paths are never resolved through the view itself (a symlink inside
+/// a view is an entry of the view, and the daemon must not be asked about its own paths to
+/// decide which path a request names). A name that does not exist ends the walk too (the rest
+/// as written). `..` stays lexical, as [`absolute`] made it.
+pub fn resolved(path: &Path) -> Result<AbsPath, Failure> {
+    resolved_at(path, None)
+}
+
+/// [`resolved`], `mountpoint` (canonical) counted as a view as well: the view a mount is about
+/// to make, whose links are checked before it is mounted.
+pub fn resolved_at(path: &Path, mountpoint: Option<&Path>) -> Result<AbsPath, Failure> {
+    use std::os::unix::ffi::OsStringExt;
+    let written = absolute_or_failure(path)?;
+    let mut views = views().map_err(|e| Failure::new(e, hresult::E_FAIL))?;
+    views.extend(mountpoint.map(Path::to_path_buf));
+    let in_view = |p: &Path| views.iter().any(|m| p.starts_with(m));
+    let host = PathBuf::from(std::ffi::OsString::from_vec(written.to_host_bytes()));
+    let mut rest: std::collections::VecDeque<PathBuf> =
+        host.components().skip(1).map(|c| PathBuf::from(c.as_os_str())).collect();
+    let mut at = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(name) = rest.pop_front() {
+        if in_view(&at) {
+            rest.push_front(name);
+            break;
+        }
+        let next = at.join(&name);
+        match std::fs::symlink_metadata(&next) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                hops += 1;
+                let target = std::fs::read_link(&next)
+                    .map_err(|e| Failure::new(format!("{}: {e}", next.display()), hresult::BAD_PATHNAME))?;
+                if hops > MAX_SYMLINKS {
+                    return Err(Failure::new(
+                        format!("{}: too many levels of symbolic links", path.display()),
+                        hresult::CANT_RESOLVE_FILENAME,
+                    ));
+                }
+                // The target's names come first, read from the symlink's directory (or the root).
+                if target.is_absolute() {
+                    at = PathBuf::from("/");
+                }
+                for c in target.components().rev() {
+                    match c {
+                        std::path::Component::Normal(n) => rest.push_front(PathBuf::from(n)),
+                        std::path::Component::ParentDir => rest.push_front(PathBuf::from("..")),
+                        _ => {}
+                    }
+                }
+            }
+            _ if name.as_os_str() == ".." => {
+                at.pop();
+            }
+            Ok(_) => at = next,
+            Err(_) => {
+                rest.push_front(name);
+                break;
+            }
+        }
+    }
+    let full = rest.iter().fold(at, |p, n| p.join(n));
+    absolute_or_failure(&full)
 }
 
 /// An absolute, lexically normalized path (relative ones are taken from the working directory).
@@ -101,6 +175,12 @@ pub fn abs_string(path: &Path) -> Result<String, String> {
     Ok(absolute(path)?.to_string())
 }
 
+/// The path string of `path` as a view's client takes it ([`resolved`]: absolute, the symlinks
+/// that lead to its view resolved).
+pub fn resolved_string(path: &Path) -> Result<String, String> {
+    resolved(path).map(|a| a.to_string()).map_err(|f| f.message)
+}
+
 /// A backing path as the daemon of the view at `at` takes it: absolute, and the path that names
 /// where it leads ([`Target::of_backing`]: a chain under the mount point, or the host path with
 /// its symlinks resolved).
@@ -126,11 +206,8 @@ pub fn call(mountpoint: &Path, request: &Request) -> Result<bindfs_core::control
 /// holding `virt`. Relative paths are taken from the working directory.
 pub fn create(virt: &Path, backing: &Path, flags: Flags, except: &[PathBuf]) -> Result<(), Failure> {
     // Every path is checked before the view is looked for, as the C API checks them all first.
-    let virt = absolute_or_failure(virt)?.to_string();
-    let except = except
-        .iter()
-        .map(|e| absolute_or_failure(e).map(|a| a.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let virt = resolved(virt)?.to_string();
+    let except = except.iter().map(|e| resolved(e).map(|a| a.to_string())).collect::<Result<Vec<_>, _>>()?;
     absolute_or_failure(backing)?;
     let mountpoint = view_of(&virt)?;
     let at = control::endpoint(absolute_or_failure(&mountpoint)?);
@@ -141,7 +218,7 @@ pub fn create(virt: &Path, backing: &Path, flags: Flags, except: &[PathBuf]) -> 
 
 /// `link remove` / `RemoveBindLink`: removes the link at `virt`.
 pub fn remove(virt: &Path) -> Result<(), Failure> {
-    let virt = absolute_or_failure(virt)?.to_string();
+    let virt = resolved(virt)?.to_string();
     let mountpoint = view_of(&virt)?;
     call(&mountpoint, &Request::Remove { virt }).map(|_| ())
 }
