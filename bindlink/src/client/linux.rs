@@ -246,6 +246,25 @@ mod tests {
         assert_eq!(bad.hresult, hresult::BAD_PATHNAME, "{bad:?}");
     }
 
+    /// Review point 9 of issue 15: symlinks outside views are followed (relative, absolute,
+    /// chained, with `..` in the target); a name that does not exist ends the walk.
+    #[test]
+    fn symlinks_outside_views_are_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(real.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("a/b", real.join("rel")).unwrap();
+        std::os::unix::fs::symlink(real.join("rel"), real.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../a", real.join("a/b/up")).unwrap();
+        let text = |p: PathBuf| resolved(&p).unwrap().to_string();
+        let want = |rel: &str| real.join(rel).to_str().unwrap().to_owned();
+        assert_eq!(text(real.join("rel/new/x")), want("a/b/new/x"));
+        assert_eq!(text(real.join("abs")), want("a/b"));
+        assert_eq!(text(real.join("abs/up/b")), want("a/b"));
+        std::os::unix::fs::symlink("loop", real.join("loop")).unwrap();
+        assert_eq!(resolved(&real.join("loop")).unwrap_err().hresult, hresult::CANT_RESOLVE_FILENAME);
+    }
+
     /// Review point 2 of issue 15: a path that is not UTF-8 is refused, never changed.
     #[test]
     fn a_path_that_is_not_utf8_is_refused() {
