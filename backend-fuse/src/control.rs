@@ -4,7 +4,9 @@
 //! named after a hash of the mount point. A client sends one JSON request on one line and reads
 //! one JSON reply line. Only root and the user who made the view may change or list its links
 //! (rule 22): the daemon checks the peer's credentials (`SO_PEERCRED`) on every connection and
-//! answers anyone else "permission denied". Every link change it is asked for, made or refused,
+//! answers anyone else "permission denied". Root's clients also reach a view another user
+//! mounted, in that user's socket directory, trusted only as [`candidate_sockets`] tells.
+//! Every link change it is asked for, made or refused,
 //! is logged at info level with the caller's uid ([`audit`]). Requests are bounded in size and
 //! time, so a client that sends garbage, too much, or nothing cannot stop the daemon serving.
 //!
@@ -126,7 +128,7 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
 pub fn wait_until_gone(mountpoint: &Path, within: Duration) -> bool {
     let deadline = std::time::Instant::now() + within;
     loop {
-        let alive = candidate_sockets(mountpoint).iter().any(|p| UnixStream::connect(p).is_ok());
+        let alive = candidate_sockets(mountpoint).iter().any(|c| UnixStream::connect(&c.path).is_ok());
         if !alive {
             return true;
         }
@@ -213,12 +215,100 @@ fn serve_one(
     writer.write_all(text.as_bytes())
 }
 
+/// A socket the daemon of a view may listen on, and whose daemon a client may trust there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Candidate {
+    path: PathBuf,
+    /// Besides root and the caller: the user whose daemon may answer (the view's owner, for a
+    /// socket found in that user's directory).
+    owner: Option<u32>,
+}
+
 /// Where the daemon of the view at `mountpoint` may listen: this user's socket directory, then
-/// root's (a view root made is answered, and refused to others, by root's daemon).
-fn candidate_sockets(mountpoint: &Path) -> Vec<PathBuf> {
+/// root's (a view root made is answered, and refused to others, by root's daemon), then the
+/// socket directory of the user who mounted the view (review point 3 of issue 15: root may
+/// change every view's links, rule 22, so its clients must reach a user's daemon).
+///
+/// A user's socket directory depends on that user's `XDG_RUNTIME_DIR`, which another process
+/// cannot know: the socket is found by name (the hash of the mount point) among the listening
+/// sockets of `/proc/net/unix`, and trusted only if the view's owner (`user_id=` of the mount,
+/// which the kernel sets from the mounting user) owns both the socket and its directory and
+/// nobody else can write that directory, so no unrelated user can plant it; [`try_call`] then
+/// checks that the daemon answering is that user (or root).
+fn candidate_sockets(mountpoint: &Path) -> Vec<Candidate> {
     let own = socket_path(mountpoint);
     let root = Path::new("/run/bindfs-rs").join(own.file_name().unwrap_or_default());
-    if own == root { vec![own] } else { vec![own, root] }
+    let mut out = vec![Candidate { path: own.clone(), owner: None }];
+    if own != root {
+        out.push(Candidate { path: root, owner: None });
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if let Some(owner) = mount_owner(mountpoint).filter(|o| *o != me && *o != 0) {
+        let name = own.file_name().unwrap_or_default();
+        out.extend(
+            listening_sockets()
+                .into_iter()
+                .filter(|p| p.file_name() == Some(name) && owned_by(p, owner))
+                .map(|path| Candidate { path, owner: Some(owner) }),
+        );
+    }
+    out
+}
+
+/// The user who mounted the view at `mountpoint` (`user_id=` of its entry in
+/// `/proc/self/mountinfo`).
+fn mount_owner(mountpoint: &Path) -> Option<u32> {
+    let want = escaped_bytes(mountpoint);
+    let table = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // The last entry at that path is the one on top.
+    table.lines().rev().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        if left.split(' ').nth(4)?.as_bytes() != want.as_slice() {
+            return None;
+        }
+        let options = right.split(' ').nth(2)?;
+        options.split(',').find_map(|o| o.strip_prefix("user_id=")?.parse().ok())
+    })
+}
+
+/// `path`'s bytes as the mount table writes them.
+fn escaped_bytes(path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &b in path.as_os_str().as_bytes() {
+        match b {
+            b' ' | b'\t' | b'\n' | b'\\' => out.extend(format!("\\{b:03o}").bytes()),
+            _ => out.push(b),
+        }
+    }
+    out
+}
+
+/// The paths of the listening Unix sockets of this network namespace (`/proc/net/unix`).
+fn listening_sockets() -> Vec<PathBuf> {
+    /// `__SO_ACCEPTCON`: the socket listens.
+    const LISTENING: u32 = 0x0001_0000;
+    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else { return Vec::new() };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.splitn(8, ' ').collect();
+            let flags = u32::from_str_radix(fields.get(3)?, 16).ok()?;
+            let path = fields.get(7)?.trim_start();
+            (flags & LISTENING != 0 && path.starts_with('/')).then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+/// Whether `socket` and its directory belong to user `uid`, the directory being a real
+/// directory nobody else may write (so only `uid` or root can have put the socket there).
+fn owned_by(socket: &Path, uid: u32) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Some(dir) = socket.parent() else { return false };
+    let (Ok(d), Ok(s)) = (std::fs::symlink_metadata(dir), std::fs::symlink_metadata(socket)) else {
+        return false;
+    };
+    d.is_dir() && d.uid() == uid && d.mode() & 0o022 == 0 && s.file_type().is_socket() && s.uid() == uid
 }
 
 /// Sends one request to the daemon of the view at `mountpoint` and returns its reply.
@@ -240,7 +330,8 @@ pub struct CallError {
 pub fn try_call(mountpoint: &Path, request: &Request) -> Result<Reply, CallError> {
     let fail = |message: String, hresult: u32| CallError { message, hresult };
     let candidates = candidate_sockets(mountpoint);
-    let path = candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| candidates[0].clone());
+    let chosen = candidates.iter().find(|c| c.path.exists()).unwrap_or(&candidates[0]);
+    let path = chosen.path.clone();
     let stream = UnixStream::connect(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => fail(
             format!("no live view at {} (its daemon is not running)", mountpoint.display()),
@@ -251,10 +342,11 @@ pub fn try_call(mountpoint: &Path, request: &Request) -> Result<Reply, CallError
     })?;
     let io =
         |e: std::io::Error| fail(format!("control socket {}: {e}", path.display()), hresult::BROKEN_PIPE);
-    // Only a daemon of root or of this user may answer (not someone who took the socket's name).
+    // Only a daemon of root or of this user may answer (not someone who took the socket's name),
+    // or, in the directory of the view's owner, that owner's.
     let server = rustix::net::sockopt::socket_peercred(&stream).map_err(|e| io(e.into()))?;
     let me = rustix::process::geteuid();
-    if !server.uid.is_root() && server.uid != me {
+    if !server.uid.is_root() && server.uid != me && chosen.owner != Some(server.uid.as_raw()) {
         return Err(fail(
             format!(
                 "control socket {} is served by user {}, not root or you",
@@ -291,5 +383,32 @@ mod tests {
     fn every_view_has_its_own_socket() {
         assert_ne!(socket_path(Path::new("/mnt/a")), socket_path(Path::new("/mnt/b")));
         assert_eq!(socket_path(Path::new("/mnt/a")), socket_path(Path::new("/mnt/a")));
+    }
+
+    /// Review point 3 of issue 15: a socket in another user's directory is trusted only when
+    /// that user owns it and its directory, and nobody else may write the directory.
+    #[test]
+    fn a_socket_is_trusted_only_in_its_owners_closed_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let sock = dir.path().join("0123456789abcdef.sock");
+        let _listener = UnixListener::bind(&sock).unwrap();
+        let me = rustix::process::geteuid().as_raw();
+        assert!(owned_by(&sock, me));
+        assert!(!owned_by(&sock, me.wrapping_add(1)), "another user's");
+        assert!(listening_sockets().contains(&sock));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(!owned_by(&sock, me), "a directory others may write");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let file = dir.path().join("plain.sock");
+        std::fs::write(&file, b"").unwrap();
+        assert!(!owned_by(&file, me), "not a socket");
+    }
+
+    #[test]
+    fn mount_points_are_escaped_as_the_mount_table_writes_them() {
+        assert_eq!(escaped_bytes(Path::new("/mnt/a b\\c")), b"/mnt/a\\040b\\134c".to_vec());
+        assert_eq!(mount_owner(Path::new("/no/such/mount/point")), None);
     }
 }

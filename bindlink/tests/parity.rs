@@ -178,3 +178,102 @@ fn play(name: &str) {
 }
 
 bindfs_tests::scenario_tests!(play);
+
+/// Review point 2 of issue 15: a virtual, backing or exception path that is not UTF-8 is
+/// refused alike by the C API and the CLI (`ERROR_NO_UNICODE_TRANSLATION`), in one line, and
+/// nothing changes: the control protocol carries UTF-8, and a path must never reach it changed.
+/// `mount --link` refuses it too, and mounts nothing.
+#[test]
+fn paths_that_are_not_utf8_are_refused_alike() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let Some(mut env) = Env::new() else { return };
+    let call = common::build_c_program(&env.root().join("bin"), "bindlink_call");
+    std::fs::create_dir_all(env.t("a")).unwrap();
+    // A backing that exists under a name that is not UTF-8: still refused, never "not found".
+    let bad_backing = env.t("").join(OsStr::from_bytes(b"b\xfe"));
+    std::fs::create_dir_all(&bad_backing).unwrap();
+    env.mount(&[]);
+    let bad_virt = env.v("").join(OsStr::from_bytes(b"v\xfe"));
+    let (good_virt, good_backing) = (env.v("x"), env.t("a"));
+    let cases: [(&Path, &Path, Option<&Path>); 3] = [
+        (&bad_virt, &good_backing, None),
+        (&good_virt, &bad_backing, None),
+        (&good_virt, &good_backing, Some(&bad_virt)),
+    ];
+    for (virt, backing, except) in cases {
+        let mut c = Command::new(&call);
+        c.arg("create").arg(virt).arg(backing).arg("0").args(except);
+        let out = c.output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0x80070459", "C API {virt:?} {backing:?}");
+        let mut cli = Command::new(binary());
+        cli.env("BINDFS_RS_HRESULT", "1").args(["link", "create"]).arg(virt).arg(backing);
+        if let Some(e) = except {
+            cli.arg("--except").arg(e);
+        }
+        let out = cli.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "CLI {virt:?} {backing:?}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("not UTF-8") && err.contains("[HRESULT 0x80070459 "), "{err}");
+    }
+    let remove = Command::new(binary()).args(["link", "remove"]).arg(&bad_virt).output().unwrap();
+    assert!(String::from_utf8_lossy(&remove.stderr).contains("not UTF-8"), "{remove:?}");
+    let which = Command::new(binary()).args(["link", "which"]).arg(&bad_virt).output().unwrap();
+    assert!(String::from_utf8_lossy(&which.stderr).contains("not UTF-8"), "{which:?}");
+    let list = Command::new(binary()).args(["link", "list"]).arg(env.mnt()).output().unwrap();
+    assert!(list.status.success() && list.stdout.is_empty(), "{list:?}");
+    // `mount --link` with such a path: refused in one line, nothing mounted.
+    let other = env.root().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let mut link = other.as_os_str().to_owned();
+    link.push("/");
+    link.push(OsStr::from_bytes(b"v\xfe"));
+    link.push("=");
+    link.push(&good_backing);
+    let out = Command::new(binary()).arg("mount").arg(&other).arg("--link").arg(&link).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.lines().count() == 1, "{err}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(other.to_str().unwrap()), "{err}");
+}
+
+/// Review point 9 of issue 15: a path through a symlink (outside any view) to a mount point
+/// reaches that view alike in every command and the C API; a symlink *inside* the view is never
+/// resolved to decide the virtual path.
+#[test]
+fn symlinked_paths_reach_their_view_alike() {
+    let Some(mut env) = Env::new() else { return };
+    let call = common::build_c_program(&env.root().join("bin"), "bindlink_call");
+    std::fs::create_dir_all(env.t("a")).unwrap();
+    // A symlink of the on-disk layer, inside the view, to the view's own directory `real`.
+    std::fs::create_dir_all(env.v("real")).unwrap();
+    std::os::unix::fs::symlink("real", env.v("inside")).unwrap();
+    env.mount(&[]);
+    let lnk = env.root().join("lnk");
+    std::os::unix::fs::symlink(env.mnt(), &lnk).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let mnt = s(&env.mnt());
+    let cli = |args: &[&str]| bindfs_tests::bindfs_result(args);
+
+    cli(&["link", "create", &s(&lnk.join("d")), &s(&env.t("a"))]).unwrap();
+    let hr = Command::new(&call).arg("create").arg(lnk.join("e")).arg(env.t("a")).arg("0").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&hr.stdout).trim(), S_OK);
+    // Through the symlink inside the view: the virtual path is as written, not `real/x`.
+    cli(&["link", "create", &s(&lnk.join("inside/x")), &s(&env.t("a"))]).unwrap_err();
+    let listed = cli(&["link", "list", &s(&lnk)]).unwrap();
+    assert!(listed.contains(&format!("{mnt}/d -> ")) && listed.contains(&format!("{mnt}/e -> ")), "{listed}");
+    assert!(!listed.contains("real"), "{listed}");
+    let which = cli(&["link", "which", &s(&lnk.join("d"))]).unwrap();
+    assert!(which.starts_with(&format!("{mnt}/d\n")), "{which}");
+    let which = cli(&["link", "which", &s(&lnk.join("inside"))]).unwrap();
+    assert!(which.starts_with(&format!("{mnt}/inside\n")) && which.contains("symlink"), "{which}");
+    assert!(cli(&["status", &s(&lnk)]).unwrap().starts_with(&mnt));
+    let hr = Command::new(&call).arg("remove").arg(lnk.join("e")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&hr.stdout).trim(), S_OK);
+    cli(&["link", "remove", &s(&lnk.join("d"))]).unwrap();
+    assert_eq!(cli(&["link", "list", &mnt]).unwrap(), "");
+    cli(&["unmount", &s(&lnk)]).unwrap();
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&format!(" {mnt} ")), "still mounted");
+}

@@ -1,7 +1,9 @@
 //! `bindfs-rs link create|remove|list|apply` and `bindfs-rs unmount`: changing live views.
 //!
 //! A path names its view: the deepest bindfs-rs mount (from `/proc/self/mountinfo`) that holds
-//! it. Changes go to that view's daemon over its control socket.
+//! it, once the symlinks *leading to* the view are resolved (never those inside it:
+//! [`bindlink::client::resolved`]), the same for every command and the C API. Changes go to that
+//! view's daemon over its control socket.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +11,8 @@ use bindfs_fuse::control::{self, LinkInfo, Request, WantedLink};
 
 use crate::args::LinkArg;
 
-use crate::mount::{abs_string, absolute, backing_string};
+use crate::mount::{absolute, backing_string};
+use bindlink::client::resolved_string;
 
 // Finding a path's view and sending it link changes is the client shared with the C API
 // (`bindlink::client`), so `link create|remove` and `CreateBindLink`/`RemoveBindLink` give the
@@ -47,38 +50,50 @@ pub fn remove(virt: &Path) -> Result<(), String> {
 }
 
 /// `link list`: the links of one view, or of every view.
+///
+/// Listing every view, one that cannot answer does not hide the others (review point 7 of
+/// issue 14): a view of another user (not this user's to see) is left out, as `status` leaves
+/// it out; a view whose daemon is dead or does not answer is left out with a one-line note on
+/// stderr (`status` shows it as `daemon not running`). The listing of the rest succeeds.
 pub fn list(
     mountpoint: Option<&Path>,
     format: crate::list::Format,
     out: &mut dyn std::io::Write,
 ) -> Result<(), String> {
-    let mountpoints = match mountpoint {
-        Some(m) => vec![named_view(m)?],
-        None => views()?,
-    };
-    let mut all: Vec<LinkInfo> = Vec::new();
-    let every_view = mountpoint.is_none();
-    for m in &mountpoints {
-        match call(m, &Request::List) {
-            Ok(reply) => all.extend(reply.links),
-            // Listing every view: those of other users are not this user's to see.
-            Err(e) if every_view && e == "permission denied" => {}
-            Err(e) => return Err(e),
+    let Some(mountpoint) = mountpoint else {
+        let mut all: Vec<LinkInfo> = Vec::new();
+        for m in views()? {
+            match bindlink::client::call(&m, &Request::List) {
+                Ok(reply) => all.extend(reply.links),
+                Err(f) if f.hresult == bindfs_core::hresult::ACCESS_DENIED => {}
+                Err(f) if f.hresult == bindfs_core::hresult::SERVICE_NOT_ACTIVE => {
+                    eprintln!("bindfs-rs: {}: skipped: daemon not running", m.display());
+                }
+                Err(f) => eprintln!("bindfs-rs: {}: skipped: {}", m.display(), f.message),
+            }
         }
-    }
-    crate::list::print(&all, format, out)
+        return crate::list::print(&all, format, out);
+    };
+    let reply = call(&named_view(mountpoint)?, &Request::List)?;
+    crate::list::print(&reply.links, format, out)
 }
 
 /// A link of a links file as `apply` sends it to the daemon of the view at `at`: paths
 /// absolute (relative ones from the working directory), the backing resolved as `link create`
 /// resolves it.
 pub(crate) fn wanted(at: &bindfs_core::control::Endpoint, link: &LinkArg) -> Result<WantedLink, String> {
+    // The view may not be mounted yet (`mount` checks its links first): its mount point still
+    // ends the walk, so no symlink of its on-disk content is resolved.
+    let view = PathBuf::from(at.mountpoint.to_string());
+    let resolved_string = |p: &Path| {
+        bindlink::client::resolved_at(p, Some(&view)).map(|a| a.to_string()).map_err(|f| f.message)
+    };
     Ok(WantedLink {
-        virt: abs_string(&link.virt)?,
+        virt: resolved_string(&link.virt)?,
         backing: backing_string(at, &link.backing)?,
         read_only: link.read_only,
         merged: link.merged,
-        except: link.except.iter().map(|e| abs_string(e)).collect::<Result<_, _>>()?,
+        except: link.except.iter().map(|e| resolved_string(e)).collect::<Result<_, _>>()?,
         optional: link.optional,
     })
 }
@@ -89,7 +104,7 @@ pub fn apply(file: &Path, mountpoint: Option<&Path>, out: &mut dyn std::io::Writ
     let links = crate::args::read_links_file(file)?.0;
     let mountpoint = match (mountpoint, links.first()) {
         (Some(m), _) => named_view(m)?,
-        (None, Some(first)) => view_of(&abs_string(&first.virt)?)?,
+        (None, Some(first)) => view_of(&resolved_string(&first.virt)?)?,
         (None, None) => {
             return Err(format!("{}: no links, so no view named: give the mount point", file.display()));
         }
@@ -109,10 +124,10 @@ pub fn apply(file: &Path, mountpoint: Option<&Path>, out: &mut dyn std::io::Writ
     .map_err(|e| format!("stdout: {e}"))
 }
 
-/// The mount point of the view named by `m` (a mount point, symlinks resolved).
+/// The mount point of the view named by `m`: a mount point, reached through symlinks as every
+/// command reaches a view ([`bindlink::client::resolved`]).
 pub(crate) fn named_view(m: &Path) -> Result<PathBuf, String> {
-    let abs = abs_string(m)?;
-    let real = std::fs::canonicalize(&abs).map(|p| p.to_string_lossy().into_owned()).unwrap_or(abs);
+    let real = resolved_string(m)?;
     if !views()?.iter().any(|v| v.as_os_str() == real.as_str()) {
         return Err(format!("{real} is not a bindfs-rs view"));
     }
@@ -124,10 +139,7 @@ pub(crate) fn named_view(m: &Path) -> Result<PathBuf, String> {
 /// daemon then serves the files still open in it and ends with the last one, keeping its
 /// socket until then.
 pub fn unmount(mountpoint: &Path, lazy: bool) -> Result<(), String> {
-    let abs = absolute(mountpoint)?.to_string();
-    if !views()?.iter().any(|v| v.as_os_str() == abs.as_str()) {
-        return Err(format!("{abs} is not a bindfs-rs view"));
-    }
+    let abs = named_view(mountpoint)?.to_string_lossy().into_owned();
     if lazy {
         return bindfs_fuse::mount::unmount_lazy(Path::new(&abs))
             .map_err(|e| format!("unmounting {abs}: {e}"));

@@ -2,7 +2,7 @@
 //! live view serves. The daemon answers (the core's `which` and `status` requests); this module
 //! prints the answers, the same on every platform, and on Linux asks the daemons.
 
-use bindfs_core::control::{StatusInfo, WhichInfo};
+use bindfs_core::control::{LayerInfo, StatusInfo, WhichInfo};
 use serde::Serialize;
 
 /// One view as `status` shows it: its daemon's answer, or why there is none.
@@ -19,8 +19,10 @@ pub struct ViewStatus {
     pub passthrough: Option<bool>,
     /// The cache time, in seconds.
     pub cache_ttl: Option<f64>,
-    /// How many links the view has.
+    /// How many links the view has, the pending ones included (as `link list` shows them).
     pub links: Option<usize>,
+    /// How many of them wait for their backing.
+    pub pending: Option<usize>,
     /// Why the daemon did not answer.
     pub error: Option<String>,
 }
@@ -35,6 +37,7 @@ impl ViewStatus {
             passthrough: s.passthrough,
             cache_ttl: Some(s.cache_ttl),
             links: Some(s.links),
+            pending: Some(s.pending),
             error: None,
         }
     }
@@ -50,6 +53,7 @@ impl ViewStatus {
             passthrough: None,
             cache_ttl: None,
             links: None,
+            pending: None,
             error: Some(error),
         }
     }
@@ -72,6 +76,9 @@ pub fn print_which(w: &WhichInfo, json: bool, out: &mut dyn std::io::Write) -> R
     });
     let below = |w: &WhichInfo| match w.layers.first() {
         Some(l) if l.origin == "backing" => format!("the backing of {}", l.link.as_deref().unwrap_or("?")),
+        Some(LayerInfo { link: Some(chain), .. }) => {
+            format!("the on-disk layer, reached through the chain of {chain}")
+        }
         _ => "the on-disk layer".to_owned(),
     };
     lines.push(match w.layer.as_str() {
@@ -93,9 +100,11 @@ pub fn print_which(w: &WhichInfo, json: bool, out: &mut dyn std::io::Write) -> R
     }
     lines.push(format!("  writable:  {}", if w.writable { "yes" } else { "no" }));
     for (i, l) in w.layers.iter().enumerate() {
-        let from = match &l.link {
-            Some(link) => format!("backing of {link}"),
-            None => "on-disk".to_owned(),
+        // A chain (a link whose backing is inside the view) may lead to the on-disk layer.
+        let from = match (l.origin.as_str(), &l.link) {
+            ("backing", Some(link)) => format!("backing of {link}"),
+            (_, Some(chain)) => format!("on-disk, through the chain of {chain}"),
+            (_, None) => "on-disk".to_owned(),
         };
         let head = if i == 0 { "  layers:   " } else { "            " };
         lines.push(format!("{head} {}. {}  ({from}, {})", i + 1, l.real_path, l.kind));
@@ -120,9 +129,13 @@ pub fn print_status(views: &[ViewStatus], json: bool, out: &mut dyn std::io::Wri
                     Some(false) => "passthrough off  ",
                     None => "",
                 };
-                format!("{}  pid {pid}  {passthrough}cache {ttl}s  {links} link(s)", v.view)
+                let pending = match v.pending {
+                    Some(n) if n > 0 => format!(" ({n} pending)"),
+                    _ => String::new(),
+                };
+                format!("{}  pid {pid}  {passthrough}cache {ttl}s  {links} link(s){pending}", v.view)
             }
-            _ => format!("{}  daemon not running ({})", v.view, v.error.as_deref().unwrap_or("no answer")),
+            _ => format!("{}  {}", v.view, v.error.as_deref().unwrap_or("daemon not running")),
         };
         writeln!(out, "{line}").map_err(io)?;
     }
@@ -133,7 +146,7 @@ pub fn print_status(views: &[ViewStatus], json: bool, out: &mut dyn std::io::Wri
 #[cfg(target_os = "linux")]
 pub fn which(path: &std::path::Path, json: bool, out: &mut dyn std::io::Write) -> Result<(), String> {
     use bindfs_fuse::control::Request;
-    let path = crate::mount::abs_string(path)?;
+    let path = bindlink::client::resolved_string(path)?;
     let mountpoint = crate::link::view_of(&path)?;
     let reply = crate::link::call(&mountpoint, &Request::Which { path: path.clone() })?;
     let w =
@@ -156,7 +169,7 @@ pub fn status(
     let mut rows = Vec::new();
     for m in mountpoints {
         let name = m.to_string_lossy().into_owned();
-        match control::call(&m, &Request::Status) {
+        match control::try_call(&m, &Request::Status) {
             Ok(reply) => match (reply.error, reply.status) {
                 (None, Some(s)) => rows.push(ViewStatus::live(name, &s)),
                 // Listing every view: those of other users are not this user's to see.
@@ -164,8 +177,12 @@ pub fn status(
                 (Some(e), _) => return Err(format!("{name}: {e}")),
                 (None, None) => rows.push(ViewStatus::dead(name, "the daemon cannot answer status".into())),
             },
-            Err(e) if mountpoint.is_none() && e == "permission denied" => {}
-            Err(e) => rows.push(ViewStatus::dead(name, e)),
+            Err(e) if mountpoint.is_none() && e.hresult == bindfs_core::hresult::ACCESS_DENIED => {}
+            // The row names the view already: say what is wrong with it, once.
+            Err(e) if e.hresult == bindfs_core::hresult::SERVICE_NOT_ACTIVE => {
+                rows.push(ViewStatus::dead(name, "daemon not running".into()));
+            }
+            Err(e) => rows.push(ViewStatus::dead(name, e.message)),
         }
     }
     print_status(&rows, json, out)
@@ -175,7 +192,7 @@ pub fn status(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use bindfs_core::control::{LayerInfo, LinkInfo};
+    use bindfs_core::control::LinkInfo;
 
     fn which() -> WhichInfo {
         WhichInfo {
@@ -227,17 +244,38 @@ mod tests {
     }
 
     #[test]
+    fn which_text_names_the_on_disk_layer_a_chain_reaches() {
+        let mut w = which();
+        w.layers[1].link = Some("/m/c".into());
+        w.layers.remove(0);
+        let mut out = Vec::new();
+        print_which(&w, false, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("layer:     the on-disk layer, reached through the chain of /m/c"), "{text}");
+        assert!(text.contains("1. /m/d/f  (on-disk, through the chain of /m/c, file)"), "{text}");
+        assert!(!text.contains("backing of"), "{text}");
+    }
+
+    #[test]
     fn status_shows_dead_daemons_as_such() {
-        let live = StatusInfo { pid: 7, passthrough: Some(false), cache_ttl: 2.0, links: 3 };
-        let rows = [ViewStatus::live("/m".into(), &live), ViewStatus::dead("/n".into(), "gone".into())];
+        let live = StatusInfo { pid: 7, passthrough: Some(false), cache_ttl: 2.0, links: 3, pending: 2 };
+        let rows = [
+            ViewStatus::live("/m".into(), &live),
+            ViewStatus::dead("/n".into(), "daemon not running".into()),
+        ];
         let mut out = Vec::new();
         print_status(&rows, false, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert_eq!(text, "/m  pid 7  passthrough off  cache 2s  3 link(s)\n/n  daemon not running (gone)\n");
+        // Pending links counted (review point 11); a dead daemon said once (point 12).
+        assert_eq!(
+            text,
+            "/m  pid 7  passthrough off  cache 2s  3 link(s) (2 pending)\n/n  daemon not running\n"
+        );
         let mut json = Vec::new();
         print_status(&rows, true, &mut json).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(value[0]["cache_ttl"], 2.0);
+        assert_eq!(value[0]["pending"], 2);
         assert_eq!(value[1]["alive"], false);
     }
 }

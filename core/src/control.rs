@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Step;
 use crate::{
-    AbsPath, Backing, CasePolicy, FileKind, Link, LinkFlags, LinkId, LinkSpec, Origin, Result, Served,
-    Syntax, Target, VPath, View, Which,
+    AbsPath, Backing, CasePolicy, FileKind, LayerRoot, Link, LinkFlags, LinkId, LinkSpec, Origin, Result,
+    Served, Syntax, Target, VPath, View, Which,
 };
 
 /// What a live view offers the control channel: its links.
@@ -262,9 +262,11 @@ impl std::fmt::Display for LinkInfo {
 /// One layer that holds a name, as `which` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerInfo {
-    /// `backing` (of a link) or `on-disk`.
+    /// `backing` (of a link) or `on-disk` (the view's own content, also when a chain leads
+    /// there: a link whose backing is a path inside the view).
     pub origin: String,
-    /// The virtual path of the link whose backing this is; `None` for the on-disk layer.
+    /// The virtual path of the link whose backing this is, or through whose chain the on-disk
+    /// layer is reached; `None` for the on-disk layer reached directly.
     pub link: Option<String>,
     /// Where the entry is on the host.
     pub real_path: String,
@@ -305,8 +307,12 @@ pub struct StatusInfo {
     pub passthrough: Option<bool>,
     /// How long what the view shows may be cached, in seconds.
     pub cache_ttl: f64,
-    /// How many links the view has.
+    /// How many links the view has, the pending ones (waiting for their backing) included,
+    /// as `link list` shows them.
     pub links: usize,
+    /// How many of them wait for their backing (left out by older daemons: 0).
+    #[serde(default)]
+    pub pending: usize,
 }
 
 /// The daemon's answer.
@@ -433,9 +439,11 @@ fn which_info(
         .holders
         .iter()
         .map(|h| LayerInfo {
-            origin: match h.layer.origin {
-                Origin::OnDisk => "on-disk".to_owned(),
-                Origin::Backing(_) => "backing".to_owned(),
+            // A chain tags every layer it leads to with its own link; the on-disk layer of the
+            // path it leads to stays the on-disk layer (review point 12 of issue 14).
+            origin: match (h.layer.origin, &h.layer.root) {
+                (Origin::OnDisk, _) | (_, LayerRoot::Disk) => "on-disk".to_owned(),
+                (Origin::Backing(_), LayerRoot::Host(_)) => "backing".to_owned(),
             },
             link: link_virt(h.layer.origin),
             real_path: h.layer.host_path(&disk).to_string(),
@@ -505,11 +513,13 @@ pub fn handle(view: &impl LinkControl, at: &Endpoint, request: Request) -> Reply
         }),
         Request::Status => {
             let settings = view.settings();
+            let pending = view.waiting().map_or(0, Waiting::pending);
             reply.status = Some(StatusInfo {
                 pid: std::process::id(),
                 passthrough: settings.passthrough,
                 cache_ttl: settings.cache_ttl.as_secs_f64(),
-                links: view.links().len(),
+                links: view.links().len() + pending,
+                pending,
             });
             Ok(())
         }
@@ -599,6 +609,44 @@ mod tests {
         assert_eq!((status.links, status.pid, status.passthrough), (1, std::process::id(), None));
         let listed = handle(&view, &at, Request::List).links;
         assert_eq!(listed[0].view, "/mnt/v");
+    }
+
+    /// A chain into a merged link (`/c` -> `/mnt/v/d`, itself merged over the on-disk `d`):
+    /// the on-disk layer it reaches is labelled as such, reached through `/c`, not as the
+    /// backing of `/c` (review point 12 of issue 14).
+    #[test]
+    fn which_through_a_chain_labels_the_on_disk_layer() {
+        let store = crate::fake::FakeBacking::new("/vol");
+        store.write_file("/vol/d/both.txt", b"disk");
+        store.write_file("/t/m/both.txt", b"m");
+        let view = View::new(store, CasePolicy::Sensitive);
+        let at = Endpoint {
+            mountpoint: AbsPath::parse("/mnt/v", Syntax::Posix).unwrap(),
+            syntax: Syntax::Posix,
+            policy: CasePolicy::Sensitive,
+        };
+        let create = |virt: &str, backing: &str, merged| Request::Create {
+            virt: virt.into(),
+            backing: backing.into(),
+            read_only: false,
+            merged,
+            except: vec![],
+        };
+        assert_eq!(handle(&view, &at, create("/mnt/v/d", "/t/m", true)).error, None);
+        assert_eq!(handle(&view, &at, create("/mnt/v/c", "/mnt/v/d", false)).error, None);
+        let which = handle(&view, &at, Request::Which { path: "/mnt/v/c/both.txt".into() }).which.unwrap();
+        let layers: Vec<(&str, Option<&str>, &str)> = which
+            .layers
+            .iter()
+            .map(|l| (l.origin.as_str(), l.link.as_deref(), l.real_path.as_str()))
+            .collect();
+        assert_eq!(
+            layers,
+            [
+                ("backing", Some("/mnt/v/c"), "/t/m/both.txt"),
+                ("on-disk", Some("/mnt/v/c"), "/vol/d/both.txt"),
+            ]
+        );
     }
 
     /// Issue 15: each refusal carries the HRESULT of the shared table, and a success none.

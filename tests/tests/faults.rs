@@ -215,3 +215,35 @@ fn a_call_stuck_in_a_hung_backing_does_not_hold_up_the_rest_of_the_view() {
     env.unmount();
     other.unmount();
 }
+
+/// Review point 7 of issue 14: one dead view does not hide the others from `link list` (no
+/// mount point): it is skipped with a one-line note, the live views are listed, exit status 0.
+/// `status` shows the dead one once as `daemon not running` (review point 12).
+#[test]
+fn link_list_of_every_view_skips_a_dead_one() {
+    let Some(mut live) = Env::new() else { return };
+    let Some(mut dead) = Env::new() else { return };
+    std::fs::create_dir_all(live.t("a")).unwrap();
+    live.mount(&[]);
+    live.link(&live.v("x"), &live.t("a"), &[]);
+    dead.mount(&[]);
+    bindfs_tests::sys::kill(daemon_of(&dead.mnt()), libc::SIGKILL).unwrap();
+    let dead_mnt = dead.mnt().to_str().unwrap().to_owned();
+    // The kill is asynchronous: wait (generously) until `status` sees the daemon gone.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let status = bindfs_tests::bindfs_result(&["status", &dead_mnt]).unwrap();
+        if status.contains("daemon not running") || Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status, format!("{dead_mnt}  daemon not running\n"));
+    let out = bindfs_tests::bindfs(&["link", "list"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(live.v("x").to_str().unwrap()), "{stdout}");
+    assert!(stderr.contains(&format!("bindfs-rs: {dead_mnt}: skipped: daemon not running\n")), "{stderr}");
+    // Named, the dead view still fails: the user asked for it.
+    assert!(bindfs_tests::bindfs_result(&["link", "list", &dead_mnt]).is_err());
+}

@@ -492,6 +492,9 @@ mod tests {
         let reply = handle(&view, &at(), Request::List);
         let pending: Vec<&str> = reply.links.iter().filter(|l| l.pending).map(|l| l.virt.as_str()).collect();
         assert_eq!(pending, ["/mnt/v/late", "/mnt/v/late/sub"]);
+        // `status` counts them as `list` shows them (review point 11 of issue 14).
+        let status = handle(&view, &at(), Request::Status).status.unwrap();
+        assert_eq!((status.links, status.pending), (3, 2));
         // Nothing there yet: nothing made.
         assert!(view.waiting.create_ready(&view.view).is_empty());
         view.view.backing().mkdir_p("/t/late");
@@ -518,5 +521,8 @@ mod tests {
         let old = r#"{"view":"/m","virtual":"/m/a","backing":"/b","read_only":false,"merged":false,"anchorless":false,"except":[]}"#;
         let info: LinkInfo = serde_json::from_str(old).unwrap();
         assert!(!info.optional && !info.pending);
+        let status: crate::control::StatusInfo =
+            serde_json::from_str(r#"{"pid":1,"passthrough":null,"cache_ttl":1.0,"links":2}"#).unwrap();
+        assert_eq!(status.pending, 0);
     }
 }
