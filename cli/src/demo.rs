@@ -110,7 +110,11 @@ pub fn run(out: &mut dyn Write) -> Result<(), String> {
         mount::mount(view, &config).map_err(|e| io(&format!("mounting {}", mnt.display()), e))?;
     let session = session.spawn().map_err(|e| io("serving the view", e))?;
     let shown = show_links(out, &root, &mnt, &handle);
-    let unmounted = session.umount_and_join().map_err(|e| io(&format!("unmounting {}", mnt.display()), e));
+    // The view is unmounted as its daemon unmounts it (root's mount is the daemon's own mount(2)
+    // call, which fuser's session does not know), then the serving threads end.
+    let unmounted = mount::unmount(&mnt)
+        .and_then(|()| session.join())
+        .map_err(|e| io(&format!("unmounting {}", mnt.display()), e));
     shown?;
     unmounted?;
 
