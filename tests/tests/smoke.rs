@@ -53,3 +53,38 @@ fn a_large_directory_lists_every_name_with_its_attributes() {
     }
     assert_eq!(seen, count + 1);
 }
+
+/// The README's first command, `bindfs-rs demo`, mounts a view in its own process, shows the
+/// links and unmounts: it must end by itself (it once waited forever for a session fuser's
+/// unmount did not know) and leave no mount behind.
+#[test]
+fn the_demo_runs_to_its_end_and_leaves_no_mount() {
+    if !bindfs_tests::fuse_available() {
+        return;
+    }
+    let mut child = std::process::Command::new(bindfs_tests::binary())
+        .arg("demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // A generous bound: the demo takes about a second; only a hang comes near it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = std::process::Command::new("umount")
+                .args(["-l", &format!("/tmp/bindfs-rs-demo-{pid}/disk")])
+                .status();
+            panic!("bindfs-rs demo did not end within 180 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Unmounted: the on-disk content is back unchanged"), "{text}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&format!("bindfs-rs-demo-{pid}")), "the demo left its view mounted");
+}
