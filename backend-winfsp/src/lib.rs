@@ -47,4 +47,4 @@ pub use ops::{ByName, OpenHandle, Opened, Ops};
 #[cfg(windows)]
 pub use sys::fsp::Volume;
 #[cfg(windows)]
-pub use sys::{load_winfsp, under_wine};
+pub use sys::{load_winfsp, registry_string, under_wine, winfsp_dll_name, winfsp_install_dirs};

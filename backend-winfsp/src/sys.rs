@@ -780,8 +780,8 @@ pub fn load_winfsp() -> bool {
     })
 }
 
-/// The WinFsp DLL's file name for this architecture.
-fn winfsp_dll_name() -> &'static str {
+/// The WinFsp DLL's file name for this architecture (in `bin\` of its install directory).
+pub fn winfsp_dll_name() -> &'static str {
     if cfg!(target_arch = "x86") {
         "winfsp-x86.dll"
     } else if cfg!(target_arch = "aarch64") {
@@ -791,43 +791,60 @@ fn winfsp_dll_name() -> &'static str {
     }
 }
 
-/// Loads the WinFsp DLL from WinFsp's install directory, as the registry names it
-/// (`HKLM\SOFTWARE\[WOW6432Node\]WinFsp`, `InstallDir`). The binaries delay-load the DLL by its
-/// bare name, which the loader then finds among the loaded modules; WinFsp's installer does not
-/// put its `bin` directory on the search path, and a bare-name search would also try the
-/// working directory, a place an elevated daemon must not load code from. False when WinFsp is
-/// not installed.
-fn load_installed_winfsp() -> bool {
-    use windows::Win32::System::LibraryLoader::LoadLibraryW;
+/// WinFsp's install directories as the registry names them (`InstallDir` under
+/// `HKLM\SOFTWARE\WOW6432Node\WinFsp`, then `HKLM\SOFTWARE\WinFsp`), without a trailing
+/// backslash: where [`load_winfsp`] loads the DLL from, and what `bindfs-rs doctor` reports.
+pub fn winfsp_install_dirs() -> Vec<std::path::PathBuf> {
+    [r"SOFTWARE\WOW6432Node\WinFsp", r"SOFTWARE\WinFsp"]
+        .into_iter()
+        .filter_map(|key| registry_string(key, "InstallDir"))
+        .map(|dir| std::path::PathBuf::from(dir.trim_end_matches('\\')))
+        .collect()
+}
+
+/// The string `value` of `HKEY_LOCAL_MACHINE\key`, if it is there.
+pub fn registry_string(key: &str, value: &str) -> Option<String> {
     use windows::Win32::System::Registry::{HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ, RegGetValueW};
-    use windows::core::w;
-    let dll = winfsp_dll_name();
-    for key in [w!("SOFTWARE\\WOW6432Node\\WinFsp"), w!("SOFTWARE\\WinFsp")] {
-        let mut buf = vec![0u16; 1024];
-        let mut size = (buf.len() * 2) as u32;
-        // SAFETY: NUL-terminated key and value names; `buf` is writable for `size` bytes, and
-        // `size` receives the bytes written (the terminating NUL included).
-        let status = unsafe {
-            RegGetValueW(
-                HKEY_LOCAL_MACHINE,
-                key,
-                w!("InstallDir"),
-                RRF_RT_REG_SZ,
-                None,
-                Some(buf.as_mut_ptr().cast()),
-                Some(&mut size),
-            )
-        };
-        if status.is_err() {
-            continue;
-        }
-        buf.truncate(size as usize / 2);
-        while matches!(buf.last(), Some(&0 | &0x5C)) {
-            buf.pop(); // the NUL and any trailing backslash
-        }
-        buf.extend(format!("\\bin\\{dll}").encode_utf16().chain([0]));
+    let wide = |text: &str| text.encode_utf16().chain([0]).collect::<Vec<u16>>();
+    let (key, value) = (wide(key), wide(value));
+    let mut buf = vec![0u16; 1024];
+    let mut size = (buf.len() * 2) as u32;
+    // SAFETY: NUL-terminated key and value names; `buf` is writable for `size` bytes, and `size`
+    // receives the bytes written (the terminating NUL included).
+    let status = unsafe {
+        RegGetValueW(
+            HKEY_LOCAL_MACHINE,
+            PCWSTR(key.as_ptr()),
+            PCWSTR(value.as_ptr()),
+            RRF_RT_REG_SZ,
+            None,
+            Some(buf.as_mut_ptr().cast()),
+            Some(&mut size),
+        )
+    };
+    if status.is_err() {
+        return None;
+    }
+    buf.truncate(size as usize / 2);
+    while buf.last() == Some(&0) {
+        buf.pop();
+    }
+    Some(String::from_utf16_lossy(&buf))
+}
+
+/// Loads the WinFsp DLL from WinFsp's install directory ([`winfsp_install_dirs`]). The binaries
+/// delay-load the DLL by its bare name, which the loader then finds among the loaded modules;
+/// WinFsp's installer does not put its `bin` directory on the search path, and a bare-name
+/// search would also try the working directory, a place an elevated daemon must not load code
+/// from. False when WinFsp is not installed.
+fn load_installed_winfsp() -> bool {
+    use std::os::windows::ffi::OsStrExt;
+    use windows::Win32::System::LibraryLoader::LoadLibraryW;
+    for dir in winfsp_install_dirs() {
+        let dll = dir.join("bin").join(winfsp_dll_name());
+        let wide: Vec<u16> = dll.as_os_str().encode_wide().chain([0]).collect();
         // SAFETY: a NUL-terminated absolute path; the module stays loaded for the process's life.
-        if unsafe { LoadLibraryW(PCWSTR(buf.as_ptr())) }.is_ok() {
+        if unsafe { LoadLibraryW(PCWSTR(wide.as_ptr())) }.is_ok() {
             return true;
         }
     }

@@ -278,10 +278,10 @@ fn has_cap_sys_admin() -> bool {
 
 #[cfg(windows)]
 fn gather() -> Vec<Finding> {
-    let dir = crate::windows::winfsp_install_dir();
+    let dir = bindfs_winfsp::winfsp_install_dirs().into_iter().next();
     let dir_text = dir.as_ref().map(|d| d.display().to_string());
     let dll =
-        dir.as_ref().map(|d| d.join("bin").join(crate::windows::winfsp_dll_name())).filter(|p| p.is_file());
+        dir.as_ref().map(|d| d.join("bin").join(bindfs_winfsp::winfsp_dll_name())).filter(|p| p.is_file());
     let version = dll.as_deref().and_then(crate::windows::file_version);
     let dll_text = dll.as_ref().map(|d| d.display().to_string());
     winfsp(dir_text.as_deref(), dll_text.as_deref(), version.as_deref())
@@ -356,11 +356,11 @@ mod tests {
     #[test]
     fn winfsp_is_found_through_the_registry_and_its_dll_version_is_read() {
         let product =
-            crate::windows::registry_string(r"SOFTWARE\Microsoft\Windows NT\CurrentVersion", "ProductName");
+            bindfs_winfsp::registry_string(r"SOFTWARE\Microsoft\Windows NT\CurrentVersion", "ProductName");
         assert!(product.is_some_and(|p| !p.is_empty()));
         let findings = gather();
         assert_eq!(findings.len(), 1, "{findings:?}");
-        match crate::windows::winfsp_install_dir() {
+        match bindfs_winfsp::winfsp_install_dirs().into_iter().next() {
             None => {
                 assert_eq!(findings[0].verdict, Verdict::Fail);
                 assert!(findings[0].fix.as_deref().is_some_and(|f| f.contains("winfsp.dev")));
@@ -375,7 +375,7 @@ mod tests {
         };
         // A Linux path of the test run: on Wine's Z: drive.
         let dir = std::path::PathBuf::from(format!("Z:{}", dir.to_string_lossy().replace('/', "\\")));
-        let version = crate::windows::file_version(&dir.join(crate::windows::winfsp_dll_name()));
+        let version = crate::windows::file_version(&dir.join(bindfs_winfsp::winfsp_dll_name()));
         assert!(version.as_deref().is_some_and(|v| v.split('.').count() == 4), "{version:?}");
     }
 

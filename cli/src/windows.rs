@@ -54,31 +54,6 @@ use crate::args::LinkArg;
 pub mod service;
 mod sys;
 
-/// WinFsp's install directory, as its installer records it in the registry
-/// (`HKLM\SOFTWARE\WOW6432Node\WinFsp`, `InstallDir`; without `WOW6432Node` on 32-bit systems).
-pub fn winfsp_install_dir() -> Option<std::path::PathBuf> {
-    [r"SOFTWARE\WOW6432Node\WinFsp", r"SOFTWARE\WinFsp"]
-        .into_iter()
-        .find_map(|key| registry_string(key, "InstallDir"))
-        .map(|dir| std::path::PathBuf::from(dir.trim_end_matches('\\')))
-}
-
-/// The name of WinFsp's DLL for this build's architecture (in `bin\` of its install directory).
-pub fn winfsp_dll_name() -> &'static str {
-    if cfg!(target_arch = "x86") {
-        "winfsp-x86.dll"
-    } else if cfg!(target_arch = "aarch64") {
-        "winfsp-a64.dll"
-    } else {
-        "winfsp-x64.dll"
-    }
-}
-
-/// The string `value` of `HKEY_LOCAL_MACHINE\key`, if it is there.
-pub fn registry_string(key: &str, value: &str) -> Option<String> {
-    sys::registry_string(key, value)
-}
-
 /// The file version of the file at `path` (`2.1.25156.0`), if it has one.
 pub fn file_version(path: &Path) -> Option<String> {
     sys::file_version(path)

@@ -155,35 +155,6 @@ pub fn keep_from_children(handle: BorrowedHandle<'_>) -> std::io::Result<()> {
         .map_err(|e| std::io::Error::from_raw_os_error(e.code().0 & 0xFFFF))
 }
 
-/// The string `value` of `HKEY_LOCAL_MACHINE\key`, if it is there.
-pub fn registry_string(key: &str, value: &str) -> Option<String> {
-    use windows::Win32::System::Registry::{HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ, RegGetValueW};
-    let (key, value) = (wide(key), wide(value));
-    let mut buf = vec![0u16; 1024];
-    let mut size = (buf.len() * 2) as u32;
-    // SAFETY: NUL-terminated key and value names; `buf` is writable for `size` bytes, and `size`
-    // receives the bytes written (the terminating NUL included).
-    let status = unsafe {
-        RegGetValueW(
-            HKEY_LOCAL_MACHINE,
-            PCWSTR(key.as_ptr()),
-            PCWSTR(value.as_ptr()),
-            RRF_RT_REG_SZ,
-            None,
-            Some(buf.as_mut_ptr().cast()),
-            Some(&mut size),
-        )
-    };
-    if status.is_err() {
-        return None;
-    }
-    buf.truncate(size as usize / 2);
-    while buf.last() == Some(&0) {
-        buf.pop();
-    }
-    Some(String::from_utf16_lossy(&buf))
-}
-
 /// The file version (`VS_FIXEDFILEINFO`, `major.minor.build.revision`) of the file at `path`.
 pub fn file_version(path: &std::path::Path) -> Option<String> {
     use windows::Win32::Storage::FileSystem::{
